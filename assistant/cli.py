@@ -1,0 +1,129 @@
+"""The command line: ``python -m assistant index|ask|serve|eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .errors import AssistantError
+
+EPILOG = {
+    "index": "example: python -m assistant index my_docs/",
+    "ask": 'example: python -m assistant ask "世界互联网大会国际组织是什么时候成立的?" --json',
+    "serve": "example: python -m assistant serve --corpus my_docs/ --port 7860",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Ask questions about a folder of documents (Chinese or English) and get cited passages.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser, corpus_flag: bool = True) -> None:
+        p.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+        if corpus_flag:
+            p.add_argument("--corpus", type=Path, help="folder of .txt/.md/.html documents (default: seeds/)")
+        p.add_argument("--model", help="embedding model: alias, or a local sentence-transformers folder "
+                       "(default: $ASSISTANT_MODEL or use-multilingual-v3)")
+        p.add_argument("--index-dir", type=Path, help="where indexes are kept (default: $ASSISTANT_INDEX_DIR or embeddings/)")
+
+    p = sub.add_parser("index", help="build or update the index of a folder of documents",
+                       description="Index a folder: only new or changed files are encoded again.", epilog=EPILOG["index"])
+    p.add_argument("path", type=Path, nargs="?", help="folder of documents (default: seeds/)")
+    common(p, corpus_flag=False)
+    p.add_argument("--rebuild", action="store_true", help="re-encode everything")
+    p.add_argument("--json", action="store_true", help="print the manifest summary as JSON")
+
+    p = sub.add_parser("ask", help="answer one question from the command line",
+                       description="Answer a question with the best passages and their citations.", epilog=EPILOG["ask"])
+    p.add_argument("question")
+    common(p)
+    p.add_argument("--history", action="append", default=[], metavar="PREVIOUS_QUESTION",
+                   help="an earlier question of the conversation (repeatable, oldest first)")
+    p.add_argument("-k", "--top-k", type=int, default=5, help="passages to show (1-50, default 5)")
+    p.add_argument("--alpha", type=float, default=None, help="dense weight against keywords, 0..1")
+    p.add_argument("--threshold", type=float, default=None, help="fused score below which nothing is found")
+    p.add_argument("--json", action="store_true", help="print JSON: question, found, answer, passages")
+
+    p = sub.add_parser("serve", help="start the web chat", description="Start the Gradio web chat.",
+                       epilog=EPILOG["serve"])
+    common(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (for a shared deployment)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _assistant(args, corpus: Path | None, **kwargs):
+    from .api import Assistant
+
+    return Assistant(corpus, model=args.model, index_root=args.index_dir, **kwargs)
+
+
+def cmd_index(args) -> int:
+    started = time.perf_counter()
+    bot = _assistant(args, args.path, progress=not args.json)
+    index = bot.refresh(rebuild=args.rebuild)
+    m = index.manifest
+    summary = {
+        "corpus": m["corpus"], "files": len(m["files"]), "skipped": m.get("skipped", {}), "passages": m["passages"],
+        "encoded_passages": m.get("encoded_passages", 0) if m.get("built_at") else 0, "model": m["model"],
+        "index": str(index.folder), "seconds": round(time.perf_counter() - started, 2),
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+    else:
+        print(f"Indexed {summary['files']} file(s), {summary['passages']} passages with {summary['model']} "
+              f"in {summary['seconds']} s → {summary['index']}")
+        for source, why in summary["skipped"].items():
+            print(f"  skipped {source}: {why}")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .answer import render_text
+
+    bot = _assistant(args, args.corpus, top_k=args.top_k if 1 <= args.top_k <= 50 else 5)
+    answer = bot.ask(args.question, args.history, top_k=args.top_k, alpha=args.alpha, threshold=args.threshold)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(render_text(answer))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .ui import serve
+
+    auth = None
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        if not user or not password:
+            raise AssistantError("--auth needs USER:PASSWORD, e.g. --auth admin:secret")
+        auth = (user, password)
+    serve(_assistant(args, args.corpus, progress=True), host=args.host, port=args.port, share=args.share, auth=auth)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve}

@@ -1,0 +1,255 @@
+"""Stage 1: find files in a corpus folder, decode them, and split them into paragraphs."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import CorpusError
+from .records import Document, Paragraph
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+_SENTENCE_END = tuple("。！？!?.…”」』\"'）)")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_TITLE_MARK = re.compile(r"题[:：]\s*(.+)$")
+
+
+class UndecodableFile(CorpusError):
+    """A file whose bytes are not text in any encoding we support."""
+
+
+def find_files(root: Path) -> list[Path]:
+    """All supported files under ``root`` (or ``root`` itself), sorted, skipping hidden ones and loops."""
+    root = Path(root)
+    if not root.exists():
+        raise CorpusError(f"Corpus folder {root} does not exist. Pass a folder of .txt/.md files, e.g. --corpus seeds/")
+    if root.is_file():
+        return [root] if root.suffix.lower() in SUFFIXES else []
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            entries = sorted(folder.iterdir())
+        except OSError as exc:
+            logger.warning("Skipping folder %s: %s", folder, exc.strerror or exc)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    stack.append(entry)
+                elif entry.is_file() and entry.suffix.lower() in SUFFIXES:
+                    found.append(entry)
+            except OSError:
+                continue
+    return sorted(found)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, the identity used to detect changed documents."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
+    """Decode bytes as UTF-8 (with or without BOM), UTF-16 with BOM, GB18030 or Big5.
+
+    Returns ``(text, encoding)``; raises ``UndecodableFile`` rather than guessing wrongly.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise UndecodableFile(f"{name} starts like UTF-16 but is damaged; re-save it as UTF-8.") from exc
+    if b"\x00" in data[:8192]:
+        raise UndecodableFile(f"{name} looks like a binary file, not text; remove it or convert it to .txt.")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    candidates = []
+    for encoding in ("gb18030", "big5"):
+        try:
+            candidates.append((encoding, data.decode(encoding)))
+        except UnicodeDecodeError:
+            continue
+    if len(candidates) == 2:
+        candidates.sort(key=lambda c: _implausibility(c[1]))
+    if candidates:
+        encoding, text = candidates[0]
+        if _implausibility(text) < 0.5:
+            return text, encoding
+    raise UndecodableFile(
+        f"{name} is not UTF-8, GB18030 or Big5 text (perhaps truncated or binary); re-save it as UTF-8."
+    )
+
+
+def _implausibility(text: str) -> float:
+    """Share of characters that rarely occur in real text (private use, rare CJK, control, replacement)."""
+    if not text:
+        return 0.0
+    odd = 0
+    for ch in text:
+        code = ord(ch)
+        if (
+            0xE000 <= code <= 0xF8FF
+            or code == 0xFFFD
+            or (code < 32 and ch not in "\t\r\n\f")
+            or 0x3400 <= code <= 0x4DBF  # CJK extension A: rare in modern text
+            or 0x20000 <= code
+        ):
+            odd += 1
+    # Big5 text read as GB18030 (and the reverse) yields many rare-but-valid CJK characters; count
+    # characters outside the common ranges against the text.
+    return odd / len(text)
+
+
+def split_paragraphs(text: str, *, markdown: bool = False) -> list[str]:
+    """Paragraphs as a reader sees them: blank-line blocks, or one per line when lines are paragraphs."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n")
+    blocks = [b for b in re.split(r"\n[ \t\u3000]*\n", text) if b.strip()]
+    paragraphs: list[str] = []
+    for block in blocks:
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        if len(lines) == 1 or _lines_are_paragraphs(lines, markdown=markdown):
+            paragraphs.extend(lines)
+        else:
+            paragraphs.extend(_join_wrapped(lines, markdown=markdown))
+    return [_clean(p) for p in paragraphs if _clean(p)]
+
+
+def _lines_are_paragraphs(lines: list[str], *, markdown: bool) -> bool:
+    """A block whose lines mostly end a sentence holds one paragraph per line (news text, Chinese)."""
+    ends = sum(1 for line in lines if line.endswith(_SENTENCE_END) or _MD_HEADING.match(line))
+    if markdown and any(re.match(r"^\s*([-*+]|\d+[.)])\s+", line) for line in lines):
+        return True
+    return ends >= 0.6 * len(lines)
+
+
+def _join_wrapped(lines: list[str], *, markdown: bool) -> list[str]:
+    """Join hard-wrapped lines; headings stay separate paragraphs."""
+    out: list[str] = []
+    current = ""
+    for line in lines:
+        if markdown and _MD_HEADING.match(line):
+            if current:
+                out.append(current)
+            out.append(line)
+            current = ""
+            continue
+        if current and _is_cjk(current[-1]) and _is_cjk(line[0]):
+            current += line
+        else:
+            current = f"{current} {line}".strip()
+    if current:
+        out.append(current)
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
+
+
+def _clean(paragraph: str) -> str:
+    return re.sub(r"[ \t\u00a0]+", " ", paragraph.replace("\x00", "")).strip()
+
+
+def guess_title(paragraphs: list[str], fallback: str) -> str:
+    """The first Markdown heading, a news headline (题:…), or a short first line; else the file name."""
+    for text in paragraphs[:8]:
+        match = _MD_HEADING.match(text)
+        if match and match.group(1):
+            return match.group(1).strip()
+    for text in paragraphs[:5]:
+        match = _TITLE_MARK.search(text)
+        if match and len(match.group(1)) <= 80:
+            return match.group(1).strip()
+    if paragraphs and len(paragraphs[0]) <= 60 and not paragraphs[0].endswith(("。", ".", "!", "?", "！", "？")):
+        return paragraphs[0].lstrip("#").strip()
+    return fallback
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML page, one block element a paragraph."""
+    from html.parser import HTMLParser
+
+    class _Text(HTMLParser):
+        BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "title"}
+
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self.skip = 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("script", "style", "noscript"):
+                self.skip += 1
+            elif tag in self.BLOCKS:
+                self.parts.append("\n\n")
+
+        def handle_endtag(self, tag):
+            if tag in ("script", "style", "noscript"):
+                self.skip = max(0, self.skip - 1)
+            elif tag in self.BLOCKS:
+                self.parts.append("\n\n")
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.parts.append(data.replace("\n", " "))
+
+    parser = _Text()
+    parser.feed(markup)
+    return "".join(parser.parts)
+
+
+def read_document(path: Path, *, root: Path | None = None) -> Document:
+    """Decode one file and split it into numbered paragraphs."""
+    path = Path(path)
+    source = path.relative_to(root).as_posix() if root and root.is_dir() else path.name
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CorpusError(f"{source} is larger than {MAX_FILE_BYTES >> 20} MB; split it into smaller files.")
+        data = path.read_bytes()
+    except PermissionError as exc:
+        raise CorpusError(f"{source} cannot be read (permission denied); fix its permissions or remove it.") from exc
+    except OSError as exc:
+        raise CorpusError(f"{source} cannot be read ({exc.strerror or exc}); check the file.") from exc
+    text, encoding = decode(data, name=source)
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        text = html_to_text(text)
+    texts = split_paragraphs(text, markdown=suffix in (".md", ".markdown"))
+    title = guess_title(texts, fallback=path.stem)
+    paragraphs = tuple(Paragraph(number=i, text=t) for i, t in enumerate(texts, start=1))
+    return Document(doc_id=source, source=source, title=title, encoding=encoding, paragraphs=paragraphs)
+
+
+def read_corpus(root: Path) -> Iterator[Document]:
+    """Every readable document under ``root``; undecodable or unreadable files are skipped with a warning."""
+    root = Path(root)
+    for path in find_files(root):
+        try:
+            yield read_document(path, root=root)
+        except CorpusError as exc:
+            logger.warning("Skipped: %s", exc)

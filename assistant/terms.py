@@ -1,0 +1,64 @@
+"""Chinese-aware tokenization for the keyword index: width/case/script folding, jieba words, stopwords."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+_lock = threading.Lock()
+
+# Function words and question words: they carry no topic, and questions are full of them.
+STOPWORDS = frozenset(
+    """
+    的 了 和 与 及 或 是 在 有 为 对 把 被 从 到 向 以 于 之 其 而 并 也 都 就 还 又 这 那 这个 那个 这些 那些
+    它 他 她 它们 他们 我们 你们 我 你 吗 呢 吧 啊 呀 么 什么 怎么 怎样 怎么样 如何 为什么 为何 哪 哪些 哪个 哪里
+    哪儿 谁 多少 几 几个 何 何时 何种 是否 是不是 能否 可以 请问 请 一下 一个 一种 时候 什么样 多 个 些 等 等等
+    a an the of to in on at by for with from and or but is are was were be been being do does did how what when
+    where which who whom whose why it its this that these those there their they them he she his her i you we our
+    your me my can could would should will shall may might must has have had not no yes as about into than then
+    so if any all some more most such only own same also just very s t
+    """.split()
+)
+
+
+@lru_cache(maxsize=1)
+def _converter():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def fold(text: str) -> str:
+    """NFKC (full-width → ASCII), lower case, and traditional → simplified Chinese."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if _CJK.search(text):
+        text = _converter().convert(text)
+    return text
+
+
+def tokenize(text: str, *, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
+    """Search-mode jieba words of the folded text, without punctuation and stopwords."""
+    folded = fold(text)
+    jieba = _jieba()
+    with _lock:  # jieba's tokenizer is not thread-safe while it lazily builds state
+        words = jieba.lcut_for_search(folded)
+    return [w for w in (w.strip() for w in words) if w and w not in stopwords and _TOKEN_OK.search(w)]
+
+
+def tokenize_many(texts: list[str]) -> list[list[str]]:
+    """Batch form of :func:`tokenize`."""
+    return [tokenize(t) for t in texts]
