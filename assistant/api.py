@@ -37,6 +37,7 @@ class Assistant:
         top_k: passages per answer.
         alpha: weight of dense similarity against keyword score (0 keyword only, 1 dense only).
         threshold: fused score under which the assistant says nothing relevant was found.
+        encoder: an ``Encoder`` to use instead of loading ``model`` (tests pass a fake one).
 
     Example:
         >>> bot = Assistant("seeds")
@@ -55,9 +56,10 @@ class Assistant:
         threshold: float = DEFAULT_THRESHOLD,
         dense_kind: str = "auto",
         progress: bool = False,
+        encoder: Encoder | None = None,
     ):
         self.corpus = Path(corpus) if corpus else default_corpus()
-        self.encoder = Encoder(model)
+        self.encoder = encoder or Encoder(model)
         self.index_root = Path(index_root) if index_root else None
         self.top_k = check_top_k(top_k)
         self.alpha = alpha

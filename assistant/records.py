@@ -28,8 +28,9 @@ class Document:
 class Passage:
     """The unit that is indexed and cited: one paragraph, or one window of a long paragraph.
 
-    ``paragraph`` is the cited ¶ number; ``last_paragraph`` differs from it when short lines
-    (bylines, labels) were attached; ``part`` is 1.. for windows of a long paragraph, 0 otherwise.
+    ``paragraph`` is the cited ¶ number (the main paragraph); ``first_paragraph`` and
+    ``last_paragraph`` span the short lines (bylines, labels) attached to it; ``part`` is 1.. for
+    windows of a long paragraph, 0 otherwise.
     """
 
     doc_id: str
@@ -38,14 +39,15 @@ class Passage:
     paragraph: int
     text: str
     part: int = 0
+    first_paragraph: int = 0
     last_paragraph: int = 0
 
     @property
     def citation(self) -> str:
-        """Human-readable location, e.g. ``¶21, part 2`` or ``¶29–30``."""
-        where = f"¶{self.paragraph}"
-        if self.last_paragraph and self.last_paragraph != self.paragraph:
-            where += f"–{self.last_paragraph}"
+        """Human-readable location, e.g. ``¶21, part 2`` or ``¶29–31`` (short lines attached)."""
+        first = self.first_paragraph or self.paragraph
+        last = self.last_paragraph or self.paragraph
+        where = f"¶{first}" if first == last else f"¶{first}–{last}"
         if self.part:
             where += f", part {self.part}"
         return where

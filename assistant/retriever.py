@@ -70,7 +70,8 @@ def fuse(dense: np.ndarray, keyword: np.ndarray, *, alpha: float = DEFAULT_ALPHA
 
 
 def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Cosine of each passage, averaged with that of its best sentence (a long passage's point is one sentence)."""
+    """Cosine of each passage, averaged with that of its best answering sentence (a passage's point is often
+    one sentence; a passage that only asks a question scores by its own vector alone)."""
     whole = np.asarray(index.vectors_array()[ids]) @ query
     if index.sentence_vectors is None or not len(index.sentence_vectors):
         return whole
@@ -79,7 +80,7 @@ def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np.ndarray
     for j, i in enumerate(ids):
         start, end = offsets[i], offsets[i + 1]
         if end > start:
-            best[j] = max(whole[j], float((index.sentence_vectors[start:end] @ query).max()))
+            best[j] = float((index.sentence_vectors[start:end] @ query).max())
     return (whole + best) / 2
 
 

@@ -26,7 +26,7 @@ from .records import Passage
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 4
 INDEX_ENV = "ASSISTANT_INDEX_DIR"
 CHUNKING = {"min_weight": 16, "max_chars": 400}
 
@@ -37,19 +37,43 @@ def default_index_root() -> Path:
 
 
 def embed_text(passage: Passage) -> str:
-    """What the encoder sees for a passage (the text; the title is shared by all and adds no contrast)."""
-    return passage.text
+    """What the encoder sees: the text (the title is shared by all passages and adds no contrast),
+    with English glosses of metadata fields so that "When was it published?" finds 发布时间:…"""
+    return passage.text + metadata_glosses(passage.text)
 
 
 def passage_sentences(passage: Passage) -> list[str]:
-    """The sentences of a passage that get their own vector (a passage of one sentence needs none)."""
-    sentences = [s for s in split_sentences(passage.text) if weight(s) >= 4]
-    return sentences if len(sentences) > 1 else []
+    """The sentences of a passage that get their own vector.
+
+    Questions inside documents (an interviewer's 记者:…?) are left out: they resemble the user's
+    question without answering it. A passage of one sentence needs none.
+    """
+    sentences = split_sentences(passage.text)
+    if len(sentences) < 2:
+        return []
+    return [s for s in sentences if weight(s) >= 4 and not s.rstrip("”」』\"')） ").endswith(("?", "？"))]
 
 
 def keyword_text(passage: Passage) -> str:
-    """What the keyword index sees: title and text, so a question naming the document matches it."""
-    return f"{passage.title}\n{passage.text}"
+    """What the keyword index sees: title, text and metadata glosses."""
+    return passage.title + "\n" + passage.text + metadata_glosses(passage.text)
+
+
+# Field labels of Chinese news and document headers, glossed in English (cross-language questions
+# about a document's metadata have no other way to match these words).
+METADATA_LABELS = {
+    "发布时间": "published on, publication date", "发布日期": "published on, publication date",
+    "发表时间": "published on", "出版日期": "published on", "更新时间": "updated on", "日期": "date",
+    "来源": "source", "出处": "source", "作者": "author, written by", "记者": "reporter",
+    "责任编辑": "editor", "编辑": "editor", "摄影": "photographer", "通讯员": "correspondent",
+}
+_METADATA = re.compile("(" + "|".join(sorted(METADATA_LABELS, key=len, reverse=True)) + r")[:：\s]\s*([^\s:：【】]{1,40})")
+
+
+def metadata_glosses(text: str) -> str:
+    """``\n(published on, publication date: 2024-11-23)``-style glosses of labelled fields, or ``""``."""
+    glosses = [f"{METADATA_LABELS[label]}: {value}" for label, value in _METADATA.findall(text)]
+    return "\n(" + "; ".join(glosses) + ")" if glosses else ""
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""Shared fixtures: indexes go to a temporary folder; a deterministic fake encoder for logic tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.encoder import Encoder
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _index_in_tmp(tmp_path, monkeypatch):
+    """Tests never write to the repo or the home folder."""
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "embeddings"))
+    monkeypatch.delenv("ASSISTANT_MODEL", raising=False)
+    monkeypatch.delenv("ASSISTANT_CORPUS", raising=False)
+
+
+class FakeEncoder(Encoder):
+    """Hashes character bigrams and words into 1024 dimensions: similar strings get similar vectors."""
+
+    def __init__(self, name: str = "fake-bigrams"):
+        super().__init__("use-multilingual-v3")
+        self.name = name
+        self.calls: list[int] = []
+
+    @property
+    def dimension(self) -> int:
+        return 1024
+
+    def encode(self, texts, *, progress=False):
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), 1024), dtype=np.float32)
+        for row, text in enumerate(texts):
+            text = text.lower()
+            grams = [text[i : i + 2] for i in range(len(text) - 1)] + re.findall(r"[a-z0-9]+", text)
+            for gram in grams:
+                out[row, int(hashlib.md5(gram.encode()).hexdigest(), 16) % 1024] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        return out
+
+
+@pytest.fixture
+def fake_encoder():
+    return FakeEncoder()
+
+
+def write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path

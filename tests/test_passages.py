@@ -1,0 +1,43 @@
+"""Passages: short lines attached, long paragraphs windowed, citations stable."""
+
+from assistant.documents import find_files, read_document
+from assistant.passages import make_passages, split_sentences
+from assistant.records import Document, Paragraph
+
+from .conftest import SEEDS
+
+
+def doc(*texts):
+    paragraphs = tuple(Paragraph(i, t) for i, t in enumerate(texts, start=1))
+    return Document("d.txt", "d.txt", "Title", "utf-8", paragraphs)
+
+
+def test_short_lines_attach_to_the_next_paragraph_and_keep_numbers():
+    passages = make_passages(doc("作者 钱晨菲", "这是一个足够长的正文段落，讲述了世界互联网大会的历史和成果。", "【编辑:唐炜妮】"))
+    assert [(p.paragraph, p.first_paragraph, p.last_paragraph, p.part) for p in passages] == [(2, 1, 3, 0)]
+    assert passages[0].citation == "¶1–3"
+    assert "作者 钱晨菲" in passages[0].text and "唐炜妮" in passages[0].text
+
+
+def test_long_paragraph_is_split_on_sentence_ends_into_parts():
+    sentence = "这是一个用于测试的句子，包含了足够多的汉字内容。"
+    passages = make_passages(doc("开头的段落内容足够长，不会被当作短行处理的文字。", sentence * 30), max_chars=200)
+    parts = [p for p in passages if p.paragraph == 2]
+    assert [p.part for p in parts] == list(range(1, len(parts) + 1)) and len(parts) >= 4
+    assert all(p.text.endswith("。") and len(p.text) <= 200 for p in parts)
+    assert parts[1].citation == "¶2, part 2"
+    assert "".join(p.text for p in parts) == sentence * 30
+
+
+def test_split_sentences_keeps_closing_quotes():
+    assert split_sentences("他说:“好。”然后走了!Really? Yes.") == ["他说:“好。”", "然后走了!", "Really?", "Yes."]
+
+
+def test_seed_passages_have_exact_citations():
+    document = read_document(find_files(SEEDS)[0], root=SEEDS)
+    passages = make_passages(document)
+    citations = [p.citation for p in passages]
+    assert citations[:6] == ["¶1", "¶2", "¶3–5", "¶6–7", "¶8", "¶9"]
+    assert citations[-1] == "¶29–31"
+    assert next(p for p in passages if p.paragraph == 15).text.startswith("任贤良:世界互联网大会国际组织始于中国")
+    assert all(p.title == "乌镇峰会十年,网络空间命运共同体何以构建?" for p in passages)

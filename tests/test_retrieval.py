@@ -1,0 +1,171 @@
+"""Fusion, follow-ups, settings and the saved index, with a fake encoder and the real FAISS and BM25."""
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant.api import Assistant
+from assistant.errors import CorpusError, QuestionError
+from assistant.retriever import clean_question, fuse, is_follow_up, make_query, search_query
+from assistant.store import index_folder
+
+from .conftest import FakeEncoder, write
+
+DOCS = {
+    "wic.txt": "世界互联网大会\n世界互联网大会国际组织于2022年7月12日在北京正式成立，总部设在中国北京。\n"
+    "目前国际组织已有来自25个国家和地区的近130家会员单位加入。\n",
+    "food.md": "# Cooking notes\n\nSourdough bread needs a starter, flour, water and salt; bake it at 230 degrees.\n\n"
+    "Green tea is brewed at 80 degrees for two minutes.\n",
+}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "docs"
+    for name, text in DOCS.items():
+        write(folder, name, text)
+    return folder
+
+
+@pytest.fixture
+def bot(corpus, fake_encoder):
+    return Assistant(corpus, encoder=fake_encoder)
+
+
+def test_fuse_weighs_dense_against_keyword():
+    dense, keyword = np.array([0.8, 0.2]), np.array([0.0, 1.0])
+    assert fuse(dense, keyword, alpha=1.0).tolist() == pytest.approx([0.8, 0.2])
+    assert fuse(dense, keyword, alpha=0.0).tolist() == pytest.approx([0.0, 1.0])
+    assert fuse(dense, keyword, alpha=0.5).tolist() == pytest.approx([0.4, 0.6])
+
+
+@pytest.mark.parametrize(
+    "question, follow_up",
+    [("它现在有多少会员?", True), ("那在哪里举办?", True), ("And where was it held?", True),
+     ("世界互联网大会国际组织是什么时候成立的?", False), ("How do I bake sourdough bread?", False)],
+)
+def test_follow_up_detection(question, follow_up):
+    assert is_follow_up(question) is follow_up
+
+
+def test_follow_up_borrows_the_resolved_previous_questions():
+    history = ["世界互联网大会国际组织是什么时候成立的?", "它在哪里成立?"]
+    assert search_query("它有多少会员?", history) == "世界互联网大会国际组织是什么时候成立的? 它在哪里成立? 它有多少会员?"
+    assert make_query("How do I bake sourdough bread?", history).parts == ("How do I bake sourdough bread?",)
+    assert make_query("它有多少会员?", history[:1]).weights == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("question, message", [("", "empty"), ("  \n\t ", "empty"), ("问" * 2001, "shorten")])
+def test_bad_questions_get_one_clear_sentence(question, message):
+    with pytest.raises(QuestionError, match=message):
+        clean_question(question)
+
+
+def test_control_characters_are_removed():
+    assert clean_question("\x00世界\x07互联网\x1b") == "世界 互联网"
+
+
+def test_answers_with_exact_citation(bot):
+    answer = bot.ask("世界互联网大会国际组织是什么时候成立的?")
+    top = answer.hits[0].passage
+    assert answer.found
+    assert (top.source, top.paragraph, top.citation, top.title) == ("wic.txt", 2, "¶1–2", "世界互联网大会")
+    assert answer.answer.endswith("[1]") and "2022年7月12日" in answer.answer
+    english = bot.ask("How do I bake sourdough bread?")
+    assert (english.hits[0].passage.source, english.hits[0].passage.paragraph) == ("food.md", 2)
+    assert english.hits[0].passage.title == "Cooking notes"
+
+
+def test_unrelated_question_is_not_found(bot):
+    answer = bot.ask("明天上海会下雪吗?")
+    assert not answer.found and answer.hits == () and "没有找到" in answer.answer
+    assert json.loads(json.dumps(answer.to_dict()))["passages"] == []
+
+
+def test_follow_up_uses_the_previous_turn(bot):
+    answer = bot.ask("它有多少会员?", ["世界互联网大会国际组织是什么时候成立的?"])
+    assert answer.hits[0].passage.paragraph == 3
+
+
+@pytest.mark.parametrize("k", [0, -1, 51, 10**9])
+def test_bad_top_k_is_refused(bot, k):
+    with pytest.raises(QuestionError, match="from 1 to 50"):
+        bot.ask("世界互联网大会", top_k=k)
+
+
+def test_top_k_limits_passages(bot):
+    assert len(bot.ask("世界互联网大会 会员 北京", top_k=1).hits) == 1
+
+
+def test_restart_loads_without_re_encoding(corpus):
+    first = FakeEncoder()
+    Assistant(corpus, encoder=first).index
+    assert sum(first.calls) > 0
+    second = FakeEncoder()
+    index = Assistant(corpus, encoder=second).index
+    assert second.calls == [] and len(index.passages) == 4
+
+
+def test_changed_file_is_the_only_one_re_encoded(corpus):
+    Assistant(corpus, encoder=FakeEncoder()).index
+    write(corpus, "food.md", DOCS["food.md"] + "\nOolong tea likes 95 degree water and three minutes.\n")
+    write(corpus, "new.txt", "新加入的文件，讲述乌镇峰会的会员活动日安排。")
+    encoder = FakeEncoder()
+    index = Assistant(corpus, encoder=encoder).index
+    sources = [p.source for p in index.passages]
+    assert sources.count("food.md") == 3 and sources.count("new.txt") == 1 and sources.count("wic.txt") == 2
+    assert index.manifest["encoded_passages"] == 4  # food.md (3) + new.txt (1), wic.txt reused
+    (corpus / "new.txt").unlink()
+    index = Assistant(corpus, encoder=FakeEncoder()).index
+    assert "new.txt" not in {p.source for p in index.passages} and "new.txt" not in index.manifest["files"]
+
+
+def test_each_model_has_its_own_index(corpus, tmp_path):
+    a = Assistant(corpus, encoder=FakeEncoder("model-a")).index
+    b = Assistant(corpus, encoder=FakeEncoder("model-b")).index
+    assert a.folder.parent != b.folder.parent
+    assert (a.manifest["model"], b.manifest["model"]) == ("model-a", "model-b")
+    assert index_folder(corpus, "model-a") == a.folder.parent
+
+
+def test_index_from_another_model_in_the_same_folder_is_rebuilt(corpus, monkeypatch):
+    index = Assistant(corpus, encoder=FakeEncoder("model-a")).index
+    manifest = json.loads((index.folder / "manifest.json").read_text())
+    manifest["model"] = "someone-else"
+    (index.folder / "manifest.json").write_text(json.dumps(manifest))
+    encoder = FakeEncoder("model-a")
+    rebuilt = Assistant(corpus, encoder=encoder).index
+    assert rebuilt.manifest["model"] == "model-a" and sum(encoder.calls) > 0
+
+
+@pytest.mark.parametrize("damaged", ["dense.faiss", "passages.jsonl", "vectors.npy", "keyword/idf.json"])
+def test_corrupt_index_is_detected_and_rebuilt(corpus, damaged, caplog):
+    index = Assistant(corpus, encoder=FakeEncoder()).index
+    path = index.folder / damaged
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    rebuilt = Assistant(corpus, encoder=FakeEncoder()).index
+    assert "damaged" in caplog.text
+    assert [p.text for p in rebuilt.passages] == [p.text for p in index.passages]
+
+
+def test_empty_corpus_says_what_to_do(tmp_path, fake_encoder):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="No .txt, .md or .html documents"):
+        Assistant(tmp_path / "empty", encoder=fake_encoder).index
+
+
+def test_read_only_index_folder_gives_a_clear_error(corpus, tmp_path, fake_encoder):
+    import os
+
+    if os.geteuid() == 0:
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("x")
+        root = blocker / "embeddings"  # a path under a file can never be created, even by root
+    else:
+        root = tmp_path / "ro"
+        root.mkdir(mode=0o500)
+    from assistant.errors import IndexStoreError
+
+    with pytest.raises(IndexStoreError, match="Cannot write the index"):
+        Assistant(corpus, encoder=fake_encoder, index_root=root).index
