@@ -73,12 +73,12 @@ def make_answer(question: str, hits: Sequence[Hit], *, found: bool, search_query
     )
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
 
 def escape_markdown(text: str) -> str:
     """Text that Markdown and HTML both show literally (``<script>`` stays visible text)."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=False)
 
 
 def render_markdown(answer: Answer, *, passage_chars: int = 600) -> str:

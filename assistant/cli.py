@@ -88,7 +88,7 @@ def cmd_index(args) -> int:
     m = index.manifest
     summary = {
         "corpus": m["corpus"], "files": len(m["files"]), "skipped": m.get("skipped", {}), "passages": m["passages"],
-        "encoded_passages": m.get("encoded_passages", 0) if m.get("built_at") else 0, "model": m["model"],
+        "encoded_passages": index.encoded, "model": m["model"],
         "index": str(index.folder), "seconds": round(time.perf_counter() - started, 2),
     }
     if args.json:

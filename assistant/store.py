@@ -89,6 +89,7 @@ class Index:
     sentences: DenseIndex | None = None
     sentence_vectors: np.ndarray | None = None
     sentence_offsets: np.ndarray | None = None
+    encoded: int = 0  # passages encoded when this index was opened (0: loaded as saved)
 
     def vectors_array(self) -> np.ndarray:
         """The passage vectors, row-aligned with ``passages`` (memory-mapped from disk when loaded)."""
@@ -218,6 +219,10 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
             logger.warning("Skipped: %s", exc)
             skipped[source] = str(exc)
             continue
+        if not doc.paragraphs:
+            logger.warning("Skipped: %s is empty.", source)
+            skipped[source] = f"{source} is empty."
+            continue
         fresh[source] = make_passages(doc, **CHUNKING)
     new_passages = [p for ps in fresh.values() for p in ps]
     if not new_passages and not units:
@@ -254,7 +259,7 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
         "model": encoder.name,
         "dimension": int(dimension),
         "corpus": str(Path(corpus).resolve()),
-        "files": {s: {k: v for k, v in e.items() if k != "path"} for s, e in state.items() if s not in skipped},
+        "files": {s: {k: v for k, v in e.items() if k != "path"} for s, e in state.items()},
         "skipped": skipped,
         "passages": len(passages),
         "sentences": int(len(all_sentences)),
@@ -274,6 +279,7 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
         vectors=vectors,
         sentence_vectors=all_sentences,
         sentence_offsets=offsets,
+        encoded=len(new_passages),
     )
 
 
