@@ -45,7 +45,7 @@ def best_sentences(hits: Sequence[Hit], query: str, encoder: Encoder | None, *, 
     else:
         score = lexical
     out, cursor = [], 0
-    for hit, sentences in zip(hits, per_hit):
+    for hit, sentences in zip(hits, per_hit, strict=True):
         best = int(np.argmax(score[cursor : cursor + len(sentences)]))
         out.append(replace(hit, sentence=sentences[best]))
         cursor += len(sentences)
@@ -62,7 +62,9 @@ def _overlap(words: set[str], sentence: str) -> float:
 def make_answer(question: str, hits: Sequence[Hit], *, found: bool, search_query: str = "") -> Answer:
     """The extractive answer is the best sentence of the best passage, marked [1]."""
     if not found or not hits:
-        return Answer(question=question, found=False, answer=NOT_FOUND[language(question)], hits=(), search_query=search_query)
+        return Answer(
+            question=question, found=False, answer=NOT_FOUND[language(question)], hits=(), search_query=search_query
+        )
     top = hits[0]
     return Answer(
         question=question,
@@ -105,10 +107,14 @@ def _code(text: str) -> str:
 
 
 def _emphasise(text: str, sentence: str) -> str:
-    """Escape the passage and put the best sentence in bold."""
+    """Escape the passage and put the best sentence in bold.
+
+    ``<strong>`` rather than ``**``: CommonMark does not close ``**`` after 。 when a Chinese
+    character follows, and the escaped text can contain no tag of its own.
+    """
     if sentence and sentence in text:
         before, _, after = text.partition(sentence)
-        return f"{escape_markdown(before)}**{escape_markdown(sentence)}**{escape_markdown(after)}"
+        return f"{escape_markdown(before)}<strong>{escape_markdown(sentence)}</strong>{escape_markdown(after)}"
     return escape_markdown(text)
 
 

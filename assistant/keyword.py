@@ -12,6 +12,7 @@ import numpy as np
 from .terms import tokenize, tokenize_many
 
 logger = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG with its own handler
 
 
 class KeywordIndex:
@@ -67,7 +68,6 @@ class KeywordIndex:
     def search(self, question: str, *, k: int = 50) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` passage ids and normalised scores for one question, best first."""
         return top_k(self.scores(tokenize(question)), k)
-
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)

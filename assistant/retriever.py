@@ -38,9 +38,7 @@ def clean_question(question: str) -> str:
     if not text:
         raise QuestionError("The question is empty. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
     if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(
-            f"The question is {len(text)} characters long; shorten it to at most {MAX_QUESTION_CHARS}."
-        )
+        raise QuestionError(f"The question is {len(text)} characters long; shorten it to at most {MAX_QUESTION_CHARS}.")
     return text
 
 
@@ -162,7 +160,7 @@ def retrieve(
         fused = np.zeros(len(ids), np.float32)
         dense_total = np.zeros(len(ids), np.float32)
         keyword_total = np.zeros(len(ids), np.float32)
-        for weight_, r, (kw, known) in zip(query.weights, part_rows, keyword_parts):
+        for weight_, r, (kw, known) in zip(query.weights, part_rows, keyword_parts, strict=True):
             dense = dense_scores(index, ids, vectors[r]) if vectors is not None else np.zeros(len(ids), np.float32)
             part_alpha = 1.0 if (alpha > 0 and not known) else alpha
             fused += weight_ * fuse(dense, kw[ids], alpha=part_alpha)

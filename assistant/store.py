@@ -62,12 +62,24 @@ def keyword_text(passage: Passage) -> str:
 # Field labels of Chinese news and document headers, glossed in English (cross-language questions
 # about a document's metadata have no other way to match these words).
 METADATA_LABELS = {
-    "发布时间": "published on, publication date", "发布日期": "published on, publication date",
-    "发表时间": "published on", "出版日期": "published on", "更新时间": "updated on", "日期": "date",
-    "来源": "source", "出处": "source", "作者": "author, written by", "记者": "reporter",
-    "责任编辑": "editor", "编辑": "editor", "摄影": "photographer", "通讯员": "correspondent",
+    "发布时间": "published on, publication date",
+    "发布日期": "published on, publication date",
+    "发表时间": "published on",
+    "出版日期": "published on",
+    "更新时间": "updated on",
+    "日期": "date",
+    "来源": "source",
+    "出处": "source",
+    "作者": "author, written by",
+    "记者": "reporter",
+    "责任编辑": "editor",
+    "编辑": "editor",
+    "摄影": "photographer",
+    "通讯员": "correspondent",
 }
-_METADATA = re.compile("(" + "|".join(sorted(METADATA_LABELS, key=len, reverse=True)) + r")[:：\s]\s*([^\s:：【】]{1,40})")
+_METADATA = re.compile(
+    "(" + "|".join(sorted(METADATA_LABELS, key=len, reverse=True)) + r")[:：\s]\s*([^\s:：【】]{1,40})"
+)
 
 
 def metadata_glosses(text: str) -> str:
@@ -285,7 +297,11 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
 
 def _stack(blocks: list[np.ndarray], dimension: int) -> np.ndarray:
     blocks = [b for b in blocks if len(b)]
-    return np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32) if blocks else np.zeros((0, dimension), np.float32)
+    return (
+        np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32)
+        if blocks
+        else np.zeros((0, dimension), np.float32)
+    )
 
 
 def _save(index: Index, folder: Path) -> None:

@@ -66,16 +66,32 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         gr.Markdown(f"## {TITLE}\n{INTRO}")
         chatbot = gr.Chatbot(label="Chat", height=520, elem_id="chat", buttons=["copy", "copy_all"])
         with gr.Row():
-            box = gr.Textbox(placeholder="输入问题 / Type a question…", show_label=False, scale=8, elem_id="question",
-                             max_length=2000, submit_btn=False)
+            box = gr.Textbox(
+                placeholder="输入问题 / Type a question…",
+                show_label=False,
+                scale=8,
+                elem_id="question",
+                max_length=2000,
+                submit_btn=False,
+            )
             send = gr.Button("Ask · 提问", variant="primary", scale=1, elem_id="send")
         gr.Examples(EXAMPLES, inputs=box, label="Examples · 示例")
         with gr.Accordion("Settings · 设置", open=False):
             top_k = gr.Slider(1, MAX_TOP_K, value=assistant.top_k, step=1, label="Passages · 段落数")
-            alpha = gr.Slider(0, 1, value=assistant.alpha if assistant.alpha is not None else DEFAULT_ALPHA,
-                              step=0.05, label="Keyword ← → dense balance · 关键词/语义权重")
-            threshold = gr.Slider(0, 1, value=assistant.threshold if assistant.threshold is not None
-                                  else DEFAULT_THRESHOLD, step=0.01, label="Not-found threshold · 无答案阈值")
+            alpha = gr.Slider(
+                0,
+                1,
+                value=assistant.alpha if assistant.alpha is not None else DEFAULT_ALPHA,
+                step=0.05,
+                label="Keyword ← → dense balance · 关键词/语义权重",
+            )
+            threshold = gr.Slider(
+                0,
+                1,
+                value=assistant.threshold if assistant.threshold is not None else DEFAULT_THRESHOLD,
+                step=0.01,
+                label="Not-found threshold · 无答案阈值",
+            )
         clear = gr.Button("New chat · 新对话", size="sm")
         inputs = [box, chatbot, top_k, alpha, threshold]
         box.submit(respond, inputs, [box, chatbot], api_name="chat")

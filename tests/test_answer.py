@@ -3,7 +3,9 @@
 from assistant.answer import escape_markdown, language, make_answer, render_markdown, render_text
 from assistant.records import Hit, Passage
 
-PASSAGE = Passage("a.txt", "a.txt", "<b>Title</b>", 3, "前文。<script>alert(1)</script>答案在这里。后文 **bold** [x](javascript:y)")
+PASSAGE = Passage(
+    "a.txt", "a.txt", "<b>Title</b>", 3, "前文。<script>alert(1)</script>答案在这里。后文 **bold** [x](javascript:y)"
+)
 
 
 def test_escape_markdown_shows_html_and_markdown_as_text():
@@ -17,7 +19,7 @@ def test_render_markdown_cites_and_emphasises_safely():
     answer = make_answer("答案在哪里?", [hit], found=True)
     md = render_markdown(answer)
     assert "**[1]** &lt;b&gt;Title&lt;/b&gt; · `a.txt` · ¶3 · 相关度 0.71" in md
-    assert "**答案在这里。**" in md
+    assert "<strong>答案在这里。</strong>" in md
     assert "<script>" not in md and "<b>" not in md and "](javascript" not in md
     assert answer.answer == "答案在这里。 [1]"
 

@@ -24,7 +24,10 @@ def test_ask_json_gives_cited_passages_best_first(capsys):
     assert set(data) == {"question", "found", "answer", "passages"}
     top = data["passages"][0]
     assert (top["source"], top["paragraph"], top["title"]) == (
-        "wuzhen_summit_ten_years_interview.txt", 15, "乌镇峰会十年,网络空间命运共同体何以构建?")
+        "wuzhen_summit_ten_years_interview.txt",
+        15,
+        "乌镇峰会十年,网络空间命运共同体何以构建?",
+    )
     assert {"text", "title", "source", "paragraph", "score"} <= set(top)
     scores = [p["score"] for p in data["passages"]]
     assert scores == sorted(scores, reverse=True) and len(scores) == 5
@@ -38,15 +41,26 @@ def test_ask_not_found_has_no_passages(capsys):
 
 
 def test_ask_with_history(capsys):
-    code, out, _ = run(capsys, "ask", "它现在有多少会员?", "--history", "世界互联网大会国际组织是什么时候成立的?",
-                       "--json", "-k", "3", "--corpus", str(SEEDS))
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "它现在有多少会员?",
+        "--history",
+        "世界互联网大会国际组织是什么时候成立的?",
+        "--json",
+        "-k",
+        "3",
+        "--corpus",
+        str(SEEDS),
+    )
     data = json.loads(out)
     assert data["passages"][0]["paragraph"] == 13 and len(data["passages"]) == 3
 
 
 def test_ask_text_output_shows_citations(capsys):
-    code, out, _ = run(capsys, "ask", "When was the WIC international organization founded?", "-k", "1",
-                       "--corpus", str(SEEDS))
+    code, out, _ = run(
+        capsys, "ask", "When was the WIC international organization founded?", "-k", "1", "--corpus", str(SEEDS)
+    )
     assert code == 0
     assert "[1] 乌镇峰会十年,网络空间命运共同体何以构建? · wuzhen_summit_ten_years_interview.txt · ¶15" in out
 
@@ -60,8 +74,9 @@ def test_index_own_folder_then_ask_it(capsys, tmp_path):
     assert code == 0 and summary["passages"] == 1 and sorted(summary["skipped"]) == ["bad.txt", "photo.txt"]
     code, out, _ = run(capsys, "index", str(tmp_path / "docs"), "--json")
     assert json.loads(out)["encoded_passages"] == 0  # unchanged corpus, skipped files included: nothing re-done
-    code, out, _ = run(capsys, "ask", "At what temperature is green tea brewed?", "--json",
-                       "--corpus", str(tmp_path / "docs"))
+    code, out, _ = run(
+        capsys, "ask", "At what temperature is green tea brewed?", "--json", "--corpus", str(tmp_path / "docs")
+    )
     top = json.loads(out)["passages"][0]
     assert (top["source"], top["paragraph"], top["citation"], top["title"]) == ("notes.md", 2, "¶1–2", "Tea notes")
 

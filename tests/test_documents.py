@@ -4,7 +4,15 @@ import codecs
 
 import pytest
 
-from assistant.documents import UndecodableFile, decode, find_files, guess_title, read_corpus, read_document, split_paragraphs
+from assistant.documents import (
+    UndecodableFile,
+    decode,
+    find_files,
+    guess_title,
+    read_corpus,
+    read_document,
+    split_paragraphs,
+)
 from assistant.errors import CorpusError
 
 from .conftest import SEEDS, write

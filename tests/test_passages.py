@@ -13,7 +13,9 @@ def doc(*texts):
 
 
 def test_short_lines_attach_to_the_next_paragraph_and_keep_numbers():
-    passages = make_passages(doc("作者 钱晨菲", "这是一个足够长的正文段落，讲述了世界互联网大会的历史和成果。", "【编辑:唐炜妮】"))
+    passages = make_passages(
+        doc("作者 钱晨菲", "这是一个足够长的正文段落，讲述了世界互联网大会的历史和成果。", "【编辑:唐炜妮】")
+    )
     assert [(p.paragraph, p.first_paragraph, p.last_paragraph, p.part) for p in passages] == [(2, 1, 3, 0)]
     assert passages[0].citation == "¶1–3"
     assert "作者 钱晨菲" in passages[0].text and "唐炜妮" in passages[0].text

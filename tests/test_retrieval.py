@@ -42,8 +42,13 @@ def test_fuse_weighs_dense_against_keyword():
 
 @pytest.mark.parametrize(
     "question, follow_up",
-    [("它现在有多少会员?", True), ("那在哪里举办?", True), ("And where was it held?", True),
-     ("世界互联网大会国际组织是什么时候成立的?", False), ("How do I bake sourdough bread?", False)],
+    [
+        ("它现在有多少会员?", True),
+        ("那在哪里举办?", True),
+        ("And where was it held?", True),
+        ("世界互联网大会国际组织是什么时候成立的?", False),
+        ("How do I bake sourdough bread?", False),
+    ],
 )
 def test_follow_up_detection(question, follow_up):
     assert is_follow_up(question) is follow_up
@@ -51,7 +56,9 @@ def test_follow_up_detection(question, follow_up):
 
 def test_follow_up_borrows_the_resolved_previous_questions():
     history = ["世界互联网大会国际组织是什么时候成立的?", "它在哪里成立?"]
-    assert search_query("它有多少会员?", history) == "世界互联网大会国际组织是什么时候成立的? 它在哪里成立? 它有多少会员?"
+    assert (
+        search_query("它有多少会员?", history) == "世界互联网大会国际组织是什么时候成立的? 它在哪里成立? 它有多少会员?"
+    )
     assert make_query("How do I bake sourdough bread?", history).parts == ("How do I bake sourdough bread?",)
     assert make_query("它有多少会员?", history[:1]).weights == (0.5, 0.5)
 
@@ -100,7 +107,7 @@ def test_top_k_limits_passages(bot):
 
 def test_restart_loads_without_re_encoding(corpus):
     first = FakeEncoder()
-    Assistant(corpus, encoder=first).index
+    Assistant(corpus, encoder=first).refresh()
     assert sum(first.calls) > 0
     second = FakeEncoder()
     index = Assistant(corpus, encoder=second).index
@@ -108,7 +115,7 @@ def test_restart_loads_without_re_encoding(corpus):
 
 
 def test_changed_file_is_the_only_one_re_encoded(corpus):
-    Assistant(corpus, encoder=FakeEncoder()).index
+    Assistant(corpus, encoder=FakeEncoder()).refresh()
     write(corpus, "food.md", DOCS["food.md"] + "\nOolong tea likes 95 degree water and three minutes.\n")
     write(corpus, "new.txt", "新加入的文件，讲述乌镇峰会的会员活动日安排。")
     encoder = FakeEncoder()
@@ -152,7 +159,7 @@ def test_corrupt_index_is_detected_and_rebuilt(corpus, damaged, caplog):
 def test_empty_corpus_says_what_to_do(tmp_path, fake_encoder):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match="No .txt, .md or .html documents"):
-        Assistant(tmp_path / "empty", encoder=fake_encoder).index
+        Assistant(tmp_path / "empty", encoder=fake_encoder).refresh()
 
 
 def test_read_only_index_folder_gives_a_clear_error(corpus, tmp_path, fake_encoder):
@@ -168,4 +175,4 @@ def test_read_only_index_folder_gives_a_clear_error(corpus, tmp_path, fake_encod
     from assistant.errors import IndexStoreError
 
     with pytest.raises(IndexStoreError, match="Cannot write the index"):
-        Assistant(corpus, encoder=fake_encoder, index_root=root).index
+        Assistant(corpus, encoder=fake_encoder, index_root=root).refresh()

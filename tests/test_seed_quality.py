@@ -41,7 +41,10 @@ def test_unanswerable_dev_question_not_found(bot, item):
 def test_founding_question_cites_paragraph_15_in_both_languages(bot, question):
     top = bot.ask(question).hits[0]
     assert (top.passage.source, top.passage.paragraph, top.passage.citation) == (
-        "wuzhen_summit_ten_years_interview.txt", 15, "¶15")
+        "wuzhen_summit_ten_years_interview.txt",
+        15,
+        "¶15",
+    )
     assert top.passage.title == "乌镇峰会十年,网络空间命运共同体何以构建?"
 
 

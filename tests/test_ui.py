@@ -32,10 +32,14 @@ def client(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("corpus")
     (folder / "seed.txt").write_bytes((SEEDS / "wuzhen_summit_ten_years_interview.txt").read_bytes())
-    write(folder, "evil.md", "# Evil <script>alert('pwned')</script>\n\n"
-          "This document mentions the sourdough <img src=x onerror=alert(1)> recipe **with** [a link](javascript:alert(1)).")
+    write(
+        folder,
+        "evil.md",
+        "# Evil <script>alert('pwned')</script>\n\n"
+        "This document mentions the sourdough <img src=x onerror=alert(1)> recipe **with** [a link](javascript:alert(1)).",
+    )
     bot = Assistant(folder, index_root=tmp_path_factory.mktemp("emb"))
-    bot.index
+    bot.refresh()
     app = build_app(bot)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -53,8 +57,9 @@ def test_ask_endpoint_returns_cited_passages(client):
 
 
 def test_chat_endpoint_renders_answer_with_citation(client):
-    box, history = client.predict("When was the WIC international organization founded?", [], 3, 0.5, 0.2,
-                                  api_name="/chat")
+    box, history = client.predict(
+        "When was the WIC international organization founded?", [], 3, 0.5, 0.2, api_name="/chat"
+    )
     text = text_of(history[-1])
     assert box == ""
     assert "seed.txt" in text and "¶15" in text and "score" in text
@@ -86,6 +91,9 @@ def test_empty_question_gets_a_message_not_an_error(client):
 
 
 def test_user_questions_from_history():
-    history = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"},
-               {"role": "user", "content": "q2"}]
+    history = [
+        {"role": "user", "content": "q1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "q2"},
+    ]
     assert user_questions(history) == ["q1", "q2"]
