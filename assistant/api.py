@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from .answer import best_sentences, make_answer
 from .encoder import Encoder
+from .errors import QuestionError
 from .records import Answer, Hit
 from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, check_top_k, clean_question, make_query, retrieve
 from .store import Index, open_index
@@ -62,8 +64,8 @@ class Assistant:
         self.encoder = encoder or Encoder(model)
         self.index_root = Path(index_root) if index_root else None
         self.top_k = check_top_k(top_k)
-        self.alpha = alpha
-        self.threshold = threshold
+        self.alpha = _number(DEFAULT_ALPHA if alpha is None else alpha, _ALPHA_MESSAGE)
+        self.threshold = _number(DEFAULT_THRESHOLD if threshold is None else threshold, _THRESHOLD_MESSAGE)
         self.dense_kind = dense_kind
         self.progress = progress
         self._index: Index | None = None
@@ -111,11 +113,24 @@ class Assistant:
         query = make_query(question, history)
         k = check_top_k(top_k if top_k is not None else self.top_k)
         hits = retrieve(self.index, self.encoder, [query], k=k, alpha=self._alpha(alpha))[0]
-        limit = self.threshold if threshold is None else threshold
+        limit = self.threshold if threshold is None else _number(threshold, _THRESHOLD_MESSAGE)
         found = bool(hits) and hits[0].score >= limit
         if found:
             hits = best_sentences(hits, question, self.encoder)
         return make_answer(question, hits, found=found, search_query=query.text)
 
     def _alpha(self, alpha: float | None) -> float:
-        return self.alpha if alpha is None else alpha
+        if alpha is None:
+            return self.alpha
+        return _number(alpha, _ALPHA_MESSAGE)
+
+
+_ALPHA_MESSAGE = "The keyword/dense balance (alpha) must be a number between 0 and 1"
+_THRESHOLD_MESSAGE = "The not-found threshold must be a finite number, e.g. 0.2"
+
+
+def _number(value, message: str) -> float:
+    """A finite real number, or a ``QuestionError`` saying what is expected."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise QuestionError(f"{message}; got {value!r}.")
+    return float(value)

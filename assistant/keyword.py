@@ -12,7 +12,13 @@ import numpy as np
 from .terms import tokenize, tokenize_many
 
 logger = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG with its own handler
+
+
+def _bm25s():
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # its import sets DEBUG: it would log every build
+    return bm25s
 
 
 class KeywordIndex:
@@ -31,8 +37,7 @@ class KeywordIndex:
     @classmethod
     def build(cls, texts: list[str], *, k1: float = 1.2, b: float = 0.75, progress: bool = False) -> KeywordIndex:
         """Index ``texts`` (one passage each)."""
-        import bm25s
-
+        bm25s = _bm25s()
         index = cls(k1=k1, b=b)
         tokens = tokenize_many(texts)
         index.size = len(texts)
@@ -78,8 +83,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path, *, mmap: bool = False) -> KeywordIndex:
-        import bm25s
-
+        bm25s = _bm25s()
         folder = Path(folder)
         meta = json.loads((folder / "idf.json").read_text())
         index = cls(k1=meta["k1"], b=meta["b"])

@@ -27,7 +27,9 @@ _FOLLOW_UP = re.compile(
     r"|\b(it|its|they|their|them|there|that|this|he|she|his|her|those|these)\b",
     re.IGNORECASE,
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters, and lone surrogates (undecodable bytes from a command line), are not text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_WORD_CHAR = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
 
 def clean_question(question: str) -> str:
@@ -39,6 +41,8 @@ def clean_question(question: str) -> str:
         raise QuestionError("The question is empty. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(f"The question is {len(text)} characters long; shorten it to at most {MAX_QUESTION_CHARS}.")
+    if not _WORD_CHAR.search(text):
+        raise QuestionError("The question has no words, only symbols; ask in words, e.g. 乌镇峰会是什么时候开始的?")
     return text
 
 

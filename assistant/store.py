@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checkpoint
 from .dense import DenseIndex, choose_kind
 from .documents import file_digest, find_files, read_document
 from .encoder import Encoder
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 4
 INDEX_ENV = "ASSISTANT_INDEX_DIR"
 CHUNKING = {"min_weight": 16, "max_chars": 400}
+WORK = "work"  # checkpoints of an unfinished build
+_VERSION = re.compile(r"v-\d{14}-[0-9a-f]{6}")
 
 
 def default_index_root() -> Path:
@@ -140,38 +143,87 @@ def open_index(
             f"No .txt, .md or .html documents in {corpus}. Put documents there or pass another folder with --corpus."
         )
     folder = index_folder(corpus, encoder.name, root)
-    old = None if rebuild else _load_current(folder, encoder.name)
-    state = _file_state(files, corpus, old.manifest if old else None)
+    old = None if rebuild else _load_current(folder, encoder)
+    state, unreadable = _file_state(files, corpus, old.manifest if old else None)
     if old and _unchanged(old.manifest, state, dense_kind):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         return old
-    index = _build(corpus, files, state, encoder, old, dense_kind=dense_kind, progress=progress)
-    _save(index, folder)
+    with _build_lock(folder):
+        if rebuild:
+            checkpoint.clear(folder / WORK)
+        elif _current_version(folder) != (old.folder.name if old else None):
+            # Another process saved a version while this one waited for the lock: start from it.
+            old = _load_current(folder, encoder)
+            if old and _unchanged(old.manifest, state, dense_kind):
+                return old
+        index = _build(
+            corpus, state, unreadable, encoder, old, work=folder / WORK, dense_kind=dense_kind, progress=progress
+        )
+        _save(index, folder)
+        checkpoint.clear(folder / WORK)
     return index
 
 
-def _file_state(files: list[Path], corpus: Path, manifest: dict | None) -> dict[str, dict]:
-    """size, mtime and sha256 per source; the hash is reused when size and mtime are unchanged."""
+@contextlib.contextmanager
+def _build_lock(folder: Path):
+    """One writer per index folder at a time (an advisory ``fcntl`` lock; readers never wait for it)."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform: versions are still switched atomically
+        yield
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / "build.lock", "a+b")  # closed below, which releases the lock
+    except OSError as exc:
+        raise _unwritable(folder, exc) from exc
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.warning("Another process is indexing into %s; waiting for it to finish.", folder)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()
+
+
+def _unwritable(folder: Path, exc: OSError) -> IndexStoreError:
+    return IndexStoreError(
+        f"Cannot write the index to {folder} ({exc.strerror or exc}). "
+        f"Make it writable or choose another folder with {INDEX_ENV}=PATH."
+    )
+
+
+def _file_state(files: list[Path], corpus: Path, manifest: dict | None) -> tuple[dict[str, dict], dict[str, str]]:
+    """size, mtime and sha256 per source (the hash is reused when size and mtime are unchanged),
+    and why each file that cannot be read was skipped."""
     known = (manifest or {}).get("files", {})
-    state = {}
+    state, unreadable = {}, {}
     root = corpus if corpus.is_dir() else corpus.parent
     for path in files:
         source = path.relative_to(root).as_posix()
         try:
             st = path.stat()
-        except OSError:
-            continue
-        entry = known.get(source)
-        if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
-            digest = entry["sha256"]
-        else:
-            try:
+            entry = known.get(source)
+            if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
+                digest = entry["sha256"]
+            else:
                 digest = file_digest(path)
-            except OSError as exc:
-                logger.warning("Skipped %s: %s", source, exc.strerror or exc)
-                continue
+        except OSError as exc:
+            unreadable[source] = _unreadable(source, path, exc)
+            logger.warning("Skipped: %s", unreadable[source])
+            continue
         state[source] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest, "path": str(path)}
-    return state
+    return state, unreadable
+
+
+def _unreadable(source: str, path: Path, exc: OSError) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"{source} is a broken or looping symbolic link; fix or remove it."
+    if isinstance(exc, PermissionError):
+        return f"{source} cannot be read (permission denied); fix its permissions or remove it."
+    return f"{source} cannot be read ({exc.strerror or exc}); check the file."
 
 
 def _unchanged(manifest: dict, state: dict, dense_kind: str) -> bool:
@@ -215,13 +267,15 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
     return units
 
 
-def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_kind: str, progress: bool) -> Index:
+def _build(
+    corpus, state, unreadable, encoder: Encoder, old: Index | None, *, work: Path, dense_kind: str, progress: bool
+) -> Index:
     """Reuse passages and vectors of unchanged files; read and encode only new or changed ones."""
     started = time.perf_counter()
     units = _old_units(old, state)
     root = corpus if corpus.is_dir() else corpus.parent
     fresh: dict[str, list[Passage]] = {}
-    skipped: dict[str, str] = {}
+    skipped: dict[str, str] = dict(unreadable)
     for source in sorted(state):
         if source in units:
             continue
@@ -232,8 +286,8 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
             skipped[source] = str(exc)
             continue
         if not doc.paragraphs:
-            logger.warning("Skipped: %s is empty.", source)
-            skipped[source] = f"{source} is empty."
+            skipped[source] = f"{source} is empty; add text to it or remove it."
+            logger.warning("Skipped: %s", skipped[source])
             continue
         fresh[source] = make_passages(doc, **CHUNKING)
     new_passages = [p for ps in fresh.values() for p in ps]
@@ -241,23 +295,16 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
         raise CorpusError(f"None of the documents in {corpus} could be read; see the warnings above.")
     if new_passages:
         logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
-    sentences = [passage_sentences(p) for p in new_passages]
-    flat = [s for group in sentences for s in group]
-    encoded = encoder.encode([embed_text(p) for p in new_passages] + flat, progress=progress)
-    passage_vectors, sentence_vectors = encoded[: len(new_passages)], encoded[len(new_passages) :]
-    counts = np.array([len(g) for g in sentences], dtype=np.int64)
-    p_cursor = s_cursor = 0
+    sentences = {source: [passage_sentences(p) for p in ps] for source, ps in fresh.items()}
+    jobs = {s: [embed_text(p) for p in ps] + [t for group in sentences[s] for t in group] for s, ps in fresh.items()}
+    encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress)
     for source, ps in fresh.items():
-        n = len(ps)
-        c = counts[p_cursor : p_cursor + n]
         units[source] = _FileUnit(
             passages=ps,
-            vectors=passage_vectors[p_cursor : p_cursor + n],
-            sentence_vectors=sentence_vectors[s_cursor : s_cursor + int(c.sum())],
-            sentence_counts=c,
+            vectors=encoded[source][: len(ps)],
+            sentence_vectors=encoded[source][len(ps) :],
+            sentence_counts=np.array([len(g) for g in sentences[source]], dtype=np.int64),
         )
-        p_cursor += n
-        s_cursor += int(c.sum())
     ordered = [units[s] for s in sorted(units)]
     passages = [p for u in ordered for p in u.passages]
     dimension = encoder.dimension
@@ -281,6 +328,7 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - started, 3),
         "encoded_passages": len(new_passages),
+        "resumed_texts": resumed,
     }
     return Index(
         passages=passages,
@@ -325,67 +373,95 @@ def _save(index: Index, folder: Path) -> None:
         }
         _write_synced(tmp / "manifest.json", json.dumps(index.manifest, ensure_ascii=False, indent=1))
         for p in tmp.rglob("*"):
-            if p.is_file():
-                _fsync(p)
+            _fsync(p)  # files and the folders that name them
+        _fsync_dir(tmp)
         os.replace(tmp, folder / version)
         _fsync_dir(folder)
-        _write_synced(folder / "CURRENT.tmp", version)
-        os.replace(folder / "CURRENT.tmp", folder / "CURRENT")
+        pointer = folder / f"CURRENT.{version}.tmp"
+        _write_synced(pointer, version)
+        os.replace(pointer, folder / "CURRENT")
         _fsync_dir(folder)
     except OSError as exc:
-        raise IndexStoreError(
-            f"Cannot write the index to {folder} ({exc.strerror or exc}). "
-            f"Make it writable or choose another folder with {INDEX_ENV}=PATH."
-        ) from exc
+        raise _unwritable(folder, exc) from exc
     index.folder = folder / version
     _remove_stale(folder, keep=version)
     logger.info("Saved index %s (%d passages)", index.folder, len(index.passages))
 
 
-def _load_current(folder: Path, model: str) -> Index | None:
-    """The index ``CURRENT`` points to, or None when there is none or it is unusable (it is then rebuilt)."""
+def _current_version(folder: Path) -> str | None:
     try:
-        version = (folder / "CURRENT").read_text().strip()
-    except OSError:
+        return (folder / "CURRENT").read_text().strip()
+    except (OSError, UnicodeDecodeError):
         return None
+
+
+def _load_current(folder: Path, encoder: Encoder, *, attempts: int = 3) -> Index | None:
+    """The index ``CURRENT`` points to, or None when there is none or it is unusable (it is then rebuilt).
+
+    A writer in another process may switch ``CURRENT`` and delete the old version while this one
+    reads it; the read is then retried on the new version.
+    """
+    for _ in range(attempts):
+        version = _current_version(folder)
+        if version is None:
+            return None
+        try:
+            return _load_version(folder, version, encoder)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, AssertionError, IndexStoreError) as exc:
+            if _current_version(folder) != version:
+                continue
+            logger.warning("Index %s is damaged (%s); rebuilding it.", folder / version, exc)
+            return None
+    return None
+
+
+def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
+    """One version folder, checked against its manifest; None when another model or format made it."""
+    if not _VERSION.fullmatch(version):
+        raise IndexStoreError(f"CURRENT names no index version ({version[:40]!r})")
     path = folder / version
-    try:
-        manifest = json.loads((path / "manifest.json").read_text())
-        if manifest.get("format_version") != FORMAT_VERSION:
-            logger.warning("Index %s has an older format; rebuilding it.", path)
-            return None
-        if manifest.get("model") != model:
-            logger.warning("Index %s was built by %s, not %s; rebuilding it.", path, manifest.get("model"), model)
-            return None
-        _verify(path, manifest)
-        passages = [Passage(**json.loads(line)) for line in (path / "passages.jsonl").read_text("utf-8").splitlines()]
-        dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"])
-        keyword = KeywordIndex.load(path / "keyword")
-        sentence_vectors = np.load(path / "sentence_vectors.npy")
-        offsets = np.load(path / "sentence_offsets.npy")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexStoreError) as exc:
-        logger.warning("Index %s is damaged (%s); rebuilding it.", path, exc)
+    manifest = json.loads((path / "manifest.json").read_text())
+    if manifest.get("format_version") != FORMAT_VERSION:
+        logger.warning("Index %s has an older format; rebuilding it.", path)
         return None
-    if dense.size != len(passages) or keyword.size != len(passages) or dense.dimension != manifest["dimension"]:
-        logger.warning("Index %s is inconsistent; rebuilding it.", path)
+    if manifest.get("model") != encoder.name or manifest.get("dimension") != encoder.dimension:
+        logger.warning("Index %s was built by %s, not %s; rebuilding it.", path, manifest.get("model"), encoder.name)
         return None
-    if len(offsets) != len(passages) + 1 or offsets[-1] != len(sentence_vectors):
-        logger.warning("Index %s is inconsistent; rebuilding it.", path)
-        return None
+    _verify(path, manifest)
+    passages = [Passage(**json.loads(line)) for line in (path / "passages.jsonl").read_text("utf-8").splitlines()]
+    dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"])
+    keyword = KeywordIndex.load(path / "keyword")
+    # Opened now, not on first use: a writer may delete this folder later, and an open map keeps the data.
+    vectors = np.load(path / "vectors.npy", mmap_mode="r")
+    sentence_vectors = np.load(path / "sentence_vectors.npy")
+    offsets = np.load(path / "sentence_offsets.npy")
+    n = len(passages)
+    if dense.size != n or keyword.size != n or len(vectors) != n or dense.dimension != manifest["dimension"]:
+        raise IndexStoreError("its parts disagree on the number of passages")
+    if len(offsets) != n + 1 or offsets[-1] != len(sentence_vectors):
+        raise IndexStoreError("its sentence offsets do not match its sentence vectors")
     return Index(
         passages=passages,
         dense=dense,
         keyword=keyword,
         manifest=manifest,
         folder=path,
+        vectors=vectors,
         sentence_vectors=sentence_vectors,
         sentence_offsets=offsets,
     )
 
 
+_REQUIRED = ("passages.jsonl", "vectors.npy", "sentence_vectors.npy", "sentence_offsets.npy", "dense.faiss")
+
+
 def _verify(path: Path, manifest: dict) -> None:
     """Compare every index file with the checksum recorded when it was written."""
-    for name, digest in manifest.get("checksums", {}).items():
+    checksums = manifest.get("checksums") or {}
+    missing = [name for name in _REQUIRED if name not in checksums]
+    if missing:
+        raise IndexStoreError(f"the manifest has no checksum for {missing[0]}")
+    for name, digest in checksums.items():
         if file_digest(path / name) != digest:
             raise IndexStoreError(f"checksum mismatch in {name}")
 

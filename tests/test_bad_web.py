@@ -1,0 +1,150 @@
+"""Hostile questions, settings and documents through the real web server (gradio_client, the real model)."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assistant.api import Assistant
+from assistant.ui import build_app
+
+from .conftest import SEEDS, write
+from .test_bad_questions import QUESTIONS, assert_one_clear_sentence
+from .test_ui import free_port, text_of
+
+pytestmark = pytest.mark.slow
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)> `tick` [x](javascript:alert(2)).md"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from gradio_client import Client
+
+    folder = tmp_path_factory.mktemp("corpus")
+    (folder / "seed.txt").write_bytes((SEEDS / "wuzhen_summit_ten_years_interview.txt").read_bytes())
+    write(folder, "sourdough.md", "# Bread\n\nSourdough bread needs a starter, flour, water and salt every day.\n")
+    write(
+        folder,
+        HOSTILE_NAME,
+        "# <script>alert('title')</script>\n\nGreen tea <img src=x onerror=alert(3)> is brewed at 80 degrees "
+        "for two minutes; see [here](javascript:alert(4)) and ![img](http://127.0.0.1:9/x.png).",
+    )
+    write(folder, "empty.txt", "")
+    (folder / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    bot = Assistant(folder, index_root=tmp_path_factory.mktemp("emb"))
+    bot.refresh()
+    app = build_app(bot)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        app.close()
+
+
+def ask_json(client, question, top_k=5):
+    """The /ask endpoint: the answer as a dict, or the error sentence as a string."""
+    from gradio_client.exceptions import AppError
+
+    try:
+        return client.predict(question, [], top_k, api_name="/ask")
+    except AppError as exc:
+        return str(exc)
+
+
+def raw_ask(client, question, top_k=5):
+    """/ask over plain HTTP with ASCII-escaped JSON, which can carry what gradio_client cannot (lone surrogates)."""
+    import json
+
+    import httpx
+
+    base = client.src.rstrip("/") + "/gradio_api/call/ask"
+    body = json.dumps({"data": [question, [], top_k]}, ensure_ascii=True)
+    event = httpx.post(base, content=body, headers={"Content-Type": "application/json"}, timeout=60).json()["event_id"]
+    stream = httpx.get(f"{base}/{event}", timeout=60).text
+    kind = stream.split("event: ", 1)[1].split("\n", 1)[0]
+    data = json.loads(stream.split("data: ", 1)[1].split("\n", 1)[0])
+    return kind, data
+
+
+def chat(client, question, history=(), top_k=5, alpha=0.5, threshold=0.2) -> str:
+    box, messages = client.predict(question, list(history), top_k, alpha, threshold, api_name="/chat")
+    assert box == ""
+    return text_of(messages[-1])
+
+
+def assert_safe_markdown(reply: str) -> None:
+    """Nothing in a reply can become HTML: tags are escaped, links and images are inert."""
+    markdown = reply.replace("<strong>", "").replace("</strong>", "")
+    outside_code = markdown.split("`")[::2]
+    assert all("<" not in part and "](" not in part and "![" not in part for part in outside_code), reply
+
+
+def still_serving(client):
+    result = client.predict("世界互联网大会国际组织是什么时候成立的?", [], 3, api_name="/ask")
+    assert result["found"] and result["passages"][0]["paragraph"] == 15
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_hostile_question_through_the_server(server, name):
+    question, expected = QUESTIONS[name]
+    kind, data = raw_ask(server, question)
+    if isinstance(expected, tuple):
+        assert kind == "error"
+        assert_one_clear_sentence(data["error"], *expected[1:])
+    else:
+        assert kind == "complete" and data[0]["found"] == bool(data[0]["passages"])
+    if "\ud800" in question:
+        return  # gradio_client cannot send lone surrogates at all (it encodes JSON as UTF-8)
+    result = ask_json(server, question)
+    reply = chat(server, question)
+    if isinstance(expected, tuple):
+        assert isinstance(result, str)
+        assert_one_clear_sentence(result, *expected[1:])
+        assert reply.startswith("⚠️") and expected[1] in reply
+    else:
+        assert isinstance(result, dict) and set(result) == {"question", "found", "answer", "passages"}
+        assert_safe_markdown(reply)
+    still_serving(server)
+
+
+@pytest.mark.parametrize(
+    "top_k, alpha, threshold",
+    [(0, 0.5, 0.2), (-3, 0.5, 0.2), (10**9, 0.5, 0.2), (5, -1.0, 0.2), (5, 7.0, 0.2), (5, 0.5, -5.0)],
+)
+def test_out_of_range_settings_through_the_server(server, top_k, alpha, threshold):
+    from gradio_client.exceptions import AppError
+
+    try:
+        reply = chat(server, "世界互联网大会国际组织是什么时候成立的?", top_k=top_k, alpha=alpha, threshold=threshold)
+    except AppError as exc:  # Gradio's own range check on the sliders
+        assert_one_clear_sentence(str(exc))
+    else:
+        assert reply.startswith("⚠️") or "¶15" in reply
+        if reply.startswith("⚠️"):
+            assert_one_clear_sentence(reply)
+    result = ask_json(server, "世界互联网大会国际组织是什么时候成立的?", top_k=top_k)
+    if not 1 <= top_k <= 50:
+        assert_one_clear_sentence(result, "from 1 to 50")
+    still_serving(server)
+
+
+def test_hostile_file_name_and_document_are_shown_as_text(server):
+    reply = chat(server, "How long is green tea brewed?", top_k=1)
+    assert "¶" in reply and "80 degrees" in reply
+    assert_safe_markdown(reply)
+    assert "&lt;img src=x onerror=alert\\(3\\)&gt;" in reply
+    result = ask_json(server, "How long is green tea brewed?", top_k=1)
+    assert result["passages"][0]["source"] == HOSTILE_NAME  # JSON carries the name exactly, as data
+
+
+@given(question=st.text(max_size=300), top_k=st.integers(-5, 60))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_text_through_the_server(server, question, top_k):
+    result = ask_json(server, question, top_k=top_k)
+    if isinstance(result, str):
+        assert_one_clear_sentence(result)
+    else:
+        assert result["found"] == bool(result["passages"]) and len(result["passages"]) <= top_k
+    reply = chat(server, question)
+    assert reply.startswith("⚠️") or assert_safe_markdown(reply) is None
