@@ -78,6 +78,14 @@ class Assistant:
             self.refresh()
         return self._index
 
+    def _searchable_index(self) -> Index:
+        """The index, rebuilt if the model at the same name now gives vectors of another size."""
+        index = self.index
+        if index.manifest["dimension"] != self.encoder.dimension:
+            logger.warning("The model %s changed since the index was built; rebuilding it.", self.encoder.name)
+            index = self.refresh(rebuild=True)
+        return index
+
     def refresh(self, *, rebuild: bool = False) -> Index:
         """Re-read the corpus folder: re-index changed files only, or everything with ``rebuild``."""
         with self._lock:
@@ -97,7 +105,9 @@ class Assistant:
     ) -> list[list[Hit]]:
         """Ranked passages for each question (no follow-up handling, no threshold)."""
         queries = [clean_question(q) for q in questions]
-        return retrieve(self.index, self.encoder, queries, k=top_k or self.top_k, alpha=self._alpha(alpha))
+        return retrieve(
+            self._searchable_index(), self.encoder, queries, k=top_k or self.top_k, alpha=self._alpha(alpha)
+        )
 
     def ask(
         self,
@@ -112,7 +122,7 @@ class Assistant:
         question = clean_question(question)
         query = make_query(question, history)
         k = check_top_k(top_k if top_k is not None else self.top_k)
-        hits = retrieve(self.index, self.encoder, [query], k=k, alpha=self._alpha(alpha))[0]
+        hits = retrieve(self._searchable_index(), self.encoder, [query], k=k, alpha=self._alpha(alpha))[0]
         limit = self.threshold if threshold is None else _number(threshold, _THRESHOLD_MESSAGE)
         found = bool(hits) and hits[0].score >= limit
         if found:

@@ -22,11 +22,11 @@ CHUNK_TEXTS = 512
 
 @dataclass(frozen=True)
 class _Piece:
-    """Up to ``CHUNK_TEXTS`` consecutive texts of one file; ``key`` names its checkpoint file."""
+    """Up to ``CHUNK_TEXTS`` consecutive texts of one file."""
 
     source: str
-    key: str
     texts: list[str]
+    digest: str
 
 
 def encode_resumable(
@@ -34,8 +34,9 @@ def encode_resumable(
 ) -> tuple[dict[str, np.ndarray], int]:
     """Vectors for each source's texts, re-using chunks a previous (interrupted) build saved in ``work``.
 
-    A chunk is keyed by the hash of the model and of its texts, which depend only on the file's
-    content: a changed file gets new keys, an unchanged one finds its chunks again.
+    Texts are encoded in chunks of about ``chunk`` texts (a large file is split, small files are
+    grouped); each chunk is saved under the hash of the model and its texts, which depend only on
+    the files' content, so a restarted build finds the chunks it had already made.
 
     Returns:
         The vectors per source (one row per text) and how many texts came from saved chunks.
@@ -43,29 +44,31 @@ def encode_resumable(
     work.mkdir(parents=True, exist_ok=True)
     dimension = encoder.dimension
     pieces = [
-        _Piece(source, _key(encoder.name, dimension, texts[i : i + chunk]), texts[i : i + chunk])
+        _Piece(source, texts[i : i + chunk], _digest(texts[i : i + chunk]))
         for source, texts in jobs.items()
         for i in range(0, len(texts), chunk)
     ]
-    done = {p.key: v for p in pieces if (v := _load(work / f"{p.key}.npy", len(p.texts), dimension)) is not None}
-    reused = sum(len(p.texts) for p in pieces if p.key in done)
+    groups = _groups(pieces, chunk)
+    keys = [_key(encoder.name, dimension, group) for group in groups]
+    sizes = [sum(len(p.texts) for p in group) for group in groups]
+    done = {i: v for i, key in enumerate(keys) if (v := _load(work / f"{key}.npy", sizes[i], dimension)) is not None}
+    reused = sum(sizes[i] for i in done)
     if reused:
         logger.info("Resuming: %d texts were already encoded by an interrupted build", reused)
-    todo = [p for p in pieces if p.key not in done]
     with tqdm(
-        total=sum(len(p.texts) for p in todo), desc="Encoding", unit="text", disable=not progress or not todo
+        total=sum(sizes) - reused, desc="Encoding", unit="text", disable=not progress or reused == sum(sizes)
     ) as bar:
-        for group in _groups(todo, chunk):
-            vectors = encoder.encode([t for p in group for t in p.texts])
-            row = 0
-            for p in group:
-                done[p.key] = vectors[row : row + len(p.texts)]
-                row += len(p.texts)
-                _save(work / f"{p.key}.npy", done[p.key])
-            bar.update(row)
+        for i, group in enumerate(groups):
+            if i not in done:
+                done[i] = encoder.encode([t for p in group for t in p.texts])
+                _save(work / f"{keys[i]}.npy", done[i])
+                bar.update(sizes[i])
     out: dict[str, list[np.ndarray]] = {source: [] for source in jobs}
-    for p in pieces:
-        out[p.source].append(done[p.key])
+    for i, group in enumerate(groups):
+        row = 0
+        for p in group:
+            out[p.source].append(done[i][row : row + len(p.texts)])
+            row += len(p.texts)
     empty = np.zeros((0, dimension), np.float32)
     return {s: np.concatenate(v).astype(np.float32) if v else empty for s, v in out.items()}, reused
 
@@ -75,23 +78,38 @@ def clear(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def _groups(pieces: list[_Piece], chunk: int) -> list[list[_Piece]]:
-    """Pieces batched into encoder calls of about ``chunk`` texts (many small files share one call)."""
-    groups: list[list[_Piece]] = []
-    size = chunk
+def _groups(pieces: list[_Piece], chunk: int, *, spread: int = 32) -> list[list[_Piece]]:
+    """Pieces grouped into chunks of at most ``chunk`` texts.
+
+    Besides the size limit, a group also ends after a piece whose hash is 0 modulo ``spread``: such
+    content-defined boundaries keep the other groups, and their saved chunks, unchanged when one
+    file changes (about ``spread`` small files share a chunk).
+    """
+    groups: list[list[_Piece]] = [[]]
+    size = 0
     for piece in pieces:
-        if size >= chunk:
+        if groups[-1] and size + len(piece.texts) > chunk:
             groups.append([])
             size = 0
         groups[-1].append(piece)
         size += len(piece.texts)
-    return groups
+        if int(piece.digest[:8], 16) % spread == 0:
+            groups.append([])
+            size = 0
+    return [g for g in groups if g]
 
 
-def _key(model: str, dimension: int, texts: list[str]) -> str:
-    digest = hashlib.sha256(f"{model}\n{dimension}\n{len(texts)}".encode())
+def _digest(texts: list[str]) -> str:
+    digest = hashlib.sha256(str(len(texts)).encode())
     for text in texts:
         digest.update(b"\x00" + text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _key(model: str, dimension: int, group: list[_Piece]) -> str:
+    digest = hashlib.sha256(f"{model}\n{dimension}".encode())
+    for piece in group:
+        digest.update(piece.digest.encode())
     return digest.hexdigest()[:40]
 
 

@@ -6,7 +6,8 @@ import re
 
 from .records import Document, Paragraph, Passage
 
-_SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
+# Lazy, so that an English full stop followed by a space ends a sentence too (greedy, it never did).
+_SENTENCE = re.compile(r"[^。！？!?…]*?(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
 _WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -67,8 +68,9 @@ def _windows(text: str, max_chars: int) -> list[str]:
     sentences: list[str] = []
     for sentence in split_sentences(text):
         while len(sentence) > max_chars:
-            sentences.append(sentence[:max_chars])
-            sentence = sentence[max_chars:]
+            cut = _cut_at(sentence, max_chars)
+            sentences.append(sentence[:cut].rstrip())
+            sentence = sentence[cut:].lstrip()
         sentences.append(sentence)
     count = -(-len(text) // max_chars)
     target = len(text) / count
@@ -82,3 +84,9 @@ def _windows(text: str, max_chars: int) -> list[str]:
     if current:
         windows.append(current)
     return windows
+
+
+def _cut_at(sentence: str, max_chars: int) -> int:
+    """Where to cut an over-long sentence: the last space in its second half (not inside a word), else at the limit."""
+    space = sentence.rfind(" ", max_chars // 2, max_chars + 1)
+    return space if space > 0 else max_chars

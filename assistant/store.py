@@ -424,7 +424,7 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
     if manifest.get("format_version") != FORMAT_VERSION:
         logger.warning("Index %s has an older format; rebuilding it.", path)
         return None
-    if manifest.get("model") != encoder.name or manifest.get("dimension") != encoder.dimension:
+    if manifest.get("model") != encoder.name:
         logger.warning("Index %s was built by %s, not %s; rebuilding it.", path, manifest.get("model"), encoder.name)
         return None
     _verify(path, manifest)
