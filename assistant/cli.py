@@ -138,6 +138,7 @@ def cmd_index(args) -> int:
         "skipped": m.get("skipped", {}),
         "passages": m["passages"],
         "encoded_passages": index.encoded,
+        "resumed_texts": m.get("resumed_texts", 0),
         "model": m["model"],
         "index": str(index.folder),
         "seconds": round(time.perf_counter() - started, 2),
@@ -149,6 +150,8 @@ def cmd_index(args) -> int:
             f"Indexed {summary['files']} file(s), {summary['passages']} passages with {summary['model']} "
             f"in {summary['seconds']} s → {summary['index']}"
         )
+        if summary["resumed_texts"]:
+            print(f"  resumed: {summary['resumed_texts']} texts were already encoded by an interrupted build")
         for source, why in summary["skipped"].items():
             print(_printable(f"  skipped {source}: {why}"))
     return 0

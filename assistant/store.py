@@ -149,6 +149,7 @@ def open_index(
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         return old
     with _build_lock(folder):
+        _remove_stale(folder, keep=_current_version(folder))  # left by a writer that was killed
         if rebuild:
             checkpoint.clear(folder / WORK)
         elif _current_version(folder) != (old.folder.name if old else None):
@@ -312,6 +313,7 @@ def _build(
     all_sentences = _stack([u.sentence_vectors for u in ordered], dimension)
     offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
     dense = DenseIndex.build(vectors, kind=dense_kind)
+    logger.info("Building the keyword index of %d passages", len(passages))
     keyword = KeywordIndex.build([keyword_text(p) for p in passages], progress=progress)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -354,6 +356,7 @@ def _stack(blocks: list[np.ndarray], dimension: int) -> np.ndarray:
 
 def _save(index: Index, folder: Path) -> None:
     """Write a new version folder, fsync it, then switch ``CURRENT`` to it with one atomic rename."""
+    logger.info("Saving the index to %s", folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         version = f"v-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -466,7 +469,8 @@ def _verify(path: Path, manifest: dict) -> None:
             raise IndexStoreError(f"checksum mismatch in {name}")
 
 
-def _remove_stale(folder: Path, keep: str) -> None:
+def _remove_stale(folder: Path, keep: str | None) -> None:
+    """Delete versions other than ``keep`` and unfinished ones; only the lock holder calls this."""
     for child in folder.iterdir():
         if child.is_dir() and child.name != keep and (child.name.startswith("v-") or child.name.startswith(".tmp-")):
             shutil.rmtree(child, ignore_errors=True)
