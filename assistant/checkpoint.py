@@ -30,7 +30,7 @@ class _Piece:
 
 
 def encode_resumable(
-    jobs: dict[str, list[str]], encoder: Encoder, work: Path, *, progress: bool = False, chunk: int = CHUNK_TEXTS
+    jobs: dict[str, list[str]], encoder: Encoder, work: Path, *, progress: bool = False, chunk: int | None = None
 ) -> tuple[dict[str, np.ndarray], int]:
     """Vectors for each source's texts, re-using chunks a previous (interrupted) build saved in ``work``.
 
@@ -41,6 +41,7 @@ def encode_resumable(
     Returns:
         The vectors per source (one row per text) and how many texts came from saved chunks.
     """
+    chunk = chunk or CHUNK_TEXTS
     work.mkdir(parents=True, exist_ok=True)
     dimension = encoder.dimension
     pieces = [
