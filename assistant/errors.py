@@ -19,3 +19,7 @@ class IndexStoreError(AssistantError):
 
 class QuestionError(AssistantError):
     """The question or a search setting is not usable."""
+
+
+class UploadError(AssistantError):
+    """An uploaded file is refused: its name, type, size or content."""
