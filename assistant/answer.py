@@ -83,6 +83,11 @@ def escape_markdown(text: str) -> str:
     return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=False)
 
 
+def unescape_markdown(text: str) -> str:
+    """The exact inverse of :func:`escape_markdown` (the chat shows questions escaped and reads them back)."""
+    return re.sub(r"\\(.)", r"\1", html.unescape(text), flags=re.S)
+
+
 def render_markdown(answer: Answer, *, passage_chars: int = 600) -> str:
     """The chat reply: answer, then one card per cited passage with its location and score."""
     if not answer.found:
@@ -103,7 +108,8 @@ def render_markdown(answer: Answer, *, passage_chars: int = 600) -> str:
 
 
 def _code(text: str) -> str:
-    return text.replace("`", "'")
+    """A file name fit for a code span: no backtick to close it, no line break or control character to end it."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", text.replace("`", "'"))
 
 
 def _emphasise(text: str, sentence: str) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from .errors import AssistantError
 
+AUTH_ENV = "ASSISTANT_AUTH"
+PASSWORD_ENV = "ASSISTANT_PASSWORD"
 EPILOG = {
     "index": "example: python -m assistant index my_docs/",
     "ask": 'example: python -m assistant ask "世界互联网大会国际组织是什么时候成立的?" --json',
@@ -80,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (for a shared deployment)")
+    p.add_argument(
+        "--auth",
+        metavar="USER[:PASSWORD]",
+        help=f"require this login; without :PASSWORD the password is read from ${PASSWORD_ENV}, which keeps it "
+        f"out of the shell history (${AUTH_ENV}=USER:PASSWORD also works)",
+    )
     return parser
 
 
@@ -169,15 +176,29 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def login(flag: str | None) -> tuple[str, str] | None:
+    """The (user, password) a server requires, from ``--auth`` and the environment; None for no login."""
+    spec = flag or os.environ.get(AUTH_ENV)
+    if not spec:
+        return None
+    user, _, password = spec.partition(":")
+    password = password or os.environ.get(PASSWORD_ENV, "")
+    if not user or not password:
+        raise AssistantError(
+            f"--auth needs a user and a password: --auth USER with the password in ${PASSWORD_ENV}, or --auth USER:PASSWORD."
+        )
+    return user, password
+
+
 def cmd_serve(args) -> int:
     from .ui import serve
 
-    auth = None
-    if args.auth:
-        user, _, password = args.auth.partition(":")
-        if not user or not password:
-            raise AssistantError("--auth needs USER:PASSWORD, e.g. --auth admin:secret")
-        auth = (user, password)
+    auth = login(args.auth)
+    if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and auth is None:
+        logging.getLogger(__name__).warning(
+            "The chat is reachable from other machines without a login; add --auth USER (password in $%s).",
+            PASSWORD_ENV,
+        )
     serve(_assistant(args, args.corpus, progress=True), host=args.host, port=args.port, share=args.share, auth=auth)
     return 0
 

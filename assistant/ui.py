@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .answer import render_markdown
+from .answer import escape_markdown, render_markdown, unescape_markdown
 from .api import Assistant
 from .errors import AssistantError
 from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MAX_TOP_K
@@ -35,7 +35,7 @@ def user_questions(history: list[dict]) -> list[str]:
         role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
         content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
         if role == "user" and isinstance(content, str):
-            out.append(content)
+            out.append(unescape_markdown(content))
     return out
 
 
@@ -52,7 +52,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             reply = render_markdown(answer)
         except AssistantError as exc:
             reply = f"⚠️ {exc}"
-        history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+        # The question is shown escaped, like everything else: typed HTML stays visible text.
+        history += [{"role": "user", "content": escape_markdown(message)}, {"role": "assistant", "content": reply}]
         return "", history
 
     def ask_json(question: str, history: list[str] | None = None, top_k: int = 5) -> dict:

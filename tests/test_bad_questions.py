@@ -322,3 +322,12 @@ def test_unexpected_error_is_one_sentence_not_a_traceback(cli, corpus, monkeypat
 
 def test_errors_are_one_family():
     assert issubclass(QuestionError, AssistantError) and issubclass(ModelError, AssistantError)
+
+
+@given(text=st.text(max_size=500))
+@settings(max_examples=300, deadline=None)
+def test_questions_shown_escaped_in_the_chat_read_back_exactly(text):
+    from assistant.answer import escape_markdown
+    from assistant.ui import user_questions
+
+    assert user_questions([{"role": "user", "content": escape_markdown(text)}]) == [text]
