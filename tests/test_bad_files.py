@@ -185,7 +185,7 @@ def test_folder_of_10000_small_files(tmp_path):
 
 
 def test_50_mb_file_is_read_and_split_in_linear_time(tmp_path):
-    """Reading and windowing a 50 MB file; the full index of one is `benchmarks/robustness.py --big-file 50`."""
+    """Reading and windowing a 50 MB file; the full index of one is `python benchmarks/bigfile.py --mb 1 5 50`."""
     line = ZH + ANCHOR + "\n"
     path = tmp_path / "big.txt"
     repeats = 50_000_000 // len(line.encode()) + 1
