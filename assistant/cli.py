@@ -20,6 +20,8 @@ EPILOG = {
     "index": "example: python -m assistant index my_docs/",
     "ask": 'example: python -m assistant ask "世界互联网大会国际组织是什么时候成立的?" --json',
     "serve": "example: python -m assistant serve --corpus my_docs/ --port 7860",
+    "eval": "examples:\n  python -m assistant eval ../shared/data/cmrc2018_trial.json --compare\n"
+    "  python -m assistant eval ../shared/data/seed_dev_questions.jsonl --corpus seeds/",
 }
 
 
@@ -88,6 +90,32 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"require this login; without :PASSWORD the password is read from ${PASSWORD_ENV}, which keeps it "
         f"out of the shell history (${AUTH_ENV}=USER:PASSWORD also works)",
     )
+    p = sub.add_parser(
+        "eval",
+        help="measure retrieval quality on a question set",
+        description="Index DATA's passages (SQuAD .json, or NAME.questions.jsonl beside NAME.passages.jsonl) in a "
+        "temporary index, ask every question, and print hit@1/3/5/10, MRR@10, not-found accuracy, q/s and build "
+        "time. With --corpus DIR, DATA is a questions .jsonl ({question, answers, history?}) asked of DIR.",
+        epilog=EPILOG["eval"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", type=Path)
+    common(p)
+    p.add_argument(
+        "--questions",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="JSONL",
+        help="more questions (e.g. unanswerable ones) to ask of the same index (repeatable)",
+    )
+    p.add_argument("--compare", action="store_true", help="keyword-only, dense-only and hybrid side by side")
+    p.add_argument("--alpha", type=float, default=None, help="dense weight for the hybrid configuration")
+    p.add_argument("--threshold", type=float, default=None, help="not-found threshold")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--misses", action="store_true", help="also list questions whose gold passage was not first")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
@@ -203,4 +231,30 @@ def cmd_serve(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve}
+def cmd_eval(args) -> int:
+    from .evaluate import markdown_table, run_eval, to_json
+
+    settings = {k: v for k, v in (("alpha", args.alpha), ("threshold", args.threshold)) if v is not None}
+    configs = ("keyword", "dense", "hybrid") if args.compare else ("hybrid",)
+    results = run_eval(
+        args.data,
+        corpus=args.corpus,
+        extra_questions=args.questions,
+        model=args.model,
+        configs=configs,
+        limit=args.limit,
+        progress=not args.no_progress,
+        **settings,
+    )
+    if args.json:
+        print(json.dumps(to_json(results), ensure_ascii=False, indent=1))
+        return 0
+    print(markdown_table(results, args.data.name))
+    if args.misses:
+        for r in results:
+            for m in r.misses:
+                print(f"[{r.name}] rank {m['rank']}: {m['question']} → {m['top']} {m['top_text']}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}

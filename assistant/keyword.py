@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from .terms import tokenize, tokenize_many
 
 logger = logging.getLogger(__name__)
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def _bm25s():
@@ -32,11 +34,15 @@ class KeywordIndex:
         self.k1, self.b = k1, b
         self._bm25 = None
         self._idf: dict[str, float] = {}
+        self.bridge: dict[str, list[str]] = {}
+        self.language = "en"  # the corpus's main script: "zh" when most of its words are Chinese
         self.size = 0
 
     @classmethod
-    def build(cls, texts: list[str], *, k1: float = 1.2, b: float = 0.75, progress: bool = False) -> KeywordIndex:
-        """Index ``texts`` (one passage each)."""
+    def build(
+        cls, texts: list[str], *, k1: float = 1.2, b: float = 0.75, bridge: bool = True, progress: bool = False
+    ) -> KeywordIndex:
+        """Index ``texts`` (one passage each); ``bridge`` adds the cross-language dictionary links."""
         bm25s = _bm25s()
         index = cls(k1=k1, b=b)
         tokens = tokenize_many(texts)
@@ -49,26 +55,47 @@ class KeywordIndex:
             for word in set(doc):
                 df[word] = df.get(word, 0) + 1
         index._idf = {w: _idf(n, index.size) for w, n in df.items()}
+        cjk = sum(n for w, n in df.items() if _CJK.search(w))
+        index.language = "zh" if cjk * 2 >= sum(df.values()) else "en"
+        if bridge:
+            from .lexicon import build_bridge
+
+            index.bridge = build_bridge(set(index._idf))
         return index
 
     def unknown_idf(self) -> float:
         """IDF of a word the corpus never uses: the rarest possible, so it counts fully against a match."""
         return _idf(0, self.size)
 
+    def groups(self, words: list[str]) -> list[list[str]]:
+        """Each question word with its corpus-word translations (a group counts as one word)."""
+        return [[w, *self.bridge.get(w, ())] for w in dict.fromkeys(words)]
+
     def scores(self, words: list[str]) -> np.ndarray:
-        """Normalised BM25 of every passage (0..1: the share of the words' idf mass matched)."""
-        words = list(dict.fromkeys(words))
+        """Normalised BM25 of every passage (0..1: the share of the words' idf mass matched).
+
+        A word and its translations form one group: the group's weight is the idf of its rarest
+        known member (or of an unknown word), and the passage gets the BM25 of whichever members it has.
+        """
         vocab = self._bm25.vocab_dict if self._bm25 is not None else {}
-        ids = [vocab[w] for w in words if w in vocab]
-        total = sum(self._idf.get(w, self.unknown_idf()) for w in words)
-        if not ids or total <= 0:
+        total, raw = 0.0, None
+        for group in self.groups(words):
+            known = [w for w in group if w in vocab and w in self._idf]
+            total += max((self._idf[w] for w in known), default=self.unknown_idf())
+            if known:
+                part = self._bm25.get_scores_from_ids([vocab[w] for w in known])
+                raw = part if raw is None else raw + part
+        if raw is None or total <= 0:
             return np.zeros(self.size, dtype=np.float32)
-        raw = self._bm25.get_scores_from_ids(ids)
         return np.minimum(raw / total, 1.0).astype(np.float32)
 
     def knows_any(self, words: list[str]) -> bool:
-        """Whether any of the words occurs in the indexed passages."""
-        return any(w in self._idf for w in words)
+        """Whether any of the words (or a translation of one) occurs in the indexed passages."""
+        return any(w in self._idf for group in self.groups(words) for w in group)
+
+    def is_foreign(self, text: str) -> bool:
+        """Whether ``text`` is written in another script than most of the corpus (zh vs. en)."""
+        return bool(_CJK.search(text)) != (self.language == "zh")
 
     def search(self, question: str, *, k: int = 50) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` passage ids and normalised scores for one question, best first."""
@@ -78,7 +105,17 @@ class KeywordIndex:
         folder = Path(folder)
         self._bm25.save(str(folder / "bm25"))
         (folder / "idf.json").write_text(
-            json.dumps({"k1": self.k1, "b": self.b, "size": self.size, "idf": self._idf}, ensure_ascii=False)
+            json.dumps(
+                {
+                    "k1": self.k1,
+                    "b": self.b,
+                    "size": self.size,
+                    "language": self.language,
+                    "idf": self._idf,
+                    "bridge": self.bridge,
+                },
+                ensure_ascii=False,
+            )
         )
 
     @classmethod
@@ -89,6 +126,8 @@ class KeywordIndex:
         index = cls(k1=meta["k1"], b=meta["b"])
         index.size = meta["size"]
         index._idf = meta["idf"]
+        index.bridge = meta.get("bridge", {})
+        index.language = meta.get("language", "en")
         index._bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=mmap)
         return index
 

@@ -66,8 +66,17 @@ def check_top_k(k: int) -> int:
     return k
 
 
-def fuse(dense: np.ndarray, keyword: np.ndarray, *, alpha: float = DEFAULT_ALPHA) -> np.ndarray:
-    """Weighted sum of cosine similarity and normalised BM25 (both roughly 0..1); ``alpha`` weighs dense."""
+def fuse(
+    dense: np.ndarray, keyword: np.ndarray, *, alpha: float = DEFAULT_ALPHA, cross_language: bool = False
+) -> np.ndarray:
+    """Weighted sum of cosine similarity and normalised BM25 (both roughly 0..1); ``alpha`` weighs dense.
+
+    Across languages the keyword side only sees dictionary translations, which cover part of the
+    question's words, so its weight is halved there (``alpha`` 0.5 becomes 0.75) unless keywords
+    are all there is (``alpha`` 0).
+    """
+    if cross_language and alpha > 0:
+        alpha = (1.0 + alpha) / 2
     return alpha * np.clip(dense, 0.0, 1.0) + (1.0 - alpha) * keyword
 
 
@@ -130,8 +139,8 @@ def retrieve(
 ) -> list[list[Hit]]:
     """The ``k`` best passages per query, fused score first (the batch form; one query is a batch of one).
 
-    A query part none of whose words occur in the corpus (say, English asked of Chinese documents)
-    is scored by dense similarity alone, since its keyword score says nothing.
+    A query in another language than the corpus (English asked of Chinese documents) is scored by
+    dense similarity, raised where dictionary translations of its words match (see ``fuse``).
     """
     if not 0.0 <= alpha <= 1.0:
         raise QuestionError(f"The keyword/dense balance must be between 0 and 1; got {alpha!r}.")
@@ -151,7 +160,7 @@ def retrieve(
         for text in query.parts:
             words = tokenize(text) if alpha < 1 else []
             kw = index.keyword.scores(words) if words else np.zeros(len(index.passages), np.float32)
-            keyword_parts.append((kw, bool(words) and index.keyword.knows_any(words)))
+            keyword_parts.append((kw, index.keyword.is_foreign(text)))
             ids.update(top_k(kw, candidates)[0].tolist())
         if vectors is not None:
             for r in part_rows:
@@ -164,10 +173,9 @@ def retrieve(
         fused = np.zeros(len(ids), np.float32)
         dense_total = np.zeros(len(ids), np.float32)
         keyword_total = np.zeros(len(ids), np.float32)
-        for weight_, r, (kw, known) in zip(query.weights, part_rows, keyword_parts, strict=True):
+        for weight_, r, (kw, foreign) in zip(query.weights, part_rows, keyword_parts, strict=True):
             dense = dense_scores(index, ids, vectors[r]) if vectors is not None else np.zeros(len(ids), np.float32)
-            part_alpha = 1.0 if (alpha > 0 and not known) else alpha
-            fused += weight_ * fuse(dense, kw[ids], alpha=part_alpha)
+            fused += weight_ * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
             dense_total += weight_ * dense
             keyword_total += weight_ * kw[ids]
         order = np.lexsort((ids, -fused))[:k]

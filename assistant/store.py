@@ -27,7 +27,7 @@ from .records import Passage
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 6
 INDEX_ENV = "ASSISTANT_INDEX_DIR"
 CHUNKING = {"min_weight": 16, "max_chars": 400}
 WORK = "work"  # checkpoints of an unfinished build
@@ -73,7 +73,7 @@ METADATA_LABELS = {
     "日期": "date",
     "来源": "source",
     "出处": "source",
-    "作者": "author, written by",
+    "作者": "author, written by, writer",
     "记者": "reporter",
     "责任编辑": "editor",
     "编辑": "editor",
@@ -326,7 +326,13 @@ def _build(
         "sentences": int(len(all_sentences)),
         "chunking": CHUNKING,
         "dense": {"kind": dense.kind, "metric": "inner_product"},
-        "keyword": {"method": "bm25-lucene", "k1": keyword.k1, "b": keyword.b, "tokenizer": "jieba-search+opencc-t2s"},
+        "keyword": {
+            "method": "bm25-lucene",
+            "k1": keyword.k1,
+            "b": keyword.b,
+            "tokenizer": "jieba-search+opencc-t2s+snowball-en",
+            "bridge": len(keyword.bridge),
+        },
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - started, 3),
         "encoded_passages": len(new_passages),

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+_ENGLISH = re.compile(r"^[a-z]+$")
+_ENGLISH_WORD = re.compile(r"[a-z]+")
 _lock = threading.Lock()
 
 # Function words and question words: they carry no topic, and questions are full of them.
@@ -50,13 +52,40 @@ def fold(text: str) -> str:
     return text
 
 
-def tokenize(text: str, *, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
-    """Search-mode jieba words of the folded text, without punctuation and stopwords."""
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    """Snowball English stem of a Latin-letter word (``published`` → ``publish``); other words unchanged."""
+    return _stemmer().stemWord(word) if _ENGLISH.match(word) else word
+
+
+def english_words(text: str) -> list[str]:
+    """Stemmed content words of an English phrase (for dictionary glosses)."""
+    return [stem(w) for w in _ENGLISH_WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
+
+
+def tokenize(text: str, *, stopwords: frozenset[str] = STOPWORDS, junctions: bool = True) -> list[str]:
+    """Search-mode jieba words of the folded text (English words stemmed), without punctuation and stopwords.
+
+    With ``junctions``, each pair of adjacent Chinese words also yields the character bigram across
+    their boundary (``国家|治理`` → ``~家治``): it rewards phrases kept together and names that jieba
+    cut into single characters (``钱|晨|菲``).
+    """
     folded = fold(text)
     jieba = _jieba()
     with _lock:  # jieba's tokenizer is not thread-safe while it lazily builds state
         words = jieba.lcut_for_search(folded)
-    return [w for w in (w.strip() for w in words) if w and w not in stopwords and _TOKEN_OK.search(w)]
+        pieces = jieba.lcut(folded) if junctions else []
+    tokens = [stem(w) for w in (w.strip() for w in words) if w and w not in stopwords and _TOKEN_OK.search(w)]
+    for a, b in zip(pieces, pieces[1:], strict=False):
+        if a not in stopwords and b not in stopwords and _CJK.match(a[-1]) and _CJK.match(b[0]):
+            tokens.append(f"~{a[-1]}{b[0]}")
+    return tokens
 
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:

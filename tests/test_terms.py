@@ -1,0 +1,74 @@
+"""Keyword tokens, the cross-language dictionary bridge, and group-normalised BM25."""
+
+import numpy as np
+import pytest
+
+from assistant.keyword import KeywordIndex
+from assistant.lexicon import build_bridge
+from assistant.retriever import fuse
+from assistant.terms import fold, stem, tokenize
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("世界互聯網大會", "世界互联网大会"),
+        ("ＡＢＣ１２３", "abc123"),
+        ("Published", "published"),
+    ],
+)
+def test_fold(text, expected):
+    assert fold(text) == expected
+
+
+def test_tokenize_drops_question_words_and_adds_junctions():
+    assert tokenize("信息技术为国家治理带来了什么?") == [
+        "信息",
+        "技术",
+        "信息技术",
+        "国家",
+        "治理",
+        "带来",
+        "~家治",
+        "~理带",
+    ]
+    assert tokenize("When was this interview published?") == ["interview", "publish"]
+    assert tokenize("世界網路大會") == tokenize("世界网路大会")
+
+
+def test_stem_only_touches_latin_words():
+    assert [stem("organizations"), stem("2022"), stem("会员")] == ["organiz", "2022", "会员"]
+
+
+def test_bridge_maps_english_stems_to_chinese_words_in_the_corpus():
+    bridge = build_bridge({"会员", "平台", "峰会", "秘书长", "天气"})
+    assert "会员" in bridge["member"] and "平台" in bridge["platform"] and "峰会" in bridge["summit"]
+    assert all(len(w) > 1 for targets in bridge.values() for w in targets)
+    assert "cake" not in bridge
+
+
+def test_bridge_maps_chinese_words_to_english_words_in_the_corpus():
+    bridge = build_bridge({"member", "platform", "weather"})
+    assert "member" in bridge["会员"] and "weather" in bridge["天气"]
+
+
+def test_keyword_scores_are_the_share_of_idf_mass_matched():
+    index = KeywordIndex.build(["乌镇峰会在浙江乌镇举行。", "会员来自二十五个国家。", "完全无关的内容。"], bridge=False)
+    full = index.scores(tokenize("乌镇峰会"))
+    assert full.argmax() == 0 and 0.5 < full[0] <= 1.0
+    half = index.scores(tokenize("乌镇峰会 北京天气"))  # unknown words count against the match
+    assert half[0] < full[0] and half[2] == 0
+
+
+def test_english_question_matches_chinese_passage_through_the_bridge():
+    index = KeywordIndex.build(["目前已有近130家会员加入。", "乌镇峰会是交流的平台。"])
+    scores = index.scores(tokenize("How many members?"))
+    assert scores.argmax() == 0 and scores[0] > 0
+    assert index.language == "zh" and index.is_foreign("How many members?") and not index.is_foreign("会员")
+
+
+def test_cross_language_fusion_halves_the_keyword_weight():
+    dense, keyword = np.array([0.4]), np.array([0.8])
+    assert fuse(dense, keyword, alpha=0.5)[0] == pytest.approx(0.6)
+    assert fuse(dense, keyword, alpha=0.5, cross_language=True)[0] == pytest.approx(0.75 * 0.4 + 0.25 * 0.8)
+    assert fuse(dense, keyword, alpha=0.0, cross_language=True)[0] == pytest.approx(0.8)
