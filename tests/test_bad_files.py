@@ -119,7 +119,10 @@ def corpus_with(tmp_path: Path, name: str, data: bytes) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if "1MB" in n else n for n in FILES],  # the 1 MB lines take seconds
+)
 def test_hostile_file_through_the_api_and_the_cli(tmp_path, fake_cli, name):
     data, (outcome, words) = FILES[name]
     folder = corpus_with(tmp_path, name, data)
@@ -166,6 +169,7 @@ def test_symlink_loops_and_broken_links_are_reported_not_followed_forever(tmp_pa
         assert_one_clear_sentence(index.manifest["skipped"][name], "symbolic link")
 
 
+@pytest.mark.slow
 def test_folder_of_10000_small_files(tmp_path):
     folder = tmp_path / "many"
     for i in range(10_000):
@@ -184,6 +188,7 @@ def test_folder_of_10000_small_files(tmp_path):
     assert again.encoded == 1 and len(again.passages) == 10_000
 
 
+@pytest.mark.slow
 def test_50_mb_file_is_read_and_split_in_linear_time(tmp_path):
     """Reading and windowing a 50 MB file; the full index of one is `python benchmarks/bigfile.py --mb 1 5 50`."""
     line = ZH + ANCHOR + "\n"
@@ -297,6 +302,7 @@ def make_public_corpus(root: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_unreadable_file_and_folder_are_skipped_with_a_reason(shared_tmp):
     folder = make_public_corpus(shared_tmp)
     index_dir = shared_tmp / "embeddings"
@@ -315,6 +321,7 @@ def test_unreadable_file_and_folder_are_skipped_with_a_reason(shared_tmp):
         assert_one_clear_sentence(index.manifest["skipped"]["locked.txt"], "permission denied")
 
 
+@pytest.mark.slow
 def test_read_only_index_folder(shared_tmp):
     """No index yet: one sentence saying how to fix it. An index already there: it is used as it is."""
     folder = make_public_corpus(shared_tmp)
@@ -404,6 +411,7 @@ def test_passages_keep_every_character_in_order(text, max_chars):
 
 @given(name=st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="/\x00"), min_size=1, max_size=60))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 def test_any_file_name_is_indexed_or_skipped(tmp_path_factory, name):
     folder = tmp_path_factory.mktemp("names")
     target = folder / (name + ".txt")
@@ -414,6 +422,7 @@ def test_any_file_name_is_indexed_or_skipped(tmp_path_factory, name):
     assert [p.source for p in index.passages] == [target.name]
 
 
+@pytest.mark.slow
 def test_many_hostile_files_at_once_index_in_reasonable_time(tmp_path):
     """All of FILES in one corpus: every good file indexed, every bad one skipped, none lost."""
     folder = tmp_path / "all"

@@ -199,6 +199,7 @@ def test_largest_top_k_returns_every_passage_when_fewer(bot):
         "sentence-transformers/" + "a" * 300,
     ],
 )
+@pytest.mark.slow
 def test_unknown_model_names_get_one_sentence(corpus, name):
     with pytest.raises(ModelError) as info:
         Assistant(corpus, model=name).ask("世界互联网大会")
@@ -280,6 +281,7 @@ def run_fake_cli(argv: list, **env) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_undecodable_bytes_and_escapes_on_a_real_command_line(corpus):
     question = b"\xff\xfe\x1b[2J\xe4\xb8\x96\xe7\x95\x8c\xe4\xba\x92\xe8\x81\x94\xe7\xbd\x91\xe5\xa4\xa7\xe4\xbc\x9a"
     done = run_fake_cli([b"ask", question, b"--corpus", str(corpus).encode()])
@@ -289,11 +291,13 @@ def test_undecodable_bytes_and_escapes_on_a_real_command_line(corpus):
     assert done.returncode == 2 and b"does not exist" in done.stderr and b"Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_terminal_that_cannot_show_chinese_gets_escapes(corpus):
     done = run_fake_cli(["ask", "世界互联网大会", "--corpus", str(corpus)], PYTHONIOENCODING="ascii")
     assert done.returncode == 0 and b"wic.txt" in done.stdout and b"Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_reader_closing_the_pipe_early_is_not_an_error(corpus):
     import os
 

@@ -99,6 +99,7 @@ def test_manifest_without_checksums_is_not_trusted(corpus, caplog):
     assert "no checksum" in caplog.text and texts(rebuilt) == texts(index)
 
 
+@pytest.mark.slow
 def test_damage_is_reported_by_the_cli_which_still_answers(corpus):
     def cli(*argv):
         return subprocess.run(
@@ -201,6 +202,7 @@ def test_damaged_checkpoint_chunk_is_encoded_again(tmp_path, caplog):
     assert all(np.array_equal(first[s], third[s]) for s in jobs)
 
 
+@pytest.mark.slow
 def test_loaded_index_keeps_answering_after_another_process_replaces_it(corpus):
     """A server holds an index; an indexer in another process saves a new version and deletes the old one."""
     bot = Assistant(corpus, encoder=FakeEncoder())
@@ -219,6 +221,7 @@ def test_loaded_index_keeps_answering_after_another_process_replaces_it(corpus):
     assert "new.txt" in {p.source for p in bot.refresh().passages}
 
 
+@pytest.mark.slow
 def test_two_indexers_at_once_take_turns(corpus):
     for i in range(30):
         write(corpus, f"extra{i}.txt", "\n".join(f"第{i}篇文档第{p}段：关于纸张与印刷的历史。" for p in range(20)))
