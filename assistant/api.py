@@ -106,7 +106,11 @@ class Assistant:
         """Ranked passages for each question (no follow-up handling, no threshold)."""
         queries = [clean_question(q) for q in questions]
         return retrieve(
-            self._searchable_index(), self.encoder, queries, k=top_k or self.top_k, alpha=self._alpha(alpha)
+            self._searchable_index(),
+            self.encoder,
+            queries,
+            k=self.top_k if top_k is None else top_k,
+            alpha=self._alpha(alpha),
         )
 
     def ask(

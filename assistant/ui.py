@@ -21,6 +21,7 @@ EXAMPLES = [
     "2022年乌镇峰会吸引了多少个国家和地区的嘉宾?",
     "What kind of platform is the Wuzhen Summit besides a place for exchange?",
 ]
+UNEXPECTED = "Something went wrong while answering; try again or rephrase the question (the server log has details)."
 TITLE = "文档问答 · Document Q&A"
 INTRO = (
     "Ask in Chinese or English; every answer cites its document, file and paragraph (¶). "
@@ -52,6 +53,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             reply = render_markdown(answer)
         except AssistantError as exc:
             reply = f"⚠️ {exc}"
+        except Exception:  # a bug or a malformed request: one sentence here, the details in the log
+            logger.exception("Could not answer %r", message)
+            reply = f"⚠️ {UNEXPECTED}"
         # The question is shown escaped, like everything else: typed HTML stays visible text.
         history += [{"role": "user", "content": escape_markdown(message)}, {"role": "assistant", "content": reply}]
         return "", history
@@ -62,6 +66,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             return assistant.ask(question, history or [], top_k=int(top_k)).to_dict()
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            logger.exception("Could not answer %r", question)
+            raise gr.Error(UNEXPECTED) from exc
 
     with gr.Blocks(title=TITLE, fill_height=True) as app:
         gr.Markdown(f"## {TITLE}\n{INTRO}")

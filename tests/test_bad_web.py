@@ -60,7 +60,10 @@ def raw_ask(client, question, top_k=5):
 
     base = client.src.rstrip("/") + "/gradio_api/call/ask"
     body = json.dumps({"data": [question, [], top_k]}, ensure_ascii=True)
-    event = httpx.post(base, content=body, headers={"Content-Type": "application/json"}, timeout=60).json()["event_id"]
+    posted = httpx.post(base, content=body, headers={"Content-Type": "application/json"}, timeout=60)
+    if posted.status_code != 200:  # refused before it reached the app (e.g. NaN is not JSON)
+        return "rejected", {"error": f"HTTP {posted.status_code}", "body": posted.text[:200]}
+    event = posted.json()["event_id"]
     stream = httpx.get(f"{base}/{event}", timeout=60).text
     kind = stream.split("event: ", 1)[1].split("\n", 1)[0]
     data = json.loads(stream.split("data: ", 1)[1].split("\n", 1)[0])
@@ -126,6 +129,15 @@ def test_out_of_range_settings_through_the_server(server, top_k, alpha, threshol
     result = ask_json(server, "世界互联网大会国际组织是什么时候成立的?", top_k=top_k)
     if not 1 <= top_k <= 50:
         assert_one_clear_sentence(result, "from 1 to 50")
+    still_serving(server)
+
+
+@pytest.mark.parametrize("top_k", [float("nan"), float("inf"), "many", None])
+def test_malformed_values_from_a_raw_client(server, top_k):
+    """Values no slider sends (NaN, text) still end in one sentence, and the server keeps serving."""
+    kind, data = raw_ask(server, "世界互联网大会国际组织是什么时候成立的?", top_k=top_k)
+    assert kind in ("error", "rejected"), data
+    assert_one_clear_sentence(data["error"])
     still_serving(server)
 
 
