@@ -40,6 +40,11 @@ def user_questions(history: list[dict]) -> list[str]:
     return out
 
 
+def _whole(value):
+    """A slider's 5.0 as 5; anything else as it came, for the API to accept or explain."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def build_app(assistant: Assistant) -> gr.Blocks:
     """The chat page: conversation, example questions, and retrieval settings."""
     import gradio as gr
@@ -48,7 +53,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         history = list(history or [])
         try:
             answer = assistant.ask(
-                message, user_questions(history), top_k=int(top_k), alpha=float(alpha), threshold=float(threshold)
+                message, user_questions(history), top_k=_whole(top_k), alpha=alpha, threshold=threshold
             )
             reply = render_markdown(answer)
         except AssistantError as exc:
@@ -63,7 +68,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     def ask_json(question: str, history: list[str] | None = None, top_k: int = 5) -> dict:
         """For programs: the same answer as ``ask --json``."""
         try:
-            return assistant.ask(question, history or [], top_k=int(top_k)).to_dict()
+            return assistant.ask(question, history or [], top_k=_whole(top_k)).to_dict()
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
         except Exception as exc:
