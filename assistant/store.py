@@ -480,6 +480,8 @@ def _remove_stale(folder: Path, keep: str | None) -> None:
     for child in folder.iterdir():
         if child.is_dir() and child.name != keep and (child.name.startswith("v-") or child.name.startswith(".tmp-")):
             shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith("CURRENT.") and child.name.endswith(".tmp"):
+            child.unlink(missing_ok=True)
 
 
 def _write_synced(path: Path, text: str) -> None:

@@ -264,3 +264,15 @@ def test_rebuild_re_encodes_everything(corpus):
     encoder = FakeEncoder()
     index = Assistant(corpus, encoder=encoder).refresh(rebuild=True)
     assert index.encoded == len(index.passages) and sum(encoder.calls) >= len(index.passages)
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next_build(corpus):
+    index = Assistant(corpus, encoder=FakeEncoder()).index
+    folder = index.folder.parent
+    (folder / ".tmp-v-20240101000000-aaaaaa").mkdir()
+    (folder / "v-20240101000000-bbbbbb").mkdir()
+    (folder / "CURRENT.v-20240101000000-bbbbbb.tmp").write_text("v-20240101000000-bbbbbb")
+    assert texts(Assistant(corpus, encoder=FakeEncoder()).index) == texts(index)  # a reader leaves them alone
+    write(corpus, "new.txt", "A new document about the history of paper making in ancient China.")
+    new = Assistant(corpus, encoder=FakeEncoder()).index
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["CURRENT", "build.lock", new.folder.name])
