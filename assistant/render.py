@@ -23,6 +23,7 @@ WORDS = {
         "passages": "段落",
         "uploaded": "已上传",
         "empty": "知识库是空的。",
+        "more": "……另有 {n} 个文档未列出",
     },
     "en": {
         **LABELS["en"],
@@ -32,6 +33,7 @@ WORDS = {
         "passages": "Passages",
         "uploaded": "uploaded",
         "empty": "The knowledge base is empty.",
+        "more": "… and {n} more documents",
     },
 }
 
@@ -228,17 +230,24 @@ def render_error(message: str, lang: str = "en") -> str:
     return f'<div class="kb-reply kb-error" lang="{lang}"><p>{escape_html(message)}</p></div>'
 
 
-def render_documents(documents: Sequence[DocumentInfo], lang: str = "en") -> str:
-    """The knowledge base as a table: title and file (uploaded ones tagged), and passage count."""
+def render_documents(documents: Sequence[DocumentInfo], lang: str = "en", *, limit: int = 100) -> str:
+    """The knowledge base as a table: title and file (uploaded ones tagged, and listed first), passages.
+
+    At most ``limit`` rows; the rest are counted, not listed (a page is no place for 10,000 rows).
+    """
     words = WORDS[lang]
     if not documents:
         return f'<p class="kb-docs-empty">{words["empty"]}</p>'
+    ordered = sorted(documents, key=lambda d: (not d.uploaded, d.source))
     rows = "".join(
         f'<tr><td><span class="kb-doc-title">{escape_html(d.title)}</span><br><code>{escape_html(d.source)}</code>'
         + (f' <span class="kb-tag">{words["uploaded"]}</span>' if d.uploaded else "")
         + f'</td><td class="kb-num">{d.passages}</td></tr>'
-        for d in documents
+        for d in ordered[:limit]
     )
+    more = len(ordered) - limit
+    if more > 0:
+        rows += f'<tr><td colspan="2" class="kb-hint">{words["more"].format(n=more)}</td></tr>'
     return (
         f'<table class="kb-docs"><thead><tr><th>{words["documents"]}</th>'
         f'<th class="kb-num">{words["passages"]}</th></tr></thead><tbody>{rows}</tbody></table>'

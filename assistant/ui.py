@@ -111,9 +111,11 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
     def pick_example(history: list, top_k: float, alpha: float, threshold: float, turns: list, evt: gr.SelectData):
         return respond(text_of(evt.value), history, top_k, alpha, threshold, turns)
 
-    def after_turn(turns: list):
+    def after_turn(turns: list, shown: str):
+        """The export file, and the page's words in the language of the last question (if it changed)."""
         lang = language(turns[-1][0]) if turns else "both"
-        return (lang, export_file(turns, PAGE[lang]["export"]), *relabel(lang))
+        labels = relabel(lang) if lang != shown else [gr.skip()] * len(labelled)
+        return (lang, export_file(turns, PAGE[lang]["export"]), *labels)
 
     def export_file(turns: list, label: str):
         """The download button, holding the conversation so far as a Markdown file."""
@@ -260,9 +262,11 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             send.click(respond, inputs, chat_outputs, api_visibility="private"),
             chatbot.example_select(pick_example, inputs[1:], chat_outputs, api_visibility="private"),
         ):
-            event.then(None, js=SCROLL_TO_QUESTION).then(after_turn, turns, turn_outputs, api_visibility="private")
+            event.then(None, js=SCROLL_TO_QUESTION).then(
+                after_turn, [turns, lang], turn_outputs, api_visibility="private"
+            )
         clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private").then(
-            after_turn, turns, turn_outputs, api_visibility="private"
+            after_turn, [turns, lang], turn_outputs, api_visibility="private"
         )
         upload.upload(
             on_upload,
@@ -295,6 +299,9 @@ def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, sh
     index = assistant.index
     assistant.encoder.encode(["warm up"])
     logger.info("Serving %d passages from %s", len(index.passages), assistant.corpus)
-    print(f"Ready: {len(index.passages)} passages from {assistant.corpus}. Open http://{host}:{port}", flush=True)
+    uploads = f"; uploads go to {assistant.uploads}" if assistant.uploads else "; uploads are off"
+    print(
+        f"Ready: {len(index.passages)} passages from {assistant.corpus}{uploads}. Open http://{host}:{port}", flush=True
+    )
     app = build_app(assistant).queue(default_concurrency_limit=4)
     launch(app, server_name=host, server_port=port, share=share, auth=auth, show_error=False)

@@ -75,7 +75,6 @@ PLACEHOLDER = (
 )
 
 CSS = """
-.gradio-container { max-width: 1280px !important; }
 #chat { min-height: 420px; }
 .kb-reply { line-height: 1.6; }
 .kb-reply p { margin: 0.25em 0 !important; }
@@ -113,7 +112,8 @@ details.kb-context > summary { cursor: pointer; color: var(--color-accent); font
 #ask-row { align-items: stretch; }
 #send { min-width: 72px; }
 @media (max-width: 640px) {
-  .gradio-container { padding: 4px 6px !important; }
+  #masthead h2 { font-size: 1.2em; margin: 0; }
+  #masthead p { font-size: 0.85em; }
   #chat { height: 62vh !important; min-height: 320px; }
   .kb-head { font-size: 0.8em; }
 }
@@ -125,8 +125,13 @@ SCROLL_TO_QUESTION = """() => { setTimeout(() => {
   if (asked.length) asked[asked.length - 1].scrollIntoView({ block: "start", behavior: "smooth" });
 }, 80); }"""
 
-# Clicking a marker scrolls to its card and flashes it (the link works as a plain anchor without this).
+# Page-level styles, and: clicking a marker scrolls to its card and flashes it (a plain anchor without the script).
 HEAD = """
+<style>
+/* Outside the app's own container, where Gradio does not scope custom CSS. */
+.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+@media (max-width: 640px) { .gradio-container .main.app { padding: 8px 6px !important; } }
+</style>
 <script>
 document.addEventListener("click", function (event) {
   var link = event.target && event.target.closest ? event.target.closest("a.kb-cite") : null;

@@ -23,7 +23,9 @@ HOSTILE = "<script>window.PWNED=1</script><img src=x onerror=alert(1)> **b** [l]
 
 
 def passage(paragraph: int, text: str, *, source: str = "doc.md", part: int = 0, title: str = "Doc") -> Passage:
-    return Passage(source, source, title, paragraph, text, part=part, first_paragraph=paragraph, last_paragraph=paragraph)
+    return Passage(
+        source, source, title, paragraph, text, part=part, first_paragraph=paragraph, last_paragraph=paragraph
+    )
 
 
 class Tags(HTMLParser):
@@ -94,7 +96,9 @@ def test_every_marker_points_to_a_card_and_every_card_has_a_marker():
 
 
 def test_card_shows_title_file_paragraph_score_and_opens_in_context():
-    hits = [Hit(passage(2, "It was founded in 2022.", title="WIC <History>"), 0.812, sentence="It was founded in 2022.")]
+    hits = [
+        Hit(passage(2, "It was founded in 2022.", title="WIC <History>"), 0.812, sentence="It was founded in 2022.")
+    ]
     answer, html = reply_for(hits)
     assert "WIC &lt;History&gt;" in html and "doc.md" in html and "¶2" in html and "score 0.81" in html
     context = html.split('<details class="kb-context">')[1]
@@ -125,7 +129,10 @@ def test_hostile_document_question_and_file_name_stay_text():
 def test_not_found_and_errors_in_the_question_language():
     html = render_reply(make_answer("明天会下雨吗?", [], found=False), uid="u4")
     assert "没有找到" in html and "上传" in html and "kb-card" not in html
-    assert render_error("<b>bad</b>", "en") == '<div class="kb-reply kb-error" lang="en"><p>&lt;b&gt;bad&lt;/b&gt;</p></div>'
+    assert (
+        render_error("<b>bad</b>", "en")
+        == '<div class="kb-reply kb-error" lang="en"><p>&lt;b&gt;bad&lt;/b&gt;</p></div>'
+    )
 
 
 def test_document_table_tags_uploads():
@@ -133,3 +140,12 @@ def test_document_table_tags_uploads():
     html = render_documents(docs, "zh")
     assert "uploads/a&lt;b&gt;.md" in html and "已上传" in html and html.count("<tr>") == 3
     assert "<i>" not in html
+
+
+def test_document_table_lists_uploads_first_and_counts_the_rest():
+    docs = [DocumentInfo(f"d{i:03}.txt", f"D{i}", 1, 1) for i in range(5)] + [
+        DocumentInfo("uploads/u.md", "U", 1, 1, True)
+    ]
+    html = render_documents(docs, "en", limit=3)
+    assert html.index("uploads/u.md") < html.index("d000.txt") and "d002.txt" not in html
+    assert "… and 3 more documents" in html
