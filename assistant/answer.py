@@ -36,8 +36,9 @@ def best_sentences(
     A sentence scores by the share of the query's words it contains plus, when an encoder is
     given, its cosine similarity to the query (which is what matches a question in another language).
     A question inside a document (an interviewer's) counts half: it resembles the user's question
-    without answering it. A neighbouring sentence scoring at least ``join`` times the best joins it
-    (an answer is often a statement and the sentence after it), so ``sentence`` may hold two.
+    without answering it. A neighbouring sentence joins the best when it scores at least ``join``
+    times as much and contains as many of the question's words (or none match, as across languages,
+    where similarity alone is too coarse to choose between neighbours), so ``sentence`` may hold two.
     """
     words = set(tokenize(query))
     per_hit = [sentences_of(h.passage.text) for h in hits]
@@ -55,13 +56,15 @@ def best_sentences(
     out, cursor = [], 0
     for hit, sentences in zip(hits, per_hit, strict=True):
         own = score[cursor : cursor + len(sentences)]
+        words_in = lexical[cursor : cursor + len(sentences)]
         cursor += len(sentences)
         best = int(np.argmax(own))
         first = last = best
         neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(sentences)]
         if neighbours and own[best] > 0:
             other = max(neighbours, key=lambda i: own[i])
-            if own[other] >= join * own[best] and len(sentences[other]) + len(sentences[best]) <= 320:
+            close = own[other] >= join * own[best] and words_in[other] >= words_in[best]
+            if close and len(sentences[other]) + len(sentences[best]) <= 320:
                 first, last = min(best, other), max(best, other)
         out.append(
             replace(hit, sentence=_span(hit.passage.text, sentences, first, last), sentence_score=float(own[best]))

@@ -152,8 +152,8 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                 value=f'<p class="kb-summary">{escape_html(summary)}</p>{table}'
                 + (f'<p class="kb-hint">{escape_html(words["upload_hint"])}</p>' if assistant.uploads else "")
             ),
-            gr.update(choices=uploaded, value=None, label=words["remove_pick"], interactive=bool(uploaded)),
-            gr.update(value=words["remove"], interactive=bool(uploaded)),
+            gr.update(choices=uploaded, value=None, label=words["remove_pick"], visible=bool(uploaded)),
+            gr.update(value=words["remove"], visible=bool(uploaded)),
             gr.update(label=words["upload"]),
         )
         return out if status is None else (*out, status)

@@ -94,7 +94,7 @@ a.kb-cite { font-size: 0.78em; vertical-align: super; text-decoration: none; pad
 .kb-title { font-weight: 600; color: var(--body-text-color); }
 .kb-head code { font-size: 0.95em; white-space: normal; overflow-wrap: anywhere; }
 .kb-text { margin: 0.3em 0; overflow-wrap: anywhere; }
-mark.kb-term { background: #fde68a; color: #1f2937; padding: 0 0.1em; border-radius: 2px; }
+mark.kb-term { background: #fef08a; color: #1f2937; padding: 0 0.1em; border-radius: 2px; }
 strong.kb-best { font-weight: 700; }
 details.kb-context > summary { cursor: pointer; color: var(--color-accent); font-size: 0.85em; margin-top: 0.2em; }
 .kb-para { padding-left: 0.6em; border-left: 3px solid transparent; opacity: 0.7; overflow-wrap: anywhere; }

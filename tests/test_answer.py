@@ -61,6 +61,12 @@ def test_best_sentence_joins_an_equally_good_neighbour_exactly_as_written():
     assert out.sentence in text
 
 
+def test_a_neighbour_with_fewer_of_the_questions_words_stays_out():
+    text = "The starter lives in a jar. The sourdough starter needs flour. Bake it."
+    [out] = best_sentences([hit(text, 0.5)], "what does the sourdough starter need", None, join=0.1)
+    assert out.sentence == "The sourdough starter needs flour."
+
+
 def test_sentences_end_at_line_breaks_and_latin_full_stops():
     assert sentences_of("# Sourdough notes\nThe starter needs flour. It is 3.5 m. Mr. Li came.") == [
         "# Sourdough notes",
