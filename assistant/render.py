@@ -7,6 +7,7 @@ line, no newline) and Markdown's special characters are escaped as entities as w
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -47,6 +48,11 @@ _ESCAPE = str.maketrans(_ESCAPES)
 def escape_html(text: str) -> str:
     """Text shown literally by both HTML and Markdown; newlines become ``<br>``."""
     return text.translate(_ESCAPE)
+
+
+def unescape_html(text: str) -> str:
+    """The inverse of :func:`escape_html` (the chat keeps user messages escaped)."""
+    return html.unescape(text.replace("<br>", "\n"))
 
 
 @lru_cache(maxsize=8192)

@@ -2,8 +2,9 @@
 
 # No postponed annotations: Gradio reads the handlers' type hints (gr.SelectData) at run time.
 
-import html
+import atexit
 import logging
+import shutil
 import tempfile
 import time
 import uuid
@@ -14,23 +15,16 @@ from .answer import language, make_answer, render_conversation, render_markdown
 from .api import Assistant
 from .errors import AssistantError
 from .records import Answer
-from .render import escape_html, render_documents, render_error, render_reply
+from .render import escape_html, render_documents, render_error, render_reply, unescape_html
 from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MAX_TOP_K
 from .uploads import MAX_UPLOAD_BYTES
-from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE
+from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples
 
 if TYPE_CHECKING:
     import gradio as gr
 
 logger = logging.getLogger(__name__)
 
-SEED_SOURCE = "wuzhen_summit_ten_years_interview.txt"
-SEED_EXAMPLES = [
-    "世界互联网大会国际组织是什么时候成立的?",
-    "When was the WIC international organization founded?",
-    "2022年乌镇峰会吸引了多少个国家和地区的嘉宾?",
-    "What kind of platform is the Wuzhen Summit besides a place for exchange?",
-]
 FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 
 
@@ -45,11 +39,6 @@ def text_of(content) -> str:
     return ""
 
 
-def unescape_html(text: str) -> str:
-    """The inverse of ``render.escape_html`` (user messages are stored escaped)."""
-    return html.unescape(text.replace("<br>", "\n"))
-
-
 def user_questions(history: list) -> list[str]:
     """The user's earlier questions from a Gradio messages history, oldest first."""
     out = []
@@ -59,15 +48,6 @@ def user_questions(history: list) -> list[str]:
         if role == "user" and (text := unescape_html(text_of(content)).strip()):
             out.append(text)
     return out
-
-
-def default_examples(assistant: Assistant) -> list[str]:
-    """The seed questions for the seed document; otherwise one question per language about the first document."""
-    sources = {d.source: d for d in assistant.documents()}
-    if any(source.endswith(SEED_SOURCE) for source in sources):
-        return SEED_EXAMPLES
-    title = next(iter(sources.values())).title if sources else ""
-    return [f"《{title}》主要讲了什么?", f"What is “{title}” about?"] if title else []
 
 
 def relevant_only(answer: Answer, threshold: float) -> Answer:
@@ -87,8 +67,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
 
     from . import webapi
 
-    examples = default_examples(assistant) if examples is None else examples
-    exports = Path(tempfile.mkdtemp(prefix="assistant-chat-"))
+    examples = default_examples(assistant.documents()) if examples is None else examples
+    exports = Path(tempfile.mkdtemp(prefix="assistant-chat-"))  # Markdown exports; Gradio serves copies
+    atexit.register(shutil.rmtree, exports, ignore_errors=True)
 
     def respond(message: str, history: list, top_k: float, alpha: float, threshold: float, turns: list):
         history, turns = list(history or []), list(turns or [])

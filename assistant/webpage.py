@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from .records import DocumentInfo
 from .uploads import MAX_UPLOAD_BYTES
 
 _MB = MAX_UPLOAD_BYTES >> 20
@@ -62,6 +65,23 @@ PAGE["both"].update(
     removed=PAGE["en"]["removed"],
     pick_first=PAGE["en"]["pick_first"],
 )
+
+SEED_SOURCE = "wuzhen_summit_ten_years_interview.txt"
+SEED_EXAMPLES = [
+    "世界互联网大会国际组织是什么时候成立的?",
+    "When was the WIC international organization founded?",
+    "2022年乌镇峰会吸引了多少个国家和地区的嘉宾?",
+    "What kind of platform is the Wuzhen Summit besides a place for exchange?",
+]
+
+
+def default_examples(documents: Sequence[DocumentInfo]) -> list[str]:
+    """The seed questions when the seed document is there; otherwise one per language about the first document."""
+    if any(d.source.endswith(SEED_SOURCE) for d in documents):
+        return SEED_EXAMPLES
+    title = documents[0].title if documents else ""
+    return [f"《{title}》主要讲了什么?", f"What is “{title}” about?"] if title else []
+
 
 TITLE = "文档问答 · Document Q&A"
 INTRO = (

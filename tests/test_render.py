@@ -4,6 +4,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from assistant.answer import make_answer
 from assistant.records import DocumentInfo, Hit, Passage
@@ -15,7 +17,9 @@ from assistant.render import (
     render_error,
     render_reply,
     term_spans,
+    unescape_html,
 )
+from assistant.webpage import SEED_EXAMPLES, default_examples
 
 OUR_TAGS = {"div", "p", "span", "a", "code", "mark", "strong", "details", "summary", "br", "table", "thead"}
 OUR_TAGS |= {"tbody", "tr", "th", "td"}
@@ -149,3 +153,17 @@ def test_document_table_lists_uploads_first_and_counts_the_rest():
     html = render_documents(docs, "en", limit=3)
     assert html.index("uploads/u.md") < html.index("d000.txt") and "d002.txt" not in html
     assert "… and 3 more documents" in html
+
+
+@given(st.text())
+def test_escaped_text_has_no_tag_but_br_and_round_trips(text):
+    escaped = escape_html(text)
+    assert "<" not in escaped.replace("<br>", "") and ">" not in escaped.replace("<br>", "")
+    assert unescape_html(escaped) == text
+
+
+def test_example_questions_follow_the_knowledge_base():
+    seed = DocumentInfo("wuzhen_summit_ten_years_interview.txt", "乌镇", 26, 31)
+    assert default_examples([seed]) == SEED_EXAMPLES
+    assert default_examples([DocumentInfo("a.md", "Tea", 2, 2)]) == ["《Tea》主要讲了什么?", "What is “Tea” about?"]
+    assert default_examples([]) == []

@@ -144,3 +144,29 @@ def test_user_questions_from_history():
         {"role": "user", "content": "   "},
     ]
     assert user_questions(history) == ["q1 <b>", "q2"]
+
+
+def test_serve_listens_on_this_machine_only_by_default():
+    from assistant.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.share, args.auth, args.no_uploads) == ("127.0.0.1", False, None, False)
+
+
+def test_login_is_required_when_auth_is_set(tmp_path, fake_encoder):
+    import httpx
+    from gradio_client import Client
+
+    write(tmp_path / "c", "a.md", "# A\n\nThe sourdough starter needs flour and water every day.\n")
+    app = build_app(Assistant(tmp_path / "c", encoder=fake_encoder))
+    port = free_port()
+    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, auth=("ann", "s3cret"))
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        assert httpx.get(url + "config").status_code == 401
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do; gradio_client's type varies
+            Client(url, verbose=False, auth=("ann", "wrong"))
+        client = Client(url, verbose=False, auth=("ann", "s3cret"))
+        assert client.predict(api_name="/documents")[0]["source"] == "a.md"
+    finally:
+        app.close()

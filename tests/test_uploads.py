@@ -194,3 +194,34 @@ def test_passage_lookup(bot):
     assert bot.passage("wic.md", 3).text.startswith("目前")
     with pytest.raises(QuestionError, match="No passage wic.md ¶99"):
         bot.passage("wic.md", 99)
+
+
+def test_questions_are_answered_from_the_old_index_while_an_upload_is_indexed(tmp_path):
+    import threading
+
+    from .conftest import FakeEncoder
+
+    class Paused(FakeEncoder):
+        """Holds the encoding of the upload until released."""
+
+        started, release = threading.Event(), threading.Event()
+
+        def encode(self, texts, *, progress=False):
+            if any("sourdough" in t for t in texts) and not self.release.is_set():
+                self.started.set()
+                assert self.release.wait(10)
+            return super().encode(texts, progress=progress)
+
+    write(tmp_path / "corpus", "wic.md", SEED)
+    bot = Assistant(tmp_path / "corpus", encoder=Paused(), uploads=tmp_path / "uploads")
+    bot.refresh()
+    worker = threading.Thread(target=bot.add_documents, args=([("notes.md", NOTE.encode())],))
+    worker.start()
+    try:
+        assert Paused.started.wait(10)
+        during = bot.ask("世界互联网大会国际组织是什么时候成立的?")
+        assert during.found and {h.passage.source for h in during.hits} == {"wic.md"}
+    finally:
+        Paused.release.set()
+        worker.join(10)
+    assert bot.ask("What does the sourdough starter need?").hits[0].passage.source == "uploads/notes.md"
