@@ -249,6 +249,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private").then(
             after_turn, [turns, lang], turn_outputs, api_visibility="private"
         )
+        chatbot.clear(lambda: [], None, turns, api_visibility="private").then(  # the chat's own bin icon
+            after_turn, [turns, lang], turn_outputs, api_visibility="private"
+        )
         upload.upload(
             on_upload,
             [upload, lang],
