@@ -6,19 +6,17 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from .answer import best_sentences, make_answer
-from .documents import read_document
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, check_top_k, clean_question, make_query, retrieve
 from .store import Index, default_index_root, open_index
-from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, safe_name, upload_path
+from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
 
 logger = logging.getLogger(__name__)
 
@@ -192,37 +190,16 @@ class Assistant:
             return UploadReport(added=tuple(added), refused=tuple(refused))
 
     def _store(self, item: str | Path | tuple[str, bytes]) -> str:
-        """Check one upload as the indexer will read it, then move it into the uploads folder; its file name."""
+        """One upload, checked and moved into the uploads folder; its file name there."""
         if isinstance(item, tuple):
-            name, data = item
-        else:
-            path = Path(item)
-            name = path.name
-            try:
-                check_size(name, path.stat().st_size, MAX_UPLOAD_BYTES)
-                data = path.read_bytes()
-            except OSError as exc:
-                raise UploadError(f"{name} cannot be read ({exc.strerror or exc}).") from exc
-        target = safe_name(name)
-        check_size(target, len(data), MAX_UPLOAD_BYTES)
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        # A hidden temporary name (the corpus reader skips it) with the real suffix, read as the index will.
-        fd, tmp = tempfile.mkstemp(dir=self.uploads, prefix=".upload-", suffix=Path(target).suffix)
+            return store_upload(self.uploads, *item)
+        path = Path(item)
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                document = read_document(Path(tmp))
-            except AssistantError as exc:
-                raise UploadError(str(exc).replace(Path(tmp).name, target)) from exc
-            if not document.paragraphs:
-                raise UploadError(f"{target} has no text; nothing to add.")
-            os.replace(tmp, upload_path(self.uploads, f"{UPLOADS}/{target}"))
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        return target
+            check_size(path.name, path.stat().st_size, MAX_UPLOAD_BYTES)
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UploadError(f"{path.name} cannot be read ({exc.strerror or exc}).") from exc
+        return store_upload(self.uploads, path.name, data)
 
     def remove_document(self, source: str, *, progress: bool | None = None) -> None:
         """Delete an uploaded document (``uploads/<name>``) and drop it from the index.

@@ -8,8 +8,8 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from .documents import SUFFIXES
-from .errors import UploadError
+from .documents import SUFFIXES, read_document
+from .errors import AssistantError, UploadError
 
 UPLOADS = "uploads"  # how uploaded files are cited: uploads/<name>
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -49,25 +49,34 @@ def check_size(name: str, size: int, limit: int = MAX_UPLOAD_BYTES) -> None:
         )
 
 
-def store_upload(folder: Path, name: str, data: bytes, *, limit: int = MAX_UPLOAD_BYTES) -> Path:
-    """Write ``data`` as ``folder/<safe name>`` atomically (a reader never sees half a file); replaces a same-named file."""
-    target_name = safe_name(name)
-    check_size(target_name, len(data), limit)
+def store_upload(folder: Path, name: str, data: bytes, *, limit: int = MAX_UPLOAD_BYTES) -> str:
+    """Check an upload as the indexer will read it, then move it into ``folder``; its stored file name.
+
+    The bytes go first to a hidden temporary file (the corpus reader skips hidden files) with the real
+    suffix, are decoded and split there, and only then replace ``folder/<safe name>`` in one rename.
+
+    Raises:
+        UploadError: the name, type or size is refused, or the file is not readable text.
+    """
+    target = safe_name(name)
+    check_size(target, len(data), limit)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / target_name
-    if target.resolve().parent != folder.resolve():  # belt and braces: the name cannot leave the folder
-        raise UploadError(f"{name!r} cannot be stored; rename the file.")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=Path(target).suffix)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
+        try:
+            document = read_document(Path(tmp))
+        except AssistantError as exc:
+            raise UploadError(str(exc).replace(Path(tmp).name, target)) from exc
+        if not document.paragraphs:
+            raise UploadError(f"{target} has no text; nothing to add.")
+        os.replace(tmp, upload_path(folder, f"{UPLOADS}/{target}"))
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 
