@@ -19,3 +19,7 @@ class IndexStoreError(AssistantError):
 
 class QuestionError(AssistantError):
     """The question or a search setting is not usable."""
+
+
+class UploadError(AssistantError):
+    """An uploaded document is refused: its type, size or name is not acceptable."""

@@ -13,5 +13,7 @@ from .conftest import ROOT
 def test_ruff(args):
     ruff = shutil.which("ruff") or shutil.which("ruff", path=str(ROOT / ".venv" / "bin"))
     command = [ruff, *args] if ruff else [sys.executable, "-m", "ruff", *args]
-    result = subprocess.run([*command, "assistant", "tests", "benchmarks", "eval"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [*command, "assistant", "tests", "benchmarks", "eval"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
