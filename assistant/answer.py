@@ -19,6 +19,8 @@ NOT_FOUND = {
     "en": "Sorry, nothing in the documents answers this question.",
 }
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z]|etc|vs|approx|no)\.$")
+_LATIN_END = re.compile(r"(?<=[a-z0-9)\"'][.!?])\s+(?=[A-Z\"'(\[])")
 
 
 def language(text: str) -> str:
@@ -26,14 +28,20 @@ def language(text: str) -> str:
     return "zh" if _CJK.search(text) else "en"
 
 
-def best_sentences(hits: Sequence[Hit], query: str, encoder: Encoder | None, *, dense_weight: float = 0.5) -> list[Hit]:
+def best_sentences(
+    hits: Sequence[Hit], query: str, encoder: Encoder | None, *, dense_weight: float = 0.5, join: float = 0.9
+) -> list[Hit]:
     """Each hit with ``sentence`` set to the sentence of its passage that best matches the query.
 
     A sentence scores by the share of the query's words it contains plus, when an encoder is
     given, its cosine similarity to the query (which is what matches a question in another language).
+    A question inside a document (an interviewer's) counts half: it resembles the user's question
+    without answering it. A neighbouring sentence joins the best when it scores at least ``join``
+    times as much and contains as many of the question's words (or none match, as across languages,
+    where similarity alone is too coarse to choose between neighbours), so ``sentence`` may hold two.
     """
     words = set(tokenize(query))
-    per_hit = [split_sentences(h.passage.text) or [h.passage.text] for h in hits]
+    per_hit = [sentences_of(h.passage.text) for h in hits]
     flat = [s for sentences in per_hit for s in sentences]
     if not flat:
         return list(hits)
@@ -44,12 +52,58 @@ def best_sentences(hits: Sequence[Hit], query: str, encoder: Encoder | None, *, 
         score = dense_weight * semantic + (1 - dense_weight) * lexical
     else:
         score = lexical
+    score = np.where([is_question(s) for s in flat], score * 0.5, score)
     out, cursor = [], 0
     for hit, sentences in zip(hits, per_hit, strict=True):
-        best = int(np.argmax(score[cursor : cursor + len(sentences)]))
-        out.append(replace(hit, sentence=sentences[best]))
+        own = score[cursor : cursor + len(sentences)]
+        words_in = lexical[cursor : cursor + len(sentences)]
         cursor += len(sentences)
+        best = int(np.argmax(own))
+        first = last = best
+        neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(sentences)]
+        if neighbours and own[best] > 0:
+            other = max(neighbours, key=lambda i: own[i])
+            close = own[other] >= join * own[best] and words_in[other] >= words_in[best]
+            if close and len(sentences[other]) + len(sentences[best]) <= 320:
+                first, last = min(best, other), max(best, other)
+        out.append(
+            replace(hit, sentence=_span(hit.passage.text, sentences, first, last), sentence_score=float(own[best]))
+        )
     return out
+
+
+def sentences_of(text: str) -> list[str]:
+    """The sentences of a passage; a line break also ends one (a heading, a byline), and so does a
+    Latin full stop before a capital (``passages.split_sentences`` keeps English text whole)."""
+    out = []
+    for line in text.split("\n"):
+        for sentence in split_sentences(line):
+            pieces: list[str] = []
+            for piece in _LATIN_END.split(sentence):
+                if pieces and _ABBREVIATION.search(pieces[-1]):  # "Mr. Li": not a sentence end
+                    pieces[-1] += " " + piece
+                elif piece.strip():
+                    pieces.append(piece)
+            out.extend(pieces)
+    return out or [text]
+
+
+def _span(text: str, sentences: list[str], first: int, last: int) -> str:
+    """The stretch of ``text`` from sentence ``first`` to sentence ``last``, exactly as it is written."""
+    cursor = 0
+    starts = []
+    for sentence in sentences[: last + 1]:
+        at = text.find(sentence, cursor)
+        if at < 0:
+            return sentences[first]
+        starts.append(at)
+        cursor = at + len(sentence)
+    return text[starts[first] : cursor]
+
+
+def is_question(sentence: str) -> bool:
+    """A sentence that ends with a question mark (closing quotes aside)."""
+    return sentence.rstrip("”」』\"')） ").endswith(("?", "？"))
 
 
 def _overlap(words: set[str], sentence: str) -> float:
@@ -59,23 +113,72 @@ def _overlap(words: set[str], sentence: str) -> float:
     return sum(1 for w in words if w in folded) / len(words)
 
 
+def answer_sentences(
+    hits: Sequence[Hit], *, max_sentences: int = 2, support: float = 0.85, max_chars: int = 240
+) -> list[tuple[str, tuple[int, ...]]]:
+    """The sentences of the extractive answer, each with the numbers (1-based) of the hits that say it.
+
+    The first is the best sentence of the best hit that is not itself a question; another hit's
+    sentence joins when it is nearly as well supported (``support`` times the first's passage and
+    sentence scores) and says something new; a hit whose sentence repeats a chosen one adds its number.
+    """
+    lead: list[tuple[str, list[int]]] = []
+    first: Hit | None = None
+    for n, hit in enumerate(hits, start=1):
+        sentence = (hit.sentence or hit.passage.text).strip()
+        same = next((markers for chosen, markers in lead if _same_sentence(chosen, sentence)), None)
+        if same is not None:
+            same.append(n)
+            continue
+        if len(lead) >= max_sentences or is_question(sentence):
+            continue
+        if first is not None:
+            weaker = hit.score < support * first.score or hit.sentence_score < support * first.sentence_score
+            if weaker or sum(len(s) for s, _ in lead) + len(sentence) > max_chars:
+                continue
+        lead.append((sentence, [n]))
+        first = first or hit
+    if not lead and hits:  # every candidate is a question: still quote the best one
+        lead.append(((hits[0].sentence or hits[0].passage.text).strip(), [1]))
+    return [(sentence, tuple(markers)) for sentence, markers in lead]
+
+
+def _same_sentence(a: str, b: str) -> bool:
+    a, b = _squash(a), _squash(b)
+    shorter, longer = sorted((a, b), key=len)
+    return bool(shorter) and (shorter == longer or (len(shorter) >= 10 and shorter in longer))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", fold(text))
+
+
+def uncited(answer: Answer) -> list[int]:
+    """Numbers of the answer's hits that no answer sentence cites (shown as "see also")."""
+    cited = {n for _, markers in answer_sentences(answer.hits) for n in markers}
+    return [n for n in range(1, len(answer.hits) + 1) if n not in cited]
+
+
+def markers(numbers: Sequence[int]) -> str:
+    return "".join(f"[{n}]" for n in numbers)
+
+
 def make_answer(question: str, hits: Sequence[Hit], *, found: bool, search_query: str = "") -> Answer:
-    """The extractive answer is the best sentence of the best passage, marked [1]."""
+    """The extractive answer: the best-supported sentence(s), each followed by its markers, e.g. ``… [1][3]``."""
     if not found or not hits:
         return Answer(
             question=question, found=False, answer=NOT_FOUND[language(question)], hits=(), search_query=search_query
         )
-    top = hits[0]
-    return Answer(
-        question=question,
-        found=True,
-        answer=f"{top.sentence or top.passage.text} [1]",
-        hits=tuple(hits),
-        search_query=search_query,
-    )
+    text = " ".join(f"{sentence} {markers(numbers)}" for sentence, numbers in answer_sentences(hits))
+    return Answer(question=question, found=True, answer=text, hits=tuple(hits), search_query=search_query)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+LABELS = {
+    "zh": {"answer": "回答", "sources": "来源", "score": "相关度", "see_also": "另见", "question": "问题"},
+    "en": {"answer": "Answer", "sources": "Sources", "score": "score", "see_also": "See also", "question": "Question"},
+}
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 
 
 def escape_markdown(text: str) -> str:
@@ -89,22 +192,29 @@ def unescape_markdown(text: str) -> str:
 
 
 def render_markdown(answer: Answer, *, passage_chars: int = 600) -> str:
-    """The chat reply: answer, then one card per cited passage with its location and score."""
+    """The answer as Markdown: the answer with its markers, then one quoted passage per citation."""
     if not answer.found:
         return escape_markdown(answer.answer)
-    zh = language(answer.question) == "zh"
-    lines = [f"**{'回答' if zh else 'Answer'}:** {escape_markdown(answer.answer)}", ""]
-    lines.append(f"**{'来源' if zh else 'Sources'}:**")
+    words = LABELS[language(answer.question)]
+    lead = " ".join(f"{escape_markdown(s)} {markers(ns)}" for s, ns in answer_sentences(answer.hits))
+    lines = [f"**{words['answer']}:** {lead}"]
+    if more := uncited(answer):
+        lines[0] += f" ({words['see_also']} {' '.join(markers([n]) for n in more)})"
+    lines += ["", f"**{words['sources']}:**"]
     for n, hit in enumerate(answer.hits, start=1):
         p = hit.passage
         lines.append("")
         lines.append(
             f"**[{n}]** {escape_markdown(p.title)} · `{_code(p.source)}` · {p.citation} · "
-            f"{'相关度' if zh else 'score'} {hit.score:.2f}"
+            f"{words['score']} {hit.score:.2f}"
         )
         lines.append("")
-        lines.append("> " + _emphasise(p.text[:passage_chars], hit.sentence).replace("\n", "  \n> "))
+        lines.append("> " + _emphasise(_clip(p.text, passage_chars), hit.sentence).replace("\n", "  \n> "))
     return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
 def _code(text: str) -> str:
@@ -133,4 +243,12 @@ def render_text(answer: Answer) -> str:
         p = hit.passage
         lines.append(f"[{n}] {p.title} · {p.source} · {p.citation} · score {hit.score:.2f}")
         lines.append(f"    {p.text}")
+    return "\n".join(lines)
+
+
+def render_conversation(turns: Sequence[tuple[str, str]], *, when: str = "") -> str:
+    """A chat as one Markdown document: each question as a heading, then its reply (from ``render_markdown``)."""
+    lines = ["# 对话记录 · Conversation" + (f" ({when})" if when else ""), ""]
+    for n, (question, reply) in enumerate(turns, start=1):
+        lines += [f"## {n}. {escape_markdown(question)}", "", reply, ""]
     return "\n".join(lines)

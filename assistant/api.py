@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from .answer import best_sentences, make_answer
 from .encoder import Encoder
-from .errors import QuestionError
-from .records import Answer, Hit
+from .errors import AssistantError, QuestionError, UploadError
+from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, check_top_k, clean_question, make_query, retrieve
-from .store import Index, open_index
+from .store import Index, default_index_root, open_index
+from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,14 @@ def default_corpus() -> Path:
     return beside if beside.is_dir() else Path("seeds")
 
 
+def default_uploads(corpus: str | Path, index_root: str | Path | None = None) -> Path:
+    """Where the web chat keeps documents uploaded for ``corpus``: ``<index root>/uploads/<corpus>-<hash>/``."""
+    corpus = Path(corpus).resolve()
+    key = hashlib.sha256(str(corpus).encode()).hexdigest()[:10]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus.name)[:40]
+    return Path(index_root or default_index_root()) / "uploads" / f"{slug}-{key}"
+
+
 class Assistant:
     """Answers questions from a folder of documents, with citations.
 
@@ -40,6 +51,8 @@ class Assistant:
         alpha: weight of dense similarity against keyword score (0 keyword only, 1 dense only).
         threshold: fused score under which the assistant says nothing relevant was found.
         encoder: an ``Encoder`` to use instead of loading ``model`` (tests pass a fake one).
+        uploads: folder for documents added with :meth:`add_documents`, indexed with the corpus and
+            cited as ``uploads/<name>``; None (the default) allows no uploads.
 
     Example:
         >>> bot = Assistant("seeds")
@@ -59,6 +72,7 @@ class Assistant:
         dense_kind: str = "auto",
         progress: bool = False,
         encoder: Encoder | None = None,
+        uploads: str | Path | None = None,
     ):
         self.corpus = Path(corpus) if corpus else default_corpus()
         self.encoder = encoder or Encoder(model)
@@ -68,7 +82,9 @@ class Assistant:
         self.threshold = _number(DEFAULT_THRESHOLD if threshold is None else threshold, _THRESHOLD_MESSAGE)
         self.dense_kind = dense_kind
         self.progress = progress
+        self.uploads = Path(uploads) if uploads else None
         self._index: Index | None = None
+        self._rows: tuple[Index, dict[str, list[int]]] | None = None
         self._lock = threading.RLock()
 
     @property
@@ -86,16 +102,22 @@ class Assistant:
             index = self.refresh(rebuild=True)
         return index
 
-    def refresh(self, *, rebuild: bool = False) -> Index:
-        """Re-read the corpus folder: re-index changed files only, or everything with ``rebuild``."""
+    def refresh(self, *, rebuild: bool = False, progress: bool | None = None) -> Index:
+        """Re-read the corpus folder: re-index changed files only, or everything with ``rebuild``.
+
+        Questions asked meanwhile are answered from the previous index, which is swapped out at the end.
+        """
         with self._lock:
+            if self._index is not None:
+                self._index.vectors_array()  # map the old vectors before their folder is replaced
             index = open_index(
                 self.corpus,
                 self.encoder,
                 root=self.index_root,
                 rebuild=rebuild,
                 dense_kind=self.dense_kind,
-                progress=self.progress,
+                progress=self.progress if progress is None else progress,
+                extra={UPLOADS: self.uploads} if self.uploads else None,
             )
             self._index = index
             return index
@@ -137,6 +159,130 @@ class Assistant:
         if alpha is None:
             return self.alpha
         return _number(alpha, _ALPHA_MESSAGE)
+
+    def documents(self) -> list[DocumentInfo]:
+        """The documents in the index, by source: title, passage and paragraph counts, uploaded or not."""
+        index = self.index
+        out = []
+        for source, rows in self._rows_by_source(index).items():
+            passages = [index.passages[i] for i in rows]
+            out.append(
+                DocumentInfo(
+                    source=source,
+                    title=passages[0].title,
+                    passages=len(passages),
+                    paragraphs=max(p.last_paragraph or p.paragraph for p in passages),
+                    uploaded=self.uploads is not None and source.startswith(UPLOADS + "/"),
+                )
+            )
+        return out
+
+    def add_documents(
+        self, files: Sequence[str | Path | tuple[str, bytes]], *, progress: bool | None = None
+    ) -> UploadReport:
+        """Store files in the uploads folder and index them with the corpus (only they are encoded).
+
+        Each file is a path or a ``(name, bytes)`` pair. A file of the wrong type or size, with a path
+        for a name, or that is not readable text is refused with the reason; the others are added. A
+        file named like an earlier upload replaces it.
+
+        Raises:
+            UploadError: this assistant has no uploads folder, or too many files at once.
+        """
+        if self.uploads is None:
+            raise UploadError("Uploads are off: start the assistant with an uploads folder (serve --uploads DIR).")
+        if len(files) > MAX_FILES_PER_UPLOAD:
+            raise UploadError(f"{len(files)} files at once; upload at most {MAX_FILES_PER_UPLOAD} at a time.")
+        with self._lock:
+            stored, refused = {}, []
+            for item in files:
+                name = item[0] if isinstance(item, tuple) else Path(item).name
+                try:
+                    stored[UPLOADS + "/" + self._store(item)] = name
+                except AssistantError as exc:
+                    refused.append((name, str(exc)))
+            if stored:
+                self.refresh(progress=progress)
+            added = [d for d in self.documents() if d.source in stored]
+            return UploadReport(added=tuple(added), refused=tuple(refused))
+
+    def _store(self, item: str | Path | tuple[str, bytes]) -> str:
+        """One upload, checked and moved into the uploads folder; its file name there."""
+        if isinstance(item, tuple):
+            return store_upload(self.uploads, *item)
+        path = Path(item)
+        try:
+            check_size(path.name, path.stat().st_size, MAX_UPLOAD_BYTES)
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UploadError(f"{path.name} cannot be read ({exc.strerror or exc}).") from exc
+        return store_upload(self.uploads, path.name, data)
+
+    def remove_document(self, source: str, *, progress: bool | None = None) -> None:
+        """Delete an uploaded document (``uploads/<name>``) and drop it from the index.
+
+        Raises:
+            UploadError: the document was not uploaded, is not in the index, or is the last one.
+        """
+        if self.uploads is None:
+            raise UploadError("Uploads are off, so there is nothing uploaded to remove.")
+        path = upload_path(self.uploads, source)
+        with self._lock:
+            known = self._rows_by_source(self.index)
+            if source not in known or not path.exists():
+                raise UploadError(f"{source} is not in the knowledge base; refresh the list.")
+            if len(known) == 1:
+                raise UploadError(f"{source} is the only document; add another before removing it.")
+            path.unlink()
+            self.refresh(progress=progress)
+
+    def context(self, passage: Passage, *, before: int = 1, after: int = 1) -> list[Passage]:
+        """The passage's whole paragraph (all its parts) with ``before``/``after`` paragraphs around it,
+        in reading order; just the passage when it is no longer in the index."""
+        index = self.index
+        rows = self._rows_by_source(index).get(passage.source, [])
+        passages = [index.passages[i] for i in rows]
+        blocks: list[list[Passage]] = []
+        for p in passages:
+            key = (p.paragraph, p.first_paragraph, p.last_paragraph)
+            if blocks and (blocks[-1][0].paragraph, blocks[-1][0].first_paragraph, blocks[-1][0].last_paragraph) == key:
+                blocks[-1].append(p)
+            else:
+                blocks.append([p])
+        at = next((i for i, block in enumerate(blocks) if passage in block), None)
+        if at is None:
+            return [passage]
+        return [p for block in blocks[max(0, at - before) : at + after + 1] for p in block]
+
+    def passage(self, source: str, paragraph: int, part: int = 0) -> Passage:
+        """The indexed passage at ``source`` ¶``paragraph`` (``part`` of a long one).
+
+        Raises:
+            QuestionError: no such passage.
+        """
+        index = self.index
+        for i in self._rows_by_source(index).get(source, []):
+            p = index.passages[i]
+            if p.paragraph == paragraph and p.part == part:
+                return p
+        raise QuestionError(f"No passage {source} ¶{paragraph}" + (f", part {part}" if part else "") + ".")
+
+    def _rows_by_source(self, index: Index) -> dict[str, list[int]]:
+        """Row numbers of each source's passages in reading order, computed once per index."""
+        cached = self._rows
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        rows: dict[str, list[int]] = {}
+        for i, p in enumerate(index.passages):
+            rows.setdefault(p.source, []).append(i)
+        for ids in rows.values():
+            ids.sort(key=lambda i: _reading_order(index.passages[i]))
+        self._rows = (index, rows)
+        return rows
+
+
+def _reading_order(p: Passage) -> tuple[int, int]:
+    return (p.first_paragraph or p.paragraph, p.part)
 
 
 _ALPHA_MESSAGE = "The keyword/dense balance (alpha) must be a number between 0 and 1"

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--index-dir", type=Path, help="where indexes are kept (default: $ASSISTANT_INDEX_DIR or embeddings/)"
         )
+        p.add_argument(
+            "--uploads",
+            type=Path,
+            help="folder of documents added from the web page, indexed with the corpus "
+            "(default: <index dir>/uploads/<corpus name>-<hash>/)",
+        )
 
     p = sub.add_parser(
         "index",
@@ -90,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"require this login; without :PASSWORD the password is read from ${PASSWORD_ENV}, which keeps it "
         f"out of the shell history (${AUTH_ENV}=USER:PASSWORD also works)",
     )
+    p.add_argument("--no-uploads", action="store_true", help="do not let the page add or remove documents")
     p = sub.add_parser(
         "eval",
         help="measure retrieval quality on a question set",
@@ -157,9 +164,12 @@ def _printable(text: str) -> str:
 
 
 def _assistant(args, corpus: Path | None, **kwargs):
-    from .api import Assistant
+    from .api import Assistant, default_corpus, default_uploads
 
-    return Assistant(corpus, model=args.model, index_root=args.index_dir, **kwargs)
+    uploads = None
+    if not getattr(args, "no_uploads", False):
+        uploads = args.uploads or default_uploads(corpus or default_corpus(), args.index_dir)
+    return Assistant(corpus, model=args.model, index_root=args.index_dir, uploads=uploads, **kwargs)
 
 
 def cmd_index(args) -> int:

@@ -22,4 +22,4 @@ class QuestionError(AssistantError):
 
 
 class UploadError(AssistantError):
-    """An uploaded file is refused: its name, type, size or content."""
+    """An uploaded document is refused: its type, size or name is not acceptable."""

@@ -62,6 +62,7 @@ class Hit:
     dense_score: float = 0.0
     keyword_score: float = 0.0
     sentence: str = ""
+    sentence_score: float = 0.0  # how well ``sentence`` matches the question (set with it by answer.best_sentences)
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,22 @@ class Answer:
                 for h in self.hits
             ],
         }
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One document of the knowledge base, as the web chat lists it."""
+
+    source: str
+    title: str
+    passages: int
+    paragraphs: int
+    uploaded: bool = False
+
+
+@dataclass(frozen=True)
+class UploadReport:
+    """What an upload did: documents added (or replaced) and files refused, with the reason."""
+
+    added: tuple[DocumentInfo, ...] = ()
+    refused: tuple[tuple[str, str], ...] = ()

@@ -11,7 +11,8 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -129,15 +130,19 @@ def open_index(
     rebuild: bool = False,
     dense_kind: str = "auto",
     progress: bool = False,
+    extra: Mapping[str, Path] | None = None,
 ) -> Index:
     """Load the saved index of ``corpus`` if it is current, else (re)build what changed and save it.
+
+    ``extra`` maps a name to another folder whose files join the same index, cited as ``name/file``
+    (the web chat's uploads); the index folder is still keyed on ``corpus`` and the model.
 
     Raises:
         CorpusError: the corpus has no readable documents.
         IndexStoreError: the index folder cannot be written.
     """
     corpus = Path(corpus)
-    files = find_files(corpus)
+    files = corpus_files(corpus, extra)
     if not files:
         raise CorpusError(
             f"No .txt, .md or .html documents in {corpus}. Put documents there or pass another folder with --corpus."
@@ -196,14 +201,30 @@ def _unwritable(folder: Path, exc: OSError) -> IndexStoreError:
     )
 
 
-def _file_state(files: list[Path], corpus: Path, manifest: dict | None) -> tuple[dict[str, dict], dict[str, str]]:
+def corpus_files(corpus: Path, extra: Mapping[str, Path] | None = None) -> dict[str, tuple[Path, Path]]:
+    """``source → (path, root it is read relative to)`` for the corpus and each extra folder (as ``name/…``)."""
+    root = corpus if corpus.is_dir() else corpus.parent
+    files = {path.relative_to(root).as_posix(): (path, root) for path in find_files(corpus)}
+    for name, folder in (extra or {}).items():
+        if not Path(folder).is_dir():
+            continue
+        for path in find_files(Path(folder)):
+            source = f"{name}/{path.relative_to(folder).as_posix()}"
+            if source in files:
+                logger.warning("Skipped %s: the corpus has a file of the same name.", path)
+                continue
+            files[source] = (path, Path(folder))
+    return files
+
+
+def _file_state(
+    files: dict[str, tuple[Path, Path]], corpus: Path, manifest: dict | None
+) -> tuple[dict[str, dict], dict[str, str]]:
     """size, mtime and sha256 per source (the hash is reused when size and mtime are unchanged),
     and why each file that cannot be read was skipped."""
     known = (manifest or {}).get("files", {})
     state, unreadable = {}, {}
-    root = corpus if corpus.is_dir() else corpus.parent
-    for path in files:
-        source = path.relative_to(root).as_posix()
+    for source, (path, root) in files.items():
         try:
             st = path.stat()
             entry = known.get(source)
@@ -215,7 +236,13 @@ def _file_state(files: list[Path], corpus: Path, manifest: dict | None) -> tuple
             unreadable[source] = _unreadable(source, path, exc)
             logger.warning("Skipped: %s", unreadable[source])
             continue
-        state[source] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest, "path": str(path)}
+        state[source] = {
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "sha256": digest,
+            "path": str(path),
+            "root": str(root),
+        }
     return state, unreadable
 
 
@@ -274,14 +301,15 @@ def _build(
     """Reuse passages and vectors of unchanged files; read and encode only new or changed ones."""
     started = time.perf_counter()
     units = _old_units(old, state)
-    root = corpus if corpus.is_dir() else corpus.parent
     fresh: dict[str, list[Passage]] = {}
     skipped: dict[str, str] = dict(unreadable)
     for source in sorted(state):
         if source in units:
             continue
         try:
-            doc = read_document(Path(state[source]["path"]), root=root)
+            doc = read_document(Path(state[source]["path"]), root=Path(state[source]["root"]))
+            if doc.source != source:  # a file of an extra folder is cited as name/file
+                doc = replace(doc, doc_id=source, source=source)
         except AssistantError as exc:
             logger.warning("Skipped: %s", exc)
             skipped[source] = str(exc)
@@ -320,7 +348,7 @@ def _build(
         "model": encoder.name,
         "dimension": int(dimension),
         "corpus": str(Path(corpus).resolve()),
-        "files": {s: {k: v for k, v in e.items() if k != "path"} for s, e in state.items()},
+        "files": {s: {k: v for k, v in e.items() if k not in ("path", "root")} for s, e in state.items()},
         "skipped": skipped,
         "passages": len(passages),
         "sentences": int(len(all_sentences)),

@@ -1,117 +1,281 @@
-"""Stage 8: the Gradio web chat over the Python API."""
+"""Stage 8: the Gradio web chat over the Python API (page words and styles are in webpage.py)."""
 
-from __future__ import annotations
+# No postponed annotations: Gradio reads the handlers' type hints (gr.SelectData) at run time.
 
+import atexit
 import logging
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .answer import escape_markdown, render_markdown, unescape_markdown
+from .answer import language, make_answer, render_conversation, render_markdown
 from .api import Assistant
 from .errors import AssistantError
+from .records import Answer
+from .render import escape_html, render_documents, render_error, render_reply, unescape_html
 from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MAX_TOP_K
+from .uploads import MAX_UPLOAD_BYTES
+from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples
 
 if TYPE_CHECKING:
     import gradio as gr
 
 logger = logging.getLogger(__name__)
 
-EXAMPLES = [
-    "世界互联网大会国际组织是什么时候成立的?",
-    "When was the WIC international organization founded?",
-    "2022年乌镇峰会吸引了多少个国家和地区的嘉宾?",
-    "What kind of platform is the Wuzhen Summit besides a place for exchange?",
-]
-UNEXPECTED = "Something went wrong while answering; try again or rephrase the question (the server log has details)."
-TITLE = "文档问答 · Document Q&A"
-INTRO = (
-    "Ask in Chinese or English; every answer cites its document, file and paragraph (¶). "
-    "用中文或英文提问，每个回答都注明出处。"
-)
+FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 
 
-def user_questions(history: list[dict]) -> list[str]:
+def text_of(content) -> str:
+    """The text of a chat message's content, whether a string or a list of ``{"type": "text"}`` parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, list | tuple):
+        return "".join(text_of(part) for part in content)
+    return ""
+
+
+def user_questions(history: list) -> list[str]:
     """The user's earlier questions from a Gradio messages history, oldest first."""
     out = []
     for message in history or []:
         role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
         content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
-        if role == "user" and isinstance(content, str):
-            out.append(unescape_markdown(content))
+        if role == "user" and (text := unescape_html(text_of(content)).strip()):
+            out.append(text)
     return out
 
 
-def _whole(value):
-    """A slider's 5.0 as 5; anything else as it came, for the API to accept or explain."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+def relevant_only(answer: Answer, threshold: float) -> Answer:
+    """The answer citing only passages that reach the threshold (the best one always): no filler cards."""
+    kept = [hit for n, hit in enumerate(answer.hits) if n == 0 or hit.score >= threshold]
+    if not answer.found or len(kept) == len(answer.hits):
+        return answer
+    return make_answer(answer.question, kept, found=True, search_query=answer.search_query)
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The chat page: conversation, example questions, and retrieval settings."""
+def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr.Blocks":
+    """The chat page: conversation with citation cards, knowledge base (upload, list, remove), settings.
+
+    Serve it with :func:`launch` (which adds the page's styles and upload limit).
+    """
     import gradio as gr
 
-    def respond(message: str, history: list[dict], top_k: float, alpha: float, threshold: float):
-        history = list(history or [])
+    from . import webapi
+
+    examples = default_examples(assistant.documents()) if examples is None else examples
+    exports = Path(tempfile.mkdtemp(prefix="assistant-chat-"))  # Markdown exports; Gradio serves copies
+    atexit.register(shutil.rmtree, exports, ignore_errors=True)
+
+    def respond(message: str, history: list, top_k: float, alpha: float, threshold: float, turns: list):
+        history, turns = list(history or []), list(turns or [])
+        message = text_of(message)
+        lang = language(message)
         try:
             answer = assistant.ask(
-                message, user_questions(history), top_k=_whole(top_k), alpha=alpha, threshold=threshold
+                message, user_questions(history), top_k=int(top_k), alpha=float(alpha), threshold=float(threshold)
             )
-            reply = render_markdown(answer)
+            answer = relevant_only(answer, float(threshold))
+            contexts = [assistant.context(hit.passage) for hit in answer.hits]
+            reply = render_reply(answer, uid=uuid.uuid4().hex[:8], contexts=contexts)
+            turns.append((message, render_markdown(answer)))
         except AssistantError as exc:
-            reply = f"⚠️ {exc}"
-        except Exception:  # a bug or a malformed request: one sentence here, the details in the log
-            logger.exception("Could not answer %r", message)
-            reply = f"⚠️ {UNEXPECTED}"
-        # The question is shown escaped, like everything else: typed HTML stays visible text.
-        history += [{"role": "user", "content": escape_markdown(message)}, {"role": "assistant", "content": reply}]
-        return "", history
+            reply = render_error(str(exc), lang)
+            turns.append((message, f"⚠️ {exc}"))
+        history += [{"role": "user", "content": escape_html(message)}, {"role": "assistant", "content": reply}]
+        return "", history, turns
 
-    def ask_json(question: str, history: list[str] | None = None, top_k: int = 5) -> dict:
-        """For programs: the same answer as ``ask --json``."""
+    def pick_example(history: list, top_k: float, alpha: float, threshold: float, turns: list, evt: gr.SelectData):
+        return respond(text_of(evt.value), history, top_k, alpha, threshold, turns)
+
+    def after_turn(turns: list, shown: str):
+        """The export file, and the page's words in the language of the last question (if it changed)."""
+        lang = language(turns[-1][0]) if turns else "both"
+        labels = relabel(lang) if lang != shown else [gr.skip()] * len(labelled)
+        return (lang, export_file(turns, PAGE[lang]["export"]), *labels)
+
+    def export_file(turns: list, label: str):
+        """The download button, holding the conversation so far as a Markdown file."""
+        if not turns:
+            return gr.update(value=None, interactive=False, label=label)
+        path = exports / uuid.uuid4().hex[:12] / f"chat-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        path.parent.mkdir(parents=True)
+        path.write_text(render_conversation(turns, when=time.strftime("%Y-%m-%d %H:%M")), encoding="utf-8")
+        return gr.update(value=str(path), interactive=True, label=label)
+
+    def relabel(lang: str):
+        words = PAGE[lang]
+        return (
+            gr.update(value=words["ask"]),
+            gr.update(placeholder=words["placeholder"]),
+            gr.update(value=words["new_chat"]),
+            gr.update(label=words["kb"]),
+            gr.update(label=words["settings"]),
+            gr.update(label=words["top_k"]),
+            gr.update(label=words["alpha"]),
+            gr.update(label=words["threshold"]),
+            *knowledge_base(lang),
+        )
+
+    def knowledge_base(lang: str, status: str | None = None):
+        """Summary, document table, remove choices (and status, when given) in ``lang``."""
+        words = PAGE[lang]
+        docs = assistant.documents()
+        summary = words["summary"].format(docs=len(docs), passages=sum(d.passages for d in docs))
+        uploaded = [d.source for d in docs if d.uploaded]
+        table = render_documents(docs, "zh" if lang == "zh" else "en")
+        out = (
+            gr.update(
+                value=f'<p class="kb-summary">{escape_html(summary)}</p>{table}'
+                + (f'<p class="kb-hint">{escape_html(words["upload_hint"])}</p>' if assistant.uploads else "")
+            ),
+            gr.update(choices=uploaded, value=None, label=words["remove_pick"], visible=bool(uploaded)),
+            gr.update(value=words["remove"], visible=bool(uploaded)),
+            gr.update(label=words["upload"]),
+        )
+        return out if status is None else (*out, status)
+
+    def on_upload(files: list[str] | None, lang: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        words = PAGE[lang or "both"]
+        files = [f for f in files or [] if f]
+        if not files:
+            return knowledge_base(lang or "both", "")
+        progress(0.05, desc=words["indexing"].format(n=len(files)))
         try:
-            return assistant.ask(question, history or [], top_k=_whole(top_k)).to_dict()
+            report = assistant.add_documents(files, progress=True)
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from exc
-        except Exception as exc:
-            logger.exception("Could not answer %r", question)
-            raise gr.Error(UNEXPECTED) from exc
+            return knowledge_base(lang or "both", _status([], [str(exc)]))
+        progress(1.0)
+        good = [words["added"].format(source=d.source, passages=d.passages) for d in report.added]
+        bad = [words["refused"].format(reason=reason) for _, reason in report.refused]
+        return knowledge_base(lang or "both", _status(good, bad))
 
-    with gr.Blocks(title=TITLE, fill_height=True) as app:
-        gr.Markdown(f"## {TITLE}\n{INTRO}")
-        chatbot = gr.Chatbot(label="Chat", height=520, elem_id="chat", buttons=["copy", "copy_all"])
-        with gr.Row():
-            box = gr.Textbox(
-                placeholder="输入问题 / Type a question…",
-                show_label=False,
-                scale=8,
-                elem_id="question",
-                max_length=2000,
-                submit_btn=False,
+    def on_remove(source: str | None, lang: str):
+        words = PAGE[lang or "both"]
+        if not source:
+            return knowledge_base(lang or "both", _status([], [words["pick_first"]]))
+        try:
+            assistant.remove_document(source)
+        except AssistantError as exc:
+            return knowledge_base(lang or "both", _status([], [str(exc)]))
+        return knowledge_base(lang or "both", _status([words["removed"].format(source=source)], []))
+
+    words = PAGE["both"]
+    with gr.Blocks(title=TITLE, fill_height=True, delete_cache=(3600, 3600)) as app:
+        lang = gr.State("both")
+        turns = gr.State([])
+        gr.HTML(f'<div id="masthead"><h2>{escape_html(TITLE)}</h2><p>{escape_html(INTRO)}</p></div>')
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chatbot = gr.Chatbot(
+                    elem_id="chat",
+                    show_label=False,
+                    height="66vh",
+                    placeholder=PLACEHOLDER,
+                    examples=[{"text": q} for q in examples] or None,
+                    latex_delimiters=[],
+                    buttons=[],
+                    sanitize_html=True,
+                    layout="panel",
+                    autoscroll=False,
+                )
+                with gr.Row(elem_id="ask-row"):
+                    box = gr.Textbox(
+                        placeholder=words["placeholder"],
+                        show_label=False,
+                        scale=8,
+                        min_width=160,
+                        elem_id="question",
+                        max_length=2000,
+                        submit_btn=False,
+                        autofocus=True,
+                    )
+                    send = gr.Button(words["ask"], variant="primary", scale=1, min_width=72, elem_id="send")
+                with gr.Row():
+                    clear = gr.Button(words["new_chat"], size="sm", elem_id="new-chat")
+                    export = gr.DownloadButton(words["export"], size="sm", interactive=False, elem_id="export")
+            with gr.Column(scale=2, min_width=300):
+                with gr.Accordion(words["kb"], open=True, elem_id="kb") as kb:
+                    documents = gr.HTML(elem_id="documents")
+                    upload = gr.UploadButton(
+                        label=words["upload"],
+                        file_count="multiple",
+                        file_types=FILE_TYPES,
+                        type="filepath",
+                        size="sm",
+                        elem_id="upload",
+                        visible=assistant.uploads is not None,
+                    )
+                    status = gr.HTML(elem_id="upload-status", elem_classes=["kb-status"], min_height=24)
+                    with gr.Row(visible=assistant.uploads is not None):
+                        to_remove = gr.Dropdown(
+                            choices=[], label=words["remove_pick"], scale=3, min_width=160, elem_id="remove-pick"
+                        )
+                        remove_btn = gr.Button(words["remove"], size="sm", scale=1, min_width=72, elem_id="remove")
+                with gr.Accordion(words["settings"], open=False, elem_id="settings") as settings:
+                    top_k = gr.Slider(1, MAX_TOP_K, value=assistant.top_k, step=1, label=words["top_k"])
+                    alpha = gr.Slider(
+                        0,
+                        1,
+                        value=assistant.alpha if assistant.alpha is not None else DEFAULT_ALPHA,
+                        step=0.05,
+                        label=words["alpha"],
+                    )
+                    threshold = gr.Slider(
+                        0,
+                        1,
+                        value=assistant.threshold if assistant.threshold is not None else DEFAULT_THRESHOLD,
+                        step=0.01,
+                        label=words["threshold"],
+                    )
+
+        kb_outputs = [documents, to_remove, remove_btn, upload]
+        labelled = [send, box, clear, kb, settings, top_k, alpha, threshold, *kb_outputs]
+        inputs = [box, chatbot, top_k, alpha, threshold, turns]
+        chat_outputs = [box, chatbot, turns]
+        turn_outputs = [lang, export, *labelled]
+        for event in (
+            box.submit(respond, inputs, chat_outputs, api_name="chat"),
+            send.click(respond, inputs, chat_outputs, api_visibility="private"),
+            chatbot.example_select(pick_example, inputs[1:], chat_outputs, api_visibility="private"),
+        ):
+            event.then(None, js=SCROLL_TO_QUESTION).then(
+                after_turn, [turns, lang], turn_outputs, api_visibility="private"
             )
-            send = gr.Button("Ask · 提问", variant="primary", scale=1, elem_id="send")
-        gr.Examples(EXAMPLES, inputs=box, label="Examples · 示例")
-        with gr.Accordion("Settings · 设置", open=False):
-            top_k = gr.Slider(1, MAX_TOP_K, value=assistant.top_k, step=1, label="Passages · 段落数")
-            alpha = gr.Slider(
-                0,
-                1,
-                value=assistant.alpha if assistant.alpha is not None else DEFAULT_ALPHA,
-                step=0.05,
-                label="Keyword ← → dense balance · 关键词/语义权重",
-            )
-            threshold = gr.Slider(
-                0,
-                1,
-                value=assistant.threshold if assistant.threshold is not None else DEFAULT_THRESHOLD,
-                step=0.01,
-                label="Not-found threshold · 无答案阈值",
-            )
-        clear = gr.Button("New chat · 新对话", size="sm")
-        inputs = [box, chatbot, top_k, alpha, threshold]
-        box.submit(respond, inputs, [box, chatbot], api_name="chat")
-        send.click(respond, inputs, [box, chatbot], api_visibility="private")
-        clear.click(lambda: [], None, chatbot, api_visibility="private")
-        gr.api(ask_json, api_name="ask")
+        clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private").then(
+            after_turn, [turns, lang], turn_outputs, api_visibility="private"
+        )
+        chatbot.clear(lambda: [], None, turns, api_visibility="private").then(  # the chat's own bin icon
+            after_turn, [turns, lang], turn_outputs, api_visibility="private"
+        )
+        upload.upload(
+            on_upload,
+            [upload, lang],
+            [*kb_outputs, status],
+            api_visibility="private",
+            show_progress_on=[status],
+        )
+        remove_btn.click(on_remove, [to_remove, lang], [*kb_outputs, status], api_visibility="private")
+        app.load(lambda: knowledge_base("both"), None, kb_outputs, api_visibility="private")
+        webapi.register(assistant)
     return app
+
+
+def _status(good: list[str], bad: list[str]) -> str:
+    lines = [f'<p class="kb-good">{escape_html(line)}</p>' for line in good]
+    lines += [f'<p class="kb-bad">{escape_html(line)}</p>' for line in bad]
+    return "".join(lines)
+
+
+def launch(app: "gr.Blocks", **kwargs):
+    """``app.launch`` with the page's styles, script and upload size limit (other arguments pass through)."""
+    kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+    kwargs.setdefault("footer_links", ["api"])
+    return app.launch(css=CSS, head=HEAD, **kwargs)
 
 
 def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None) -> None:
@@ -119,7 +283,9 @@ def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, sh
     index = assistant.index
     assistant.encoder.encode(["warm up"])
     logger.info("Serving %d passages from %s", len(index.passages), assistant.corpus)
-    print(f"Ready: {len(index.passages)} passages from {assistant.corpus}. Open http://{host}:{port}", flush=True)
-    build_app(assistant).queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, share=share, auth=auth, show_error=False
+    uploads = f"; uploads go to {assistant.uploads}" if assistant.uploads else "; uploads are off"
+    print(
+        f"Ready: {len(index.passages)} passages from {assistant.corpus}{uploads}. Open http://{host}:{port}", flush=True
     )
+    app = build_app(assistant).queue(default_concurrency_limit=4)
+    launch(app, server_name=host, server_port=port, share=share, auth=auth, show_error=False)

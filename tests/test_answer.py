@@ -1,6 +1,19 @@
-"""Answers and their rendering: citations, emphasis, and text that is never interpreted as HTML."""
+"""Answers and their Markdown/text forms: best sentences, markers, citations, text never read as HTML."""
 
-from assistant.answer import escape_markdown, language, make_answer, render_markdown, render_text
+import pytest
+
+from assistant.answer import (
+    answer_sentences,
+    best_sentences,
+    escape_markdown,
+    language,
+    make_answer,
+    render_conversation,
+    render_markdown,
+    render_text,
+    sentences_of,
+    uncited,
+)
 from assistant.records import Hit, Passage
 
 PASSAGE = Passage(
@@ -8,15 +21,19 @@ PASSAGE = Passage(
 )
 
 
+def hit(text: str, score: float, sentence: str = "", sentence_score: float = 0.0, paragraph: int = 1) -> Hit:
+    passage = Passage("d.txt", "d.txt", "D", paragraph, text)
+    return Hit(passage, score, sentence=sentence or text, sentence_score=sentence_score)
+
+
 def test_escape_markdown_shows_html_and_markdown_as_text():
-    out = escape_markdown("<script>alert('x')</script> **b** [l](u) # h")
+    out = escape_markdown("<script>alert('x')</script> **b** [l](u) # h $x$")
     assert "<script>" not in out and "&lt;script&gt;" in out
-    assert "\\*\\*b\\*\\*" in out and "\\[l\\]\\(u\\)" in out and "\\# h" in out
+    assert "\\*\\*b\\*\\*" in out and "\\[l\\]\\(u\\)" in out and "\\# h" in out and "\\$x\\$" in out
 
 
 def test_render_markdown_cites_and_emphasises_safely():
-    hit = Hit(PASSAGE, 0.71, 0.6, 0.8, sentence="答案在这里。")
-    answer = make_answer("答案在哪里?", [hit], found=True)
+    answer = make_answer("答案在哪里?", [Hit(PASSAGE, 0.71, 0.6, 0.8, sentence="答案在这里。")], found=True)
     md = render_markdown(answer)
     assert "**[1]** &lt;b&gt;Title&lt;/b&gt; · `a.txt` · ¶3 · 相关度 0.71" in md
     assert "<strong>答案在这里。</strong>" in md
@@ -28,3 +45,68 @@ def test_not_found_in_the_question_language():
     assert make_answer("明天会下雨吗?", [], found=False).answer.startswith("抱歉")
     assert render_text(make_answer("Will it rain?", [], found=False)).startswith("Sorry")
     assert (language("Hello"), language("你好 hello")) == ("en", "zh")
+
+
+def test_best_sentence_prefers_an_answer_to_a_question_in_the_document():
+    text = "记者:世界互联网大会国际组织是什么时候成立的?任贤良:世界互联网大会国际组织于2022年7月12日成立。"
+    [out] = best_sentences([hit(text, 0.5)], "世界互联网大会国际组织是什么时候成立的?", None, join=2.0)
+    assert out.sentence == "任贤良:世界互联网大会国际组织于2022年7月12日成立。"
+    assert out.sentence_score > 0
+
+
+def test_best_sentence_joins_an_equally_good_neighbour_exactly_as_written():
+    text = "Unrelated opening words here. The starter needs flour. The starter needs water daily. Bake it."
+    [out] = best_sentences([hit(text, 0.5)], "what does the starter need", None)
+    assert out.sentence == "The starter needs flour. The starter needs water daily."
+    assert out.sentence in text
+
+
+def test_a_neighbour_with_fewer_of_the_questions_words_stays_out():
+    text = "The starter lives in a jar. The sourdough starter needs flour. Bake it."
+    [out] = best_sentences([hit(text, 0.5)], "what does the sourdough starter need", None, join=0.1)
+    assert out.sentence == "The sourdough starter needs flour."
+
+
+def test_sentences_end_at_line_breaks_and_latin_full_stops():
+    assert sentences_of("# Sourdough notes\nThe starter needs flour. It is 3.5 m. Mr. Li came.") == [
+        "# Sourdough notes",
+        "The starter needs flour.",
+        "It is 3.5 m.",
+        "Mr. Li came.",
+    ]
+
+
+def test_answer_sentences_group_markers_and_skip_weak_or_question_sentences():
+    hits = [
+        hit("The summit opened in 2014.", 0.8, sentence_score=0.7, paragraph=1),
+        hit("Was it the first one?", 0.79, sentence_score=0.7, paragraph=2),  # a question: never the answer
+        hit("The summit opened in 2014.", 0.75, sentence_score=0.7, paragraph=3),  # same sentence: shares it
+        hit("It drew 1,000 guests from 100 countries.", 0.72, sentence_score=0.65, paragraph=4),
+        hit("Weather was mild.", 0.3, sentence_score=0.2, paragraph=5),  # too weak to be part of the answer
+    ]
+    assert answer_sentences(hits) == [
+        ("The summit opened in 2014.", (1, 3)),
+        ("It drew 1,000 guests from 100 countries.", (4,)),
+    ]
+    answer = make_answer("When did the summit open?", hits, found=True)
+    assert answer.answer == "The summit opened in 2014. [1][3] It drew 1,000 guests from 100 countries. [4]"
+    assert uncited(answer) == [2, 5]
+
+
+def test_every_card_is_cited_in_the_markdown():
+    hits = [hit("A is true.", 0.9, sentence_score=0.9), hit("B is unrelated.", 0.4, sentence_score=0.1, paragraph=2)]
+    md = render_markdown(make_answer("Is A true?", hits, found=True))
+    lead = md.split("\n")[0]
+    assert "[1]" in lead and "(See also [2])" in lead and "**[2]**" in md
+
+
+def test_an_answer_of_only_questions_still_quotes_the_best():
+    assert answer_sentences([hit("Why?", 0.5)]) == [("Why?", (1,))]
+
+
+@pytest.mark.parametrize("question", ["<img src=x onerror=alert(1)>", "# heading **bold**"])
+def test_conversation_export_escapes_questions(question):
+    md = render_conversation([(question, "reply [1]")], when="2024-01-01 10:00")
+    assert md.startswith("# 对话记录 · Conversation (2024-01-01 10:00)")
+    assert "<img" not in md and "\n## 1. " in md and "reply [1]" in md
+    assert "\\*\\*bold\\*\\*" in md or "&lt;img" in md

@@ -1,5 +1,9 @@
-"""The web chat in a real headless Chromium (Debian's package) driven by Playwright."""
+"""The web chat in a real headless Chromium (Debian's package) driven by Playwright.
 
+Screenshots of the main states go to test-artifacts/ (git-ignored); docs/screenshot.png is copied from there.
+"""
+
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -7,13 +11,14 @@ from pathlib import Path
 import pytest
 
 from assistant.api import Assistant
-from assistant.ui import build_app
+from assistant.ui import build_app, launch
 
 from .conftest import ROOT, SEEDS, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
+SEED = "wuzhen_summit_ten_years_interview.txt"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -24,27 +29,28 @@ FLAGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+BOT = "#chat [data-testid='bot']"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
-    (folder / "wuzhen_summit_ten_years_interview.txt").write_bytes(
-        (SEEDS / "wuzhen_summit_ten_years_interview.txt").read_bytes()
-    )
+    (folder / SEED).write_bytes((SEEDS / SEED).read_bytes())
     write(
         folder,
         "evil.md",
         "# Evil page\n\nThe sourdough starter <script>window.PWNED = 1</script>"
         '<img src=x onerror="window.PWNED = 2"> needs flour and water every day.',
     )
-    bot = Assistant(folder, index_root=tmp_path_factory.mktemp("emb"))
+    bot = Assistant(
+        folder, index_root=tmp_path_factory.mktemp("emb"), uploads=tmp_path_factory.mktemp("data") / "uploads"
+    )
     bot.refresh()
     app = build_app(bot)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     app.close()
 
@@ -61,50 +67,186 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+def open_page(browser, server, width=1280, height=900):
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
     page = context.new_page()
     page.goto(server)
     page.wait_for_selector("#question textarea", timeout=30_000)
+    page.wait_for_selector("#documents table", timeout=30_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, server):
+    context, page = open_page(browser, server)
     yield page
     context.close()
 
 
 def ask(page, question: str):
+    before = page.locator(BOT).count()
     box = page.locator("#question textarea")
     box.fill(question)
     box.press("Enter")
-    before = page.locator("#chat [data-testid='bot']").count()
+    return wait_for_reply(page, before)
+
+
+def wait_for_reply(page, before: int):
     page.wait_for_function(
         "n => document.querySelectorAll(\"#chat [data-testid='bot']\").length > n", arg=before, timeout=60_000
     )
-    return page.locator("#chat [data-testid='bot']").last
+    reply = page.locator(BOT).last
+    page.wait_for_timeout(300)  # the scroll to the question is smooth
+    return reply
 
 
-def test_question_shows_answer_and_citation(page):
-    reply = ask(page, "世界互联网大会国际组织是什么时候成立的?")
-    text = reply.inner_text()
-    assert "2022年7月12日" in text and "wuzhen_summit_ten_years_interview.txt" in text and "¶15" in text
-    assert reply.locator("strong", has_text="2022年7月12日").count() >= 1  # the best sentence is emphasised
-    reply.evaluate("e => e.scrollIntoView({block: 'start'})")
+def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / name))
 
 
-def test_english_question_finds_the_same_paragraph(page):
-    text = ask(page, "When was the WIC international organization founded?").inner_text()
-    assert "¶15" in text.split("[2]")[0]
+def markers_and_cards(reply) -> tuple[list[str], list[str]]:
+    markers = reply.locator("a.kb-cite").evaluate_all("links => links.map(a => a.getAttribute('href').slice(1))")
+    cards = reply.locator(".kb-card").evaluate_all("cards => cards.map(c => c.id)")
+    return markers, cards
+
+
+def test_empty_chat_offers_examples_and_lists_the_knowledge_base(page):
+    examples = page.locator("#chat button", has_text="世界互联网大会国际组织是什么时候成立的?")
+    assert examples.count() == 1 and page.locator("#chat button", has_text="When was the WIC").count() == 1
+    docs = page.locator("#documents").inner_text()
+    assert SEED in docs and "evil.md" in docs and "Documents: 2" in docs
+    shot(page, "chat-empty.png")
+    examples.click()
+    reply = wait_for_reply(page, 0)
+    assert "2022年7月12日" in reply.locator(".kb-lead").inner_text()
+
+
+def test_question_shows_answer_and_citation_cards(page):
+    reply = ask(page, "世界互联网大会国际组织是什么时候成立的?")
+    lead = reply.locator(".kb-lead").inner_text()
+    assert lead.startswith("回答") and "2022年7月12日" in lead and "[1]" in lead
+    markers, cards = markers_and_cards(reply)
+    assert set(markers) == set(cards) and len(cards) >= 3  # every marker has its card, every card a marker
+    first = reply.locator(".kb-card").first
+    head = first.locator(".kb-head").inner_text()
+    assert "[1]" in head and SEED in head and "¶15" in head and re.search(r"相关度 0\.\d\d", head)
+    assert "2022年7月12日" in first.locator(".kb-text strong.kb-best").inner_text()
+    assert "世界互联网大会" in first.locator(".kb-text mark.kb-term").all_inner_texts()
+    assert page.locator("#send").inner_text() == "提问"  # the page follows the question's language
+    shot(page, "chat-answer.png")
+
+
+def test_citation_opens_in_context_inside_the_chat(page):
+    reply = ask(page, "世界互联网大会国际组织是什么时候成立的?")
+    card = reply.locator(".kb-card").first
+    context = card.locator("details.kb-context")
+    assert not context.locator(".kb-para").first.is_visible()
+    context.locator("summary").click()
+    paragraphs = context.locator(".kb-para")
+    assert paragraphs.first.is_visible()
+    labels = paragraphs.locator(".kb-pn").all_inner_texts()
+    assert labels == ["¶14", "¶15", "¶16"]
+    cited = context.locator(".kb-para.kb-cited")
+    assert cited.locator(".kb-pn").inner_text() == "¶15" and "2022年7月12日" in cited.inner_text()
+    page.locator("#chat [data-testid='user']").last.evaluate("e => e.scrollIntoView({block: 'start'})")
+    shot(page, "chat-citation-context.png")
+    url = page.url
+    reply.locator(".kb-more a.kb-cite").first.click()  # a marker brings its card into view and flashes it
+    page.wait_for_selector(f"{BOT} .kb-card.kb-flash", timeout=5_000)
+    assert page.url == url  # still the same chat: the script handled the link
+
+
+def test_english_question_finds_the_same_paragraph_and_switches_labels(page):
+    reply = ask(page, "When was the WIC international organization founded?")
+    assert reply.locator(".kb-lead").inner_text().startswith("Answer")
+    assert "¶15" in reply.locator(".kb-card .kb-where").first.inner_text()
+    assert page.locator("#send").inner_text() == "Ask"
+    assert page.locator("#settings").inner_text().startswith("Settings")
 
 
 def test_script_in_a_document_does_not_run(page):
-    text = ask(page, "What does the sourdough starter need?").inner_text()
+    reply = ask(page, "What does the sourdough starter need?")
+    text = reply.inner_text()
     assert "evil.md" in text and "<script>window.PWNED = 1</script>" in text
+    assert reply.locator("script, img").count() == 0
     assert page.evaluate("window.PWNED === undefined")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "chat-hostile-document.png"), full_page=True)
+    shot(page, "chat-hostile-document.png")
 
 
 def test_not_found_message(page):
     text = ask(page, "明天北京会下雨吗?").inner_text()
     assert "没有找到" in text and "¶" not in text
+
+
+def test_upload_is_indexed_with_progress_then_searchable_then_removable(page, tmp_path):
+    bakery = "\n\n".join(
+        f"Paragraph {i}: the bakery on street {i} sells {3 * i} rye loaves each morning; slow fermentation "
+        "gives them their flavour, the baker says."
+        for i in range(300)
+    )
+    note = write(
+        tmp_path,
+        "blueberry jam.md",
+        "# Blueberry jam\n\nSimmer 500 g of blueberries with 150 g of sugar and half a lemon for twenty minutes."
+        "\n\nThe jam <script>window.PWNED = 3</script> keeps for a month in the fridge.\n\n" + bakery,
+    )
+    image = tmp_path / "photo.txt"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(300))
+    upload = page.locator("#kb input[type=file]")
+    upload.set_input_files([str(note), str(image)])
+    page.wait_for_selector("#upload-status [role=progressbar]", timeout=30_000)  # the indexing progress bar
+    page.wait_for_selector("#upload-status .kb-good", timeout=120_000)
+    status = page.locator("#upload-status").inner_text()
+    assert "Added uploads/blueberry jam.md" in status
+    assert "Not added: photo.txt looks like a binary file" in status
+    assert "uploads/blueberry jam.md" in page.locator("#documents").inner_text()
+    shot(page, "chat-upload.png")
+
+    upload.set_input_files([str(write(tmp_path, "notes.exe", "MZ"))])  # the wrong type never leaves the browser
+    page.wait_for_selector("text=Invalid file type: notes.exe", timeout=10_000)
+
+    reply = ask(page, "How long should blueberries simmer for jam?")
+    assert "uploads/blueberry jam.md" in reply.locator(".kb-card .kb-file").first.inner_text()
+    assert "twenty minutes" in reply.locator(".kb-lead").inner_text()
+    assert page.evaluate("window.PWNED === undefined")
+    shot(page, "chat-uploaded-answer.png")
+
+    page.locator("#remove-pick input").click()
+    page.get_by_role("option", name="uploads/blueberry jam.md").click()
+    page.locator("#remove").click()
+    page.wait_for_selector("#upload-status :text('Removed uploads/blueberry jam.md')", timeout=60_000)
+    assert "blueberry" not in page.locator("#documents").inner_text()
+    reply = ask(page, "How long should blueberries simmer for jam?")
+    assert "uploads/" not in reply.inner_text()
+
+
+def test_export_downloads_the_conversation_as_markdown(page, tmp_path):
+    ask(page, "世界互联网大会国际组织是什么时候成立的?")
+    page.wait_for_function("!document.querySelector('#export').disabled", timeout=10_000)
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    path = tmp_path / "chat.md"
+    download.value.save_as(path)
+    text = path.read_text("utf-8")
+    assert text.startswith("# 对话记录 · Conversation")
+    assert "## 1. 世界互联网大会国际组织是什么时候成立的?" in text
+    assert "**[1]**" in text and f"`{SEED}`" in text and "¶15" in text and "2022年7月12日" in text
+    page.locator("#chat button[aria-label='Clear']").click()  # the chat's own bin empties the export too
+    page.wait_for_function("document.querySelector('#export').disabled", timeout=10_000)
+
+
+def test_phone_width_layout(browser, server):
+    context, page = open_page(browser, server, width=390, height=844)
+    try:
+        reply = ask(page, "世界互联网大会国际组织是什么时候成立的?")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        chat = page.locator("#chat").bounding_box()
+        assert chat["width"] <= 390 and chat["height"] >= 300
+        card = reply.locator(".kb-card").first.bounding_box()
+        assert card["x"] >= 0 and card["x"] + card["width"] <= 390
+        box, send = page.locator("#question").bounding_box(), page.locator("#send").bounding_box()
+        assert abs(box["y"] - send["y"]) < 40  # the question box and its button share a row
+        shot(page, "chat-phone.png")
+    finally:
+        context.close()

@@ -1,15 +1,17 @@
 """The real Gradio app, served on 127.0.0.1 and called through gradio_client."""
 
+import re
 import socket
 
 import pytest
 
 from assistant.api import Assistant
-from assistant.ui import build_app, user_questions
+from assistant.ui import build_app, launch, user_questions
 
 from .conftest import SEEDS, write
 
 pytestmark = pytest.mark.slow
+QUESTION = "世界互联网大会国际组织是什么时候成立的?"
 
 
 def text_of(message) -> str:
@@ -27,7 +29,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def served(tmp_path_factory):
     from gradio_client import Client
 
     folder = tmp_path_factory.mktemp("corpus")
@@ -38,62 +40,133 @@ def client(tmp_path_factory):
         "# Evil <script>alert('pwned')</script>\n\n"
         "This document mentions the sourdough <img src=x onerror=alert(1)> recipe **with** [a link](javascript:alert(1)).",
     )
-    bot = Assistant(folder, index_root=tmp_path_factory.mktemp("emb"))
+    uploads = tmp_path_factory.mktemp("uploads")
+    bot = Assistant(folder, index_root=tmp_path_factory.mktemp("emb"), uploads=uploads)
     bot.refresh()
     app = build_app(bot)
     port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False), uploads
     finally:
         app.close()
 
 
+@pytest.fixture(scope="module")
+def client(served):
+    return served[0]
+
+
+def chat(client, question, history=(), top_k=3, alpha=0.5, threshold=0.2):
+    box, history = client.predict(question, list(history), top_k, alpha, threshold, api_name="/chat")
+    assert box == ""
+    return history
+
+
 def test_ask_endpoint_returns_cited_passages(client):
-    result = client.predict("世界互联网大会国际组织是什么时候成立的?", [], 3, api_name="/ask")
+    result = client.predict(QUESTION, [], 3, api_name="/ask")
     assert result["found"] is True and len(result["passages"]) == 3
     top = result["passages"][0]
     assert (top["source"], top["paragraph"]) == ("seed.txt", 15)
+    assert "2022年7月12日" in result["answer"] and result["answer"].endswith("[1]")
 
 
-def test_chat_endpoint_renders_answer_with_citation(client):
-    box, history = client.predict(
-        "When was the WIC international organization founded?", [], 3, 0.5, 0.2, api_name="/chat"
-    )
-    text = text_of(history[-1])
-    assert box == ""
-    assert "seed.txt" in text and "¶15" in text and "score" in text
+def test_chat_endpoint_renders_answer_with_citation_cards(client):
+    reply = text_of(chat(client, "When was the WIC international organization founded?")[-1])
+    assert "seed.txt" in reply and "¶15" in reply and "score" in reply
+    markers = set(re.findall(r'class="kb-cite" href="#(kb-\w+-\d+)"', reply))
+    cards = set(re.findall(r'class="kb-card" id="(kb-\w+-\d+)"', reply))
+    assert markers == cards and len(cards) >= 1
+    first_card = reply.split('class="kb-card"')[1]
+    assert "¶15" in first_card and 'class="kb-best"' in first_card and "2022年7月12日" in first_card
+    assert '<details class="kb-context">' in first_card and "¶14" in first_card and "¶16" in first_card
 
 
-def test_chat_follow_up_uses_history(client):
-    _, history = client.predict("世界互联网大会国际组织是什么时候成立的?", [], 3, 0.5, 0.2, api_name="/chat")
-    _, history = client.predict("它现在有多少会员?", history, 3, 0.5, 0.2, api_name="/chat")
-    assert "¶13" in text_of(history[-1]).split("[1]")[1][:400]
+def test_chat_follow_up_uses_history_returned_by_the_client(client):
+    history = chat(client, QUESTION)
+    history = chat(client, "它现在有多少会员?", history)
+    first_card = text_of(history[-1]).split('class="kb-card"')[1]
+    assert '<span class="kb-where">¶13</span>' in first_card
+
+
+def test_threshold_leaves_out_weak_passages(client):
+    loose = text_of(chat(client, QUESTION, top_k=5, threshold=0.0)[-1])
+    strict = text_of(chat(client, QUESTION, top_k=5, threshold=0.5)[-1])
+    assert loose.count('class="kb-card"') == 5 and 1 <= strict.count('class="kb-card"') < 5
 
 
 def test_not_found_is_said_plainly(client):
-    _, history = client.predict("明天北京会下雨吗?", [], 3, 0.5, 0.2, api_name="/chat")
-    assert "没有找到" in text_of(history[-1]) and "¶" not in text_of(history[-1])
+    reply = text_of(chat(client, "明天北京会下雨吗?")[-1])
+    assert "没有找到" in reply and "¶" not in reply
 
 
-def test_hostile_document_is_shown_as_text(client):
-    _, history = client.predict("sourdough recipe with a link", [], 1, 0.5, 0.2, api_name="/chat")
-    reply = text_of(history[-1])
+def test_hostile_document_and_question_are_shown_as_text(client):
+    history = chat(client, "sourdough recipe with a link <img src=y onerror=alert(2)>", top_k=1)
+    question, reply = text_of(history[-2]), text_of(history[-1])
+    assert question == "sourdough recipe with a link &lt;img src=y onerror=alert(2)&gt;"
     assert "evil.md" in reply
-    assert "<script>" not in reply and "<img" not in reply and "](javascript" not in reply
-    assert "&lt;script&gt;" in reply and "&lt;img src=x onerror=alert\\(1\\)&gt;" in reply
-    assert "\\[a link\\]\\(javascript:alert\\(1\\)\\)" in reply
+    assert "<script" not in reply and "<img" not in reply and "](javascript" not in reply and "**" not in reply
+    assert "&lt;script&gt;" in reply and "&lt;img src=x onerror=alert(1)&gt;" in reply
+    assert "&#91;a link&#93;(javascript&#58;alert(1))" in reply
 
 
 def test_empty_question_gets_a_message_not_an_error(client):
-    _, history = client.predict("   ", [], 3, 0.5, 0.2, api_name="/chat")
-    assert "The question is empty" in text_of(history[-1])
+    assert "The question is empty" in text_of(chat(client, "   ")[-1])
+
+
+def test_documents_upload_context_and_remove_endpoints(served, tmp_path):
+    from gradio_client import handle_file
+
+    client, uploads = served
+    assert {d["source"] for d in client.predict(api_name="/documents")} == {"seed.txt", "evil.md"}
+    note = write(tmp_path, "蓝莓酱.md", "# 蓝莓酱\n\n蓝莓酱的做法：蓝莓五百克，白糖一百五十克，小火熬煮二十分钟。\n")
+    bad = write(tmp_path, "run.exe", "MZ")
+    report = client.predict([handle_file(str(note)), handle_file(str(bad))], api_name="/upload")
+    assert [d["source"] for d in report["added"]] == ["uploads/蓝莓酱.md"]
+    assert report["refused"][0][0] == "run.exe" and "not a supported document" in report["refused"][0][1]
+    assert [p.name for p in uploads.iterdir()] == ["蓝莓酱.md"]
+    assert client.predict("蓝莓酱怎么做?", [], 1, api_name="/ask")["passages"][0]["source"] == "uploads/蓝莓酱.md"
+
+    around = client.predict("seed.txt", 15, api_name="/context")
+    assert [(p["paragraph"], p["cited"]) for p in around] == [(14, False), (15, True), (16, False)]
+
+    left = client.predict("uploads/蓝莓酱.md", api_name="/remove")
+    assert {d["source"] for d in left} == {"seed.txt", "evil.md"} and list(uploads.iterdir()) == []
+    with pytest.raises(Exception, match="not an uploaded document"):
+        client.predict("seed.txt", api_name="/remove")
 
 
 def test_user_questions_from_history():
     history = [
-        {"role": "user", "content": "q1"},
+        {"role": "user", "content": "q1 &lt;b&gt;"},
         {"role": "assistant", "content": "a1"},
-        {"role": "user", "content": "q2"},
+        {"role": "user", "content": [{"type": "text", "text": "q2"}]},
+        {"role": "user", "content": "   "},
     ]
-    assert user_questions(history) == ["q1", "q2"]
+    assert user_questions(history) == ["q1 <b>", "q2"]
+
+
+def test_serve_listens_on_this_machine_only_by_default():
+    from assistant.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.share, args.auth, args.no_uploads) == ("127.0.0.1", False, None, False)
+
+
+def test_login_is_required_when_auth_is_set(tmp_path, fake_encoder):
+    import httpx
+    from gradio_client import Client
+
+    write(tmp_path / "c", "a.md", "# A\n\nThe sourdough starter needs flour and water every day.\n")
+    app = build_app(Assistant(tmp_path / "c", encoder=fake_encoder))
+    port = free_port()
+    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, auth=("ann", "s3cret"))
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        assert httpx.get(url + "config").status_code == 401
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do; gradio_client's type varies
+            Client(url, verbose=False, auth=("ann", "wrong"))
+        client = Client(url, verbose=False, auth=("ann", "s3cret"))
+        assert client.predict(api_name="/documents")[0]["source"] == "a.md"
+    finally:
+        app.close()
