@@ -77,15 +77,18 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         lang = language(message)
         try:
             answer = assistant.ask(
-                message, user_questions(history), top_k=int(top_k), alpha=float(alpha), threshold=float(threshold)
+                message, user_questions(history), top_k=webapi.whole(top_k), alpha=alpha, threshold=threshold
             )
-            answer = relevant_only(answer, float(threshold))
+            answer = relevant_only(answer, assistant.threshold if threshold is None else threshold)
             contexts = [assistant.context(hit.passage) for hit in answer.hits]
             reply = render_reply(answer, uid=uuid.uuid4().hex[:8], contexts=contexts)
             turns.append((message, render_markdown(answer)))
         except AssistantError as exc:
             reply = render_error(str(exc), lang)
             turns.append((message, f"⚠️ {exc}"))
+        except Exception:  # a bug or a malformed request: one sentence here, the details in the log
+            logger.exception("Could not answer %r", message)
+            reply = render_error(webapi.UNEXPECTED, lang)
         history += [{"role": "user", "content": escape_html(message)}, {"role": "assistant", "content": reply}]
         return "", history, turns
 

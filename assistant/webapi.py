@@ -4,6 +4,7 @@ Imported only when the web app is built; the type hints are read by ``gr.api`` (
 """
 
 import functools
+import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from .errors import AssistantError, UploadError
 from .uploads import MAX_UPLOAD_BYTES, check_size
 
 MAX_CONTEXT = 10
+UNEXPECTED = "Something went wrong; try again, and report it if it happens again (the server log has details)."
+logger = logging.getLogger(__name__)
+
+
+def whole(value):
+    """A slider's 5.0 as 5; anything else as it came, for the API to accept or explain."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def register(assistant: Assistant) -> None:
@@ -26,12 +34,15 @@ def register(assistant: Assistant) -> None:
                 return fn(*args, **kwargs)
             except AssistantError as exc:
                 raise gr.Error(str(exc)) from exc
+            except Exception as exc:  # a bug or a malformed request: one sentence, the details in the log
+                logger.exception("%s failed", fn.__name__)
+                raise gr.Error(UNEXPECTED) from exc
 
         return call
 
     def ask(question: str, history: list[str] | None = None, top_k: int = 5) -> dict:
         """Answer a question from the documents: the same JSON as ``ask --json``."""
-        return assistant.ask(question, history or [], top_k=int(top_k)).to_dict()
+        return assistant.ask(question, history or [], top_k=whole(top_k)).to_dict()
 
     def documents() -> list[dict]:
         """The documents in the knowledge base: source, title, passages, paragraphs, uploaded."""

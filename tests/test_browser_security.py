@@ -80,8 +80,14 @@ def injected(page) -> list[str]:
         """() => {
             const chat = document.querySelector('#chat');
             const found = [];
-            for (const el of chat.querySelectorAll('img, script, iframe, svg, details, a[href^="javascript"], b')) {
-                if (!el.closest('button') && !el.closest('[class*="icon"]')) found.push(el.outerHTML.slice(0, 80));
+            for (const el of chat.querySelectorAll('*')) {
+                if (el.closest('button') || el.closest('[class*="icon"]')) continue;  // Gradio's own controls
+                const tag = el.tagName.toLowerCase();
+                const handlers = [...el.attributes].some(a => a.name.startsWith('on'));
+                const scripted = [...el.attributes].some(a => /^\\s*javascript:/i.test(a.value));
+                const foreign = ['img', 'script', 'iframe', 'svg', 'object', 'embed', 'b'].includes(tag)
+                    || (tag === 'details' && !el.className.startsWith('kb-'));
+                if (handlers || scripted || foreign) found.push(el.outerHTML.slice(0, 80));
             }
             if (window.PWNED !== undefined) found.push('PWNED=' + window.PWNED);
             return found;
