@@ -34,7 +34,7 @@ def safe_name(name: str) -> str:
     stem, suffix = os.path.splitext(clean)
     if suffix.lower() not in SUFFIXES:
         kinds = ", ".join(SUFFIXES)
-        raise UploadError(f"{name} is not a supported document; upload one of: {kinds}.")
+        raise UploadError(f"{name!r} is not a supported document; upload one of: {kinds}.")
     stem = stem[: MAX_NAME_CHARS - len(suffix)].strip(" .") or "document"
     return stem + suffix.lower()
 
