@@ -35,7 +35,7 @@ def default_corpus() -> Path:
 def default_uploads(corpus: str | Path, index_root: str | Path | None = None) -> Path:
     """Where the web chat keeps documents uploaded for ``corpus``: ``<index root>/uploads/<corpus>-<hash>/``."""
     corpus = Path(corpus).resolve()
-    key = hashlib.sha256(str(corpus).encode()).hexdigest()[:10]
+    key = hashlib.sha256(str(corpus).encode("utf-8", "surrogateescape")).hexdigest()[:10]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus.name)[:40]
     return Path(index_root or default_index_root()) / "uploads" / f"{slug}-{key}"
 

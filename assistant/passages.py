@@ -6,8 +6,7 @@ import re
 
 from .records import Document, Paragraph, Passage
 
-# Lazy, so that an English full stop followed by a space ends a sentence too (greedy, it never did).
-_SENTENCE = re.compile(r"[^。！？!?…]*?(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
+_SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
 _WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]")
 
 

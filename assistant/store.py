@@ -117,7 +117,7 @@ class Index:
 def index_folder(corpus: Path, model: str, root: Path | None = None) -> Path:
     """One folder per (corpus, model): another model never reads these vectors."""
     corpus = Path(corpus).resolve()
-    key = hashlib.sha256(f"{corpus}\n{model}".encode()).hexdigest()[:10]
+    key = hashlib.sha256(f"{corpus}\n{model}".encode("utf-8", "surrogateescape")).hexdigest()[:10]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{corpus.name}-{Path(model).name}")[:60]
     return Path(root or default_index_root()) / f"{slug}-{key}"
 
@@ -225,6 +225,11 @@ def _file_state(
     known = (manifest or {}).get("files", {})
     state, unreadable = {}, {}
     for source, (path, root) in files.items():
+        if not _is_utf8(source):  # undecodable bytes in a file name: it could not be cited or saved
+            shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            unreadable[shown] = f"{shown} has a file name that is not UTF-8; rename it."
+            logger.warning("Skipped: %s", unreadable[shown])
+            continue
         try:
             st = path.stat()
             entry = known.get(source)
@@ -244,6 +249,14 @@ def _file_state(
             "root": str(root),
         }
     return state, unreadable
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _unreadable(source: str, path: Path, exc: OSError) -> str:
@@ -347,7 +360,7 @@ def _build(
         "format_version": FORMAT_VERSION,
         "model": encoder.name,
         "dimension": int(dimension),
-        "corpus": str(Path(corpus).resolve()),
+        "corpus": str(Path(corpus).resolve()).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
         "files": {s: {k: v for k, v in e.items() if k not in ("path", "root")} for s, e in state.items()},
         "skipped": skipped,
         "passages": len(passages),

@@ -438,3 +438,15 @@ def test_many_hostile_files_at_once_index_in_reasonable_time(tmp_path):
         assert (name in indexed) == (outcome == "text"), name
         assert (name in index.manifest["skipped"]) == (outcome == "skipped"), name
     print(f"{len(files)} hostile files indexed in {elapsed:.1f} s")
+
+
+def test_names_that_are_not_utf8(tmp_path, fake_cli):
+    """Linux allows any bytes in a name: such a file is skipped with a reason, such a folder still works."""
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/docs-\xff\xfe"))
+    write(folder, "good.txt", ANCHOR)
+    (folder / os.fsdecode(b"bad-\xff.txt")).write_text(ANCHOR)
+    index = Assistant(folder, encoder=FakeEncoder()).refresh()
+    assert [p.source for p in index.passages] == ["good.txt"]
+    assert_one_clear_sentence(index.manifest["skipped"]["bad-\ufffd.txt"], "not UTF-8", "rename it")
+    code, out, err = fake_cli("ask", "sourdough starter", "--corpus", str(folder))
+    assert code == 0 and "good.txt" in out and "Traceback" not in err
