@@ -186,11 +186,6 @@ def escape_markdown(text: str) -> str:
     return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=False)
 
 
-def unescape_markdown(text: str) -> str:
-    """The exact inverse of :func:`escape_markdown` (the chat shows questions escaped and reads them back)."""
-    return re.sub(r"\\(.)", r"\1", html.unescape(text), flags=re.S)
-
-
 def render_markdown(answer: Answer, *, passage_chars: int = 600) -> str:
     """The answer as Markdown: the answer with its markers, then one quoted passage per citation."""
     if not answer.found:
