@@ -6,30 +6,43 @@ import contextlib
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 import shutil
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .dense import DenseIndex, choose_kind
+from .dense import DenseIndex, choose_kind, choose_spec, reuse_or_build
 from .documents import file_digest, find_files, read_document
 from .encoder import Encoder
 from .errors import AssistantError, CorpusError, IndexStoreError
-from .keyword import KeywordIndex
+from .keyword import KeywordIndex, count_terms, stack_counts
 from .passages import make_passages, split_sentences, weight
 from .records import Passage
+from .terms import tokenize_many
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 INDEX_ENV = "ASSISTANT_INDEX_DIR"
 CHUNKING = {"min_weight": 16, "max_chars": 400}
+# Above this many passages sentences get no vectors of their own: they multiply the memory of
+# the vectors by ~6 and every query scans them all (~60k sentences, 120 MB, at the limit). Recorded in the
+# manifest; ``sentence_vectors`` (auto, on, off) overrides.
+SENTENCE_LIMIT = 10_000
+
+
+def sentence_vectors_wanted(passages: int, setting: str = "auto") -> bool:
+    """Whether passages' sentences get vectors: ``on``, ``off``, or ``auto`` (up to ``SENTENCE_LIMIT`` passages)."""
+    if setting not in ("auto", "on", "off"):
+        raise ValueError(f"sentence_vectors must be auto, on or off; got {setting!r}")
+    return setting == "on" or (setting == "auto" and passages <= SENTENCE_LIMIT)
 
 
 def default_index_root() -> Path:
@@ -107,8 +120,17 @@ class Index:
     def vectors_array(self) -> np.ndarray:
         """The passage vectors, row-aligned with ``passages`` (memory-mapped from disk when loaded)."""
         if self.vectors is None:
-            self.vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
+            self.vectors = open_vectors(self.folder / "vectors.npy")
         return self.vectors
+
+
+def open_vectors(path: Path) -> np.ndarray:
+    """Vectors memory-mapped for reads of scattered rows: without read-ahead, a query that re-scores ~100
+    passages pages in ~100 rows, not ~100 x 128 kB (which filled the RSS with a million-row file)."""
+    vectors = np.load(path, mmap_mode="r")
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        vectors._mmap.madvise(mmap.MADV_RANDOM)
+    return vectors
 
 
 def index_folder(corpus: Path, model: str, root: Path | None = None) -> Path:
@@ -126,8 +148,11 @@ def open_index(
     root: Path | None = None,
     rebuild: bool = False,
     dense_kind: str = "auto",
+    dense_params: dict | None = None,
+    sentence_vectors: str = "auto",
     progress: bool = False,
     extra: Mapping[str, Path] | None = None,
+    current: Index | None = None,
 ) -> Index:
     """Load the saved index of ``corpus`` if it is current, else (re)build what changed and save it.
 
@@ -145,12 +170,14 @@ def open_index(
             f"No .txt, .md or .html documents in {corpus}. Put documents there or pass another folder with --corpus."
         )
     folder = index_folder(corpus, encoder.name, root)
-    old = None if rebuild else _load_current(folder, encoder.name)
+    old = None if rebuild else (current if _is_current(current, folder, encoder.name) else None)
+    old = old or (None if rebuild else _load_current(folder, encoder.name))
     state = _file_state(files, corpus, old.manifest if old else None)
-    if old and _unchanged(old.manifest, state, dense_kind):
+    if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         return old
-    index = _build(corpus, files, state, encoder, old, dense_kind=dense_kind, progress=progress)
+    options = {"dense_kind": dense_kind, "dense_params": dense_params, "sentence_vectors": sentence_vectors}
+    index = _build(corpus, files, state, encoder, old, progress=progress, **options)
     _save(index, folder)
     return index
 
@@ -169,6 +196,16 @@ def corpus_files(corpus: Path, extra: Mapping[str, Path] | None = None) -> dict[
                 continue
             files[source] = (path, Path(folder))
     return files
+
+
+def _is_current(index: Index | None, folder: Path, model: str) -> bool:
+    """Whether an index already in memory is the version ``CURRENT`` names (then it need not be read again)."""
+    if index is None or index.folder.parent != folder or index.manifest.get("model") != model:
+        return False
+    try:
+        return (folder / "CURRENT").read_text().strip() == index.folder.name
+    except OSError:
+        return False
 
 
 def _file_state(files: dict[str, tuple[Path, Path]], corpus: Path, manifest: dict | None) -> dict[str, dict]:
@@ -199,11 +236,17 @@ def _file_state(files: dict[str, tuple[Path, Path]], corpus: Path, manifest: dic
     return state
 
 
-def _unchanged(manifest: dict, state: dict, dense_kind: str) -> bool:
+def _unchanged(manifest: dict, state: dict, dense_kind: str, sentence_vectors: str = "auto") -> bool:
     files = manifest.get("files", {})
     same_files = set(files) == set(state) and all(files[s]["sha256"] == state[s]["sha256"] for s in state)
     wanted_kind = choose_kind(manifest.get("passages", 0), dense_kind)
-    return same_files and manifest.get("chunking") == CHUNKING and manifest["dense"]["kind"] == wanted_kind
+    sentences = sentence_vectors_wanted(manifest.get("passages", 0), sentence_vectors)
+    return (
+        same_files
+        and manifest.get("chunking") == CHUNKING
+        and manifest["dense"]["kind"] == wanted_kind
+        and manifest.get("sentence_vectors") == sentences
+    )
 
 
 @dataclass
@@ -214,6 +257,7 @@ class _FileUnit:
     vectors: np.ndarray
     sentence_vectors: np.ndarray
     sentence_counts: np.ndarray
+    term_counts: object  # scipy CSR rows: the passages' keyword term counts (tokenized once)
 
 
 def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
@@ -224,6 +268,7 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
     vectors = old.vectors_array()
     sentence_vectors = old.sentence_vectors
     offsets = old.sentence_offsets
+    term_counts = old.keyword.term_counts()
     rows_by_source: dict[str, list[int]] = {}
     for i, p in enumerate(old.passages):
         rows_by_source.setdefault(p.source, []).append(i)
@@ -236,12 +281,24 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
                 vectors=np.asarray(vectors[first:last]),
                 sentence_vectors=np.asarray(sentence_vectors[offsets[first] : offsets[last]]),
                 sentence_counts=np.diff(offsets[first : last + 1]),
+                term_counts=term_counts[first:last],
             )
     return units
 
 
-def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_kind: str, progress: bool) -> Index:
-    """Reuse passages and vectors of unchanged files; read and encode only new or changed ones."""
+def _build(
+    corpus,
+    files,
+    state,
+    encoder: Encoder,
+    old: Index | None,
+    *,
+    dense_kind: str,
+    progress: bool,
+    dense_params: dict | None = None,
+    sentence_vectors: str = "auto",
+) -> Index:
+    """Reuse passages, vectors and keyword term counts of unchanged files; read and encode only new or changed ones."""
     started = time.perf_counter()
     units = _old_units(old, state)
     fresh: dict[str, list[Passage]] = {}
@@ -265,13 +322,21 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
     new_passages = [p for ps in fresh.values() for p in ps]
     if not new_passages and not units:
         raise CorpusError(f"None of the documents in {corpus} could be read; see the warnings above.")
+    total = len(new_passages) + sum(len(u.passages) for u in units.values())
+    with_sentences = sentence_vectors_wanted(total, sentence_vectors)
+    _fit_sentences(units, with_sentences, had=bool(old and old.manifest.get("sentence_vectors")))
     if new_passages:
         logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
-    sentences = [passage_sentences(p) for p in new_passages]
-    flat = [s for group in sentences for s in group]
+    sentences = [passage_sentences(p) if with_sentences else [] for p in new_passages]
+    missing = {
+        src: [passage_sentences(p) for p in u.passages] for src, u in units.items() if u.sentence_vectors is None
+    }
+    flat = [s for group in sentences for s in group] + [s for gs in missing.values() for g in gs for s in g]
     encoded = encoder.encode([embed_text(p) for p in new_passages] + flat, progress=progress)
-    passage_vectors, sentence_vectors = encoded[: len(new_passages)], encoded[len(new_passages) :]
+    passage_vectors, sentence_vectors_ = encoded[: len(new_passages)], encoded[len(new_passages) :]
     counts = np.array([len(g) for g in sentences], dtype=np.int64)
+    vocab = dict(old.keyword.vocab) if old is not None and units else {}
+    term_counts = count_terms(tokenize_many([keyword_text(p) for p in new_passages]), vocab)
     p_cursor = s_cursor = 0
     for source, ps in fresh.items():
         n = len(ps)
@@ -279,10 +344,16 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
         units[source] = _FileUnit(
             passages=ps,
             vectors=passage_vectors[p_cursor : p_cursor + n],
-            sentence_vectors=sentence_vectors[s_cursor : s_cursor + int(c.sum())],
+            sentence_vectors=sentence_vectors_[s_cursor : s_cursor + int(c.sum())],
             sentence_counts=c,
+            term_counts=term_counts[p_cursor : p_cursor + n],
         )
         p_cursor += n
+        s_cursor += int(c.sum())
+    for source, groups in missing.items():  # reused files that had no sentence vectors and now need them
+        c = np.array([len(g) for g in groups], dtype=np.int64)
+        units[source].sentence_vectors = sentence_vectors_[s_cursor : s_cursor + int(c.sum())]
+        units[source].sentence_counts = c
         s_cursor += int(c.sum())
     ordered = [units[s] for s in sorted(units)]
     passages = [p for u in ordered for p in u.passages]
@@ -290,8 +361,9 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
     vectors = _stack([u.vectors for u in ordered], dimension)
     all_sentences = _stack([u.sentence_vectors for u in ordered], dimension)
     offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
-    dense = DenseIndex.build(vectors, kind=dense_kind)
-    keyword = KeywordIndex.build([keyword_text(p) for p in passages], progress=progress)
+    spec = choose_spec(len(vectors), dense_kind, **(dense_params or {}))
+    dense = reuse_or_build(old.dense if old is not None else None, vectors, spec)
+    keyword = KeywordIndex.from_counts(stack_counts([u.term_counts for u in ordered], len(vocab)), vocab)
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": encoder.name,
@@ -302,7 +374,8 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
         "passages": len(passages),
         "sentences": int(len(all_sentences)),
         "chunking": CHUNKING,
-        "dense": {"kind": dense.kind, "metric": "inner_product"},
+        "sentence_vectors": with_sentences,
+        "dense": {"kind": dense.kind, "metric": "inner_product", "params": dense.params},
         "keyword": {
             "method": "bm25-lucene",
             "k1": keyword.k1,
@@ -327,6 +400,16 @@ def _build(corpus, files, state, encoder: Encoder, old: Index | None, *, dense_k
     )
 
 
+def _fit_sentences(units: dict[str, _FileUnit], wanted: bool, *, had: bool) -> None:
+    """Drop reused sentence vectors that are no longer wanted; mark those wanted but never made (None)."""
+    for unit in units.values():
+        if not wanted:
+            unit.sentence_vectors = unit.sentence_vectors[:0]
+            unit.sentence_counts = np.zeros(len(unit.passages), dtype=np.int64)
+        elif not had:
+            unit.sentence_vectors = None
+
+
 def _stack(blocks: list[np.ndarray], dimension: int) -> np.ndarray:
     blocks = [b for b in blocks if len(b)]
     return (
@@ -345,7 +428,7 @@ def _save(index: Index, folder: Path) -> None:
         tmp.mkdir()
         with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
             for p in index.passages:
-                out.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
+                out.write(json.dumps(vars(p), ensure_ascii=False) + "\n")  # vars: asdict deep-copies, 10x slower
         np.save(tmp / "vectors.npy", index.vectors_array())
         np.save(tmp / "sentence_vectors.npy", index.sentence_vectors)
         np.save(tmp / "sentence_offsets.npy", index.sentence_offsets)
@@ -390,9 +473,13 @@ def _load_current(folder: Path, model: str) -> Index | None:
             logger.warning("Index %s was built by %s, not %s; rebuilding it.", path, manifest.get("model"), model)
             return None
         _verify(path, manifest)
-        passages = [Passage(**json.loads(line)) for line in (path / "passages.jsonl").read_text("utf-8").splitlines()]
-        dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"])
-        keyword = KeywordIndex.load(path / "keyword")
+        lines = (path / "passages.jsonl").read_text("utf-8").splitlines()
+        passages = [Passage(**row) for row in json.loads("[" + ",".join(lines) + "]")]  # one parse, not one per line
+        mapped = manifest["dense"]["kind"] != "flat"  # a large index: leave its codes on disk until used
+        dense = DenseIndex.load(
+            path / "dense.faiss", manifest["dense"]["kind"], manifest["dense"]["params"], mmap=mapped
+        )
+        keyword = KeywordIndex.load(path / "keyword", mmap=mapped)
         sentence_vectors = np.load(path / "sentence_vectors.npy")
         offsets = np.load(path / "sentence_offsets.npy")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexStoreError) as exc:
