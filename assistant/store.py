@@ -33,9 +33,9 @@ FORMAT_VERSION = 7
 INDEX_ENV = "ASSISTANT_INDEX_DIR"
 CHUNKING = {"min_weight": 16, "max_chars": 400}
 # Above this many passages sentences get no vectors of their own: they multiply the memory of
-# the vectors by ~6 and every query scans them all (~60k sentences, 120 MB, at the limit). Recorded in the
+# the vectors by ~6 and every query scans them all (~12k sentences, 25 MB, at the limit: a few ms). Recorded in the
 # manifest; ``sentence_vectors`` (auto, on, off) overrides.
-SENTENCE_LIMIT = 10_000
+SENTENCE_LIMIT = 2_000
 
 
 def sentence_vectors_wanted(passages: int, setting: str = "auto") -> bool:

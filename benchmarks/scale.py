@@ -46,6 +46,21 @@ def rss_split() -> dict:
     return {k: int(fields[f"Rss{k[4:-3].capitalize()}"].split()[0]) / 1024 for k in ("rss_anon_mb", "rss_file_mb")}
 
 
+def mapped_rss() -> dict[str, float]:
+    """Resident MB per memory-mapped index file (from /proc/self/smaps)."""
+    out: dict[str, float] = {}
+    name = None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and "-" in parts[0] and "/" in parts[-1]:
+            name = Path(parts[-1]).name
+        elif len(parts) == 6 and "-" in parts[0]:
+            name = None
+        elif line.startswith("Rss:") and name and name.endswith((".npy", ".faiss", ".npz")):
+            out[name] = out.get(name, 0.0) + int(parts[1]) / 1024
+    return {k: round(v, 1) for k, v in out.items() if v >= 1}
+
+
 # --- material: real sentences, their vectors and term counts, the real questions --------------------------
 
 
@@ -288,6 +303,7 @@ def serve(n: int, work: Path) -> dict:
         "serve_peak_rss_mb": rss_mb(),
         "serve_rss_over_python_mb": rss_mb() - base_rss,
         **rss_split(),
+        "mapped_rss_mb": mapped_rss(),
     }
 
 
@@ -315,8 +331,7 @@ def update(n: int, work: Path, data: Path) -> dict:
     vectors = np.empty((n, sentence_vectors.shape[1]), np.float32)
     synth_vectors(select, sentence_vectors, vectors)
     encoder = Encoder("use-multilingual-v3")
-    files = store.find_files(corpus)
-    state = store._file_state(files, corpus, None)
+    state = store._file_state(store.corpus_files(corpus), corpus, None)
     keyword = KeywordIndex.from_counts(select @ sentence_counts, {w: i for i, w in enumerate(info["vocab"])})
     dense = DenseIndex.build(vectors)
     manifest = {

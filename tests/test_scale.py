@@ -166,6 +166,7 @@ def test_sentence_vectors_follow_the_setting_and_are_recorded(tmp_path, monkeypa
     corpus = tmp_path / "docs"
     for name, text in DOCS.items():
         write(corpus, name, text)
+    limit = store.SENTENCE_LIMIT
     on = Assistant(corpus, encoder=FakeEncoder()).index
     assert on.manifest["sentence_vectors"] is True and len(on.sentence_vectors) > 0
     monkeypatch.setattr(store, "SENTENCE_LIMIT", 2)  # the corpus is now "large": sentence vectors go
@@ -179,7 +180,7 @@ def test_sentence_vectors_follow_the_setting_and_are_recorded(tmp_path, monkeypa
         "metric": "inner_product",
         "params": {},
     }
-    monkeypatch.setattr(store, "SENTENCE_LIMIT", 10_000)
+    monkeypatch.setattr(store, "SENTENCE_LIMIT", limit)
     again = Assistant(corpus, encoder=FakeEncoder()).index
     np.testing.assert_allclose(again.sentence_vectors, on.sentence_vectors, atol=1e-6)
 
