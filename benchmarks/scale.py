@@ -213,6 +213,8 @@ def build(n: int, work: Path) -> dict:
     (folder / "keyword").mkdir(exist_ok=True)
     keyword.save(folder / "keyword")
     with_sentences = sentence_vectors_wanted(n)
+    for name in ("sentence_vectors.npy", "sentence_offsets.npy"):
+        (folder / name).unlink(missing_ok=True)  # left by an earlier build with sentence vectors
     if with_sentences:
         np.save(folder / "sentence_vectors.npy", sentence_vectors[select.indices])
         np.save(folder / "sentence_offsets.npy", select.indptr.astype(np.int64))
@@ -450,18 +452,19 @@ def main() -> None:
         print(json.dumps(functions[args.stage](args.n, args.work)))
         return
     info = material(args.data, args.work)
-    chars_per_passage = 2 * 4 * statistics.mean(map(len, info["sentences"]))  # passage + its sentences, 4 on average
+    chars_per_passage = 4 * statistics.mean(map(len, info["sentences"]))  # 4 sentences on average
     rows = []
     for n in args.sizes:
         row = {
             **stage("build", n, args.work, args.data, args.reuse),
             **stage("serve", n, args.work, args.data, args.reuse),
         }
-        row["encode_estimate_s"] = n * chars_per_passage / info["encode_chars_per_s"]
-        row["tokenize_estimate_s"] = n * chars_per_passage / 2 / info["tokenize_chars_per_s"]
+        encoded = 2 if row["sentence_vectors"] else 1  # the passage, and its sentences again when they get vectors
+        row["encode_estimate_s"] = n * encoded * chars_per_passage / info["encode_chars_per_s"]
+        row["tokenize_estimate_s"] = n * chars_per_passage / info["tokenize_chars_per_s"]
         rows.append(row)
         print(json.dumps(row), flush=True)
-    upd = stage("update", args.update_size, args.work, args.data) if args.update_size else None
+    upd = stage("update", args.update_size, args.work, args.data, args.reuse) if args.update_size else None
     args.out.mkdir(parents=True, exist_ok=True)
     plot(rows, args.out / "scale.png")
     lines = [
@@ -484,7 +487,7 @@ def main() -> None:
         "",
         f"Encoder on real text (USE multilingual v3): {info['encode_chars_per_s']:.0f} characters/s when building, "
         f"{info['query_encode_p50_ms']:.1f} ms per question (p50); jieba tokenization {info['tokenize_chars_per_s']:.0f} "
-        "characters/s. Estimates assume a passage of ~4 sentences encoded with its sentences.",
+        "characters/s. Estimates: passages of ~4 sentences, encoded with their sentences where those get vectors.",
     ]
     if upd:
         notes.append(
