@@ -50,6 +50,9 @@ class Assistant:
         top_k: passages per answer.
         alpha: weight of dense similarity against keyword score (0 keyword only, 1 dense only).
         threshold: fused score under which the assistant says nothing relevant was found.
+        dense_kind: FAISS index: ``auto`` (exact up to 50k passages, then IVF with 8-bit codes), ``flat``,
+            ``ivf`` or ``hnsw``; ``dense_params`` overrides its parameters (``nlist``, ``nprobe``, ``m`` …).
+        sentence_vectors: ``auto`` (up to 2,000 passages), ``on`` or ``off``: sentences' own vectors.
         encoder: an ``Encoder`` to use instead of loading ``model`` (tests pass a fake one).
         uploads: folder for documents added with :meth:`add_documents`, indexed with the corpus and
             cited as ``uploads/<name>``; None (the default) allows no uploads.
@@ -70,6 +73,8 @@ class Assistant:
         alpha: float = DEFAULT_ALPHA,
         threshold: float = DEFAULT_THRESHOLD,
         dense_kind: str = "auto",
+        dense_params: dict | None = None,
+        sentence_vectors: str = "auto",
         progress: bool = False,
         encoder: Encoder | None = None,
         uploads: str | Path | None = None,
@@ -81,6 +86,8 @@ class Assistant:
         self.alpha = _number(DEFAULT_ALPHA if alpha is None else alpha, _ALPHA_MESSAGE)
         self.threshold = _number(DEFAULT_THRESHOLD if threshold is None else threshold, _THRESHOLD_MESSAGE)
         self.dense_kind = dense_kind
+        self.dense_params = dense_params
+        self.sentence_vectors = sentence_vectors
         self.progress = progress
         self.uploads = Path(uploads) if uploads else None
         self._index: Index | None = None
@@ -116,11 +123,34 @@ class Assistant:
                 root=self.index_root,
                 rebuild=rebuild,
                 dense_kind=self.dense_kind,
+                dense_params=self.dense_params,
+                sentence_vectors=self.sentence_vectors,
+                current=self._index,
                 progress=self.progress if progress is None else progress,
                 extra={UPLOADS: self.uploads} if self.uploads else None,
             )
             self._index = index
             return index
+
+    def warm_up(self) -> Index:
+        """Load (or build) the index and the tokenizer while the model loads in a background thread,
+        so that the first question pays for neither."""
+        from .terms import tokenize
+
+        model = threading.Thread(target=self._load_model, name="model-warm-up", daemon=True)
+        model.start()
+        try:
+            index = self.index
+            tokenize("预热 warm up")  # jieba's dictionary and the OpenCC tables load on first use
+        finally:
+            model.join()
+        return index
+
+    def _load_model(self) -> None:
+        try:
+            self.encoder.encode(["warm up"])
+        except Exception:  # the same error is raised again, to the caller, on the next encode
+            logger.debug("Model warm-up failed", exc_info=True)
 
     def search(
         self, questions: Sequence[str], *, top_k: int | None = None, alpha: float | None = None

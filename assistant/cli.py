@@ -204,8 +204,11 @@ def cmd_index(args) -> int:
 
 def cmd_ask(args) -> int:
     from .answer import render_text
+    from .retriever import clean_question
 
+    clean_question(args.question)  # a bad question fails before anything loads
     bot = _assistant(args, args.corpus, top_k=args.top_k if 1 <= args.top_k <= 50 else 5)
+    bot.warm_up()
     answer = bot.ask(args.question, args.history, top_k=args.top_k, alpha=args.alpha, threshold=args.threshold)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
@@ -229,6 +232,7 @@ def login(flag: str | None) -> tuple[str, str] | None:
 
 
 def cmd_serve(args) -> int:
+    _import_in_background("gradio")  # about half of the start-up: let it overlap loading the index and model
     from .ui import serve
 
     auth = login(args.auth)
@@ -265,6 +269,20 @@ def cmd_eval(args) -> int:
             for m in r.misses:
                 print(f"[{r.name}] rank {m['rank']}: {m['question']} → {m['top']} {m['top_text']}")
     return 0
+
+
+def _import_in_background(module: str) -> None:
+    """Start importing ``module`` in a daemon thread; a later ``import`` waits for it or retries it."""
+    import importlib
+    import threading
+
+    def run() -> None:
+        try:
+            importlib.import_module(module)
+        except Exception:  # the real import, later, reports it
+            logging.getLogger(__name__).debug("Background import of %s failed", module, exc_info=True)
+
+    threading.Thread(target=run, name=f"import-{module}", daemon=True).start()
 
 
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}

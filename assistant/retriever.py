@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,12 +87,17 @@ def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np.ndarray
     whole = np.asarray(index.vectors_array()[ids]) @ query
     if index.sentence_vectors is None or not len(index.sentence_vectors):
         return whole
-    offsets = index.sentence_offsets
+    # One gather and one product for all candidates' sentences, then a max per passage.
+    starts = index.sentence_offsets[ids]
+    counts = index.sentence_offsets[ids + 1] - starts
+    total = int(counts.sum())
     best = whole.copy()
-    for j, i in enumerate(ids):
-        start, end = offsets[i], offsets[i + 1]
-        if end > start:
-            best[j] = float((index.sentence_vectors[start:end] @ query).max())
+    if total:
+        first = np.cumsum(counts) - counts  # where each passage's sentences begin in the gathered rows
+        rows = np.arange(total) + np.repeat(starts - first, counts)
+        scores = np.asarray(index.sentence_vectors[rows]) @ query
+        has = counts > 0
+        best[has] = np.maximum.reduceat(scores, first[has])
     return (whole + best) / 2
 
 
@@ -102,6 +108,32 @@ def sentence_candidates(index: Index, query: np.ndarray, k: int) -> list[int]:
     scores = index.sentence_vectors @ query
     top, _ = top_k(scores, k)
     return np.unique(np.searchsorted(index.sentence_offsets, top, side="right") - 1).tolist()
+
+
+@functools.cache
+def _blas_libraries() -> list:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas").lib_controllers
+
+
+def single_blas_thread(func):
+    """Run ``func`` with one BLAS thread: a query multiplies vectors by small matrices, where a second
+    BLAS thread only adds waiting (2-3x slower per query on a busy 2-core machine, measured)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        libraries = _blas_libraries()
+        before = [lib.num_threads for lib in libraries]
+        for lib in libraries:
+            lib.set_num_threads(1)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            for lib, n in zip(libraries, before, strict=True):
+                lib.set_num_threads(n)
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -128,6 +160,7 @@ def make_query(question: str, history: Sequence[str] = (), *, context_weight: fl
     return Query((question, combined), (1.0 - context_weight, context_weight))
 
 
+@single_blas_thread
 def retrieve(
     index: Index,
     encoder: Encoder,

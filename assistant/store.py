@@ -6,33 +6,46 @@ import contextlib
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 import shutil
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import checkpoint
-from .dense import DenseIndex, choose_kind
+from .dense import DenseIndex, choose_kind, choose_spec, reuse_or_build
 from .documents import file_digest, find_files, read_document
 from .encoder import Encoder
 from .errors import AssistantError, CorpusError, IndexStoreError
-from .keyword import KeywordIndex
+from .keyword import KeywordIndex, count_terms, stack_counts
 from .passages import make_passages, split_sentences, weight
 from .records import Passage
+from .terms import tokenize_many
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 INDEX_ENV = "ASSISTANT_INDEX_DIR"
 CHUNKING = {"min_weight": 16, "max_chars": 400}
 WORK = "work"  # checkpoints of an unfinished build
 _VERSION = re.compile(r"v-\d{14}-[0-9a-f]{6}")
+# Above this many passages sentences get no vectors of their own: they multiply the memory of
+# the vectors by ~6 and every query scans them all (~12k sentences, 25 MB, at the limit: a few ms). Recorded in the
+# manifest; ``sentence_vectors`` (auto, on, off) overrides.
+SENTENCE_LIMIT = 2_000
+
+
+def sentence_vectors_wanted(passages: int, setting: str = "auto") -> bool:
+    """Whether passages' sentences get vectors: ``on``, ``off``, or ``auto`` (up to ``SENTENCE_LIMIT`` passages)."""
+    if setting not in ("auto", "on", "off"):
+        raise ValueError(f"sentence_vectors must be auto, on or off; got {setting!r}")
+    return setting == "on" or (setting == "auto" and passages <= SENTENCE_LIMIT)
 
 
 def default_index_root() -> Path:
@@ -110,8 +123,17 @@ class Index:
     def vectors_array(self) -> np.ndarray:
         """The passage vectors, row-aligned with ``passages`` (memory-mapped from disk when loaded)."""
         if self.vectors is None:
-            self.vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
+            self.vectors = open_vectors(self.folder / "vectors.npy")
         return self.vectors
+
+
+def open_vectors(path: Path) -> np.ndarray:
+    """Vectors memory-mapped for reads of scattered rows: without read-ahead, a query that re-scores ~100
+    passages pages in ~100 rows, not ~100 x 128 kB (which filled the RSS with a million-row file)."""
+    vectors = np.load(path, mmap_mode="r")
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        vectors._mmap.madvise(mmap.MADV_RANDOM)
+    return vectors
 
 
 def index_folder(corpus: Path, model: str, root: Path | None = None) -> Path:
@@ -129,8 +151,11 @@ def open_index(
     root: Path | None = None,
     rebuild: bool = False,
     dense_kind: str = "auto",
+    dense_params: dict | None = None,
+    sentence_vectors: str = "auto",
     progress: bool = False,
     extra: Mapping[str, Path] | None = None,
+    current: Index | None = None,
 ) -> Index:
     """Load the saved index of ``corpus`` if it is current, else (re)build what changed and save it.
 
@@ -148,11 +173,13 @@ def open_index(
             f"No .txt, .md or .html documents in {corpus}. Put documents there or pass another folder with --corpus."
         )
     folder = index_folder(corpus, encoder.name, root)
-    old = None if rebuild else _load_current(folder, encoder)
+    old = None if rebuild else (current if _is_current(current, folder, encoder.name) else None)
+    old = old or (None if rebuild else _load_current(folder, encoder))
     state, unreadable = _file_state(files, corpus, old.manifest if old else None)
-    if old and _unchanged(old.manifest, state, dense_kind):
+    if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         return old
+    options = {"dense_kind": dense_kind, "dense_params": dense_params, "sentence_vectors": sentence_vectors}
     with _build_lock(folder):
         _remove_stale(folder, keep=_current_version(folder))  # left by a writer that was killed
         if rebuild:
@@ -160,11 +187,9 @@ def open_index(
         elif _current_version(folder) != (old.folder.name if old else None):
             # Another process saved a version while this one waited for the lock: start from it.
             old = _load_current(folder, encoder)
-            if old and _unchanged(old.manifest, state, dense_kind):
+            if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors):
                 return old
-        index = _build(
-            corpus, state, unreadable, encoder, old, work=folder / WORK, dense_kind=dense_kind, progress=progress
-        )
+        index = _build(corpus, state, unreadable, encoder, old, work=folder / WORK, progress=progress, **options)
         _save(index, folder)
         checkpoint.clear(folder / WORK)
     return index
@@ -217,6 +242,13 @@ def corpus_files(corpus: Path, extra: Mapping[str, Path] | None = None) -> dict[
     return files
 
 
+def _is_current(index: Index | None, folder: Path, model: str) -> bool:
+    """Whether an index already in memory is the version ``CURRENT`` names (then it need not be read again)."""
+    if index is None or index.folder.parent != folder or index.manifest.get("model") != model:
+        return False
+    return _current_version(folder) == index.folder.name
+
+
 def _file_state(
     files: dict[str, tuple[Path, Path]], corpus: Path, manifest: dict | None
 ) -> tuple[dict[str, dict], dict[str, str]]:
@@ -267,11 +299,17 @@ def _unreadable(source: str, path: Path, exc: OSError) -> str:
     return f"{source} cannot be read ({exc.strerror or exc}); check the file."
 
 
-def _unchanged(manifest: dict, state: dict, dense_kind: str) -> bool:
+def _unchanged(manifest: dict, state: dict, dense_kind: str, sentence_vectors: str = "auto") -> bool:
     files = manifest.get("files", {})
     same_files = set(files) == set(state) and all(files[s]["sha256"] == state[s]["sha256"] for s in state)
     wanted_kind = choose_kind(manifest.get("passages", 0), dense_kind)
-    return same_files and manifest.get("chunking") == CHUNKING and manifest["dense"]["kind"] == wanted_kind
+    sentences = sentence_vectors_wanted(manifest.get("passages", 0), sentence_vectors)
+    return (
+        same_files
+        and manifest.get("chunking") == CHUNKING
+        and manifest["dense"]["kind"] == wanted_kind
+        and manifest.get("sentence_vectors") == sentences
+    )
 
 
 @dataclass
@@ -282,6 +320,7 @@ class _FileUnit:
     vectors: np.ndarray
     sentence_vectors: np.ndarray
     sentence_counts: np.ndarray
+    term_counts: object  # scipy CSR rows: the passages' keyword term counts (tokenized once)
 
 
 def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
@@ -292,6 +331,7 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
     vectors = old.vectors_array()
     sentence_vectors = old.sentence_vectors
     offsets = old.sentence_offsets
+    term_counts = old.keyword.term_counts()
     rows_by_source: dict[str, list[int]] = {}
     for i, p in enumerate(old.passages):
         rows_by_source.setdefault(p.source, []).append(i)
@@ -304,14 +344,28 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
                 vectors=np.asarray(vectors[first:last]),
                 sentence_vectors=np.asarray(sentence_vectors[offsets[first] : offsets[last]]),
                 sentence_counts=np.diff(offsets[first : last + 1]),
+                term_counts=term_counts[first:last],
             )
     return units
 
 
 def _build(
-    corpus, state, unreadable, encoder: Encoder, old: Index | None, *, work: Path, dense_kind: str, progress: bool
+    corpus,
+    state,
+    unreadable,
+    encoder: Encoder,
+    old: Index | None,
+    *,
+    work: Path,
+    dense_kind: str,
+    progress: bool,
+    dense_params: dict | None = None,
+    sentence_vectors: str = "auto",
 ) -> Index:
-    """Reuse passages and vectors of unchanged files; read and encode only new or changed ones."""
+    """Reuse passages, vectors and keyword term counts of unchanged files; read and encode only new or changed ones.
+
+    Encoding is checkpointed in ``work``, so a build that was killed resumes where it stopped.
+    """
     started = time.perf_counter()
     units = _old_units(old, state)
     fresh: dict[str, list[Passage]] = {}
@@ -335,27 +389,43 @@ def _build(
     new_passages = [p for ps in fresh.values() for p in ps]
     if not new_passages and not units:
         raise CorpusError(f"None of the documents in {corpus} could be read; see the warnings above.")
+    total = len(new_passages) + sum(len(u.passages) for u in units.values())
+    with_sentences = sentence_vectors_wanted(total, sentence_vectors)
+    _fit_sentences(units, with_sentences, had=bool(old and old.manifest.get("sentence_vectors")))
     if new_passages:
         logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
-    sentences = {source: [passage_sentences(p) for p in ps] for source, ps in fresh.items()}
+    sentences = {s: [passage_sentences(p) if with_sentences else [] for p in ps] for s, ps in fresh.items()}
+    missing = {  # reused files that had no sentence vectors and now need them
+        src: [passage_sentences(p) for p in u.passages] for src, u in units.items() if u.sentence_vectors is None
+    }
     jobs = {s: [embed_text(p) for p in ps] + [t for group in sentences[s] for t in group] for s, ps in fresh.items()}
+    jobs.update({s: [t for group in groups for t in group] for s, groups in missing.items()})
     encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress)
+    vocab = dict(old.keyword.vocab) if old is not None and units else {}
+    term_counts = count_terms(tokenize_many([keyword_text(p) for p in new_passages]), vocab)
+    cursor = 0
     for source, ps in fresh.items():
         units[source] = _FileUnit(
             passages=ps,
             vectors=encoded[source][: len(ps)],
             sentence_vectors=encoded[source][len(ps) :],
             sentence_counts=np.array([len(g) for g in sentences[source]], dtype=np.int64),
+            term_counts=term_counts[cursor : cursor + len(ps)],
         )
+        cursor += len(ps)
+    for source, groups in missing.items():
+        units[source].sentence_vectors = encoded[source]
+        units[source].sentence_counts = np.array([len(g) for g in groups], dtype=np.int64)
     ordered = [units[s] for s in sorted(units)]
     passages = [p for u in ordered for p in u.passages]
     dimension = encoder.dimension
     vectors = _stack([u.vectors for u in ordered], dimension)
     all_sentences = _stack([u.sentence_vectors for u in ordered], dimension)
     offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
-    dense = DenseIndex.build(vectors, kind=dense_kind)
+    spec = choose_spec(len(vectors), dense_kind, **(dense_params or {}))
+    dense = reuse_or_build(old.dense if old is not None else None, vectors, spec)
     logger.info("Building the keyword index of %d passages", len(passages))
-    keyword = KeywordIndex.build([keyword_text(p) for p in passages], progress=progress)
+    keyword = KeywordIndex.from_counts(stack_counts([u.term_counts for u in ordered], len(vocab)), vocab)
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": encoder.name,
@@ -366,7 +436,8 @@ def _build(
         "passages": len(passages),
         "sentences": int(len(all_sentences)),
         "chunking": CHUNKING,
-        "dense": {"kind": dense.kind, "metric": "inner_product"},
+        "sentence_vectors": with_sentences,
+        "dense": {"kind": dense.kind, "metric": "inner_product", "params": dense.params},
         "keyword": {
             "method": "bm25-lucene",
             "k1": keyword.k1,
@@ -392,6 +463,16 @@ def _build(
     )
 
 
+def _fit_sentences(units: dict[str, _FileUnit], wanted: bool, *, had: bool) -> None:
+    """Drop reused sentence vectors that are no longer wanted; mark those wanted but never made (None)."""
+    for unit in units.values():
+        if not wanted:
+            unit.sentence_vectors = unit.sentence_vectors[:0]
+            unit.sentence_counts = np.zeros(len(unit.passages), dtype=np.int64)
+        elif not had:
+            unit.sentence_vectors = None
+
+
 def _stack(blocks: list[np.ndarray], dimension: int) -> np.ndarray:
     blocks = [b for b in blocks if len(b)]
     return (
@@ -411,7 +492,7 @@ def _save(index: Index, folder: Path) -> None:
         tmp.mkdir()
         with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
             for p in index.passages:
-                out.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
+                out.write(json.dumps(vars(p), ensure_ascii=False) + "\n")  # vars: asdict deep-copies, 10x slower
         np.save(tmp / "vectors.npy", index.vectors_array())
         np.save(tmp / "sentence_vectors.npy", index.sentence_vectors)
         np.save(tmp / "sentence_offsets.npy", index.sentence_offsets)
@@ -478,11 +559,13 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
         logger.warning("Index %s was built by %s, not %s; rebuilding it.", path, manifest.get("model"), encoder.name)
         return None
     _verify(path, manifest)
-    passages = [Passage(**json.loads(line)) for line in (path / "passages.jsonl").read_text("utf-8").splitlines()]
-    dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"])
-    keyword = KeywordIndex.load(path / "keyword")
+    lines = (path / "passages.jsonl").read_text("utf-8").splitlines()
+    passages = [Passage(**row) for row in json.loads("[" + ",".join(lines) + "]")]  # one parse, not one per line
+    mapped = manifest["dense"]["kind"] != "flat"  # a large index: leave its codes on disk until used
+    dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"], manifest["dense"]["params"], mmap=mapped)
+    keyword = KeywordIndex.load(path / "keyword", mmap=mapped)
     # Opened now, not on first use: a writer may delete this folder later, and an open map keeps the data.
-    vectors = np.load(path / "vectors.npy", mmap_mode="r")
+    vectors = open_vectors(path / "vectors.npy")
     sentence_vectors = np.load(path / "sentence_vectors.npy")
     offsets = np.load(path / "sentence_offsets.npy")
     n = len(passages)

@@ -283,8 +283,7 @@ def launch(app: "gr.Blocks", **kwargs):
 
 def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None) -> None:
     """Index (or load) the corpus, then serve the chat until interrupted."""
-    index = assistant.index
-    assistant.encoder.encode(["warm up"])
+    index = assistant.warm_up()
     logger.info("Serving %d passages from %s", len(index.passages), assistant.corpus)
     uploads = f"; uploads go to {assistant.uploads}" if assistant.uploads else "; uploads are off"
     print(

