@@ -84,7 +84,7 @@ def fuse(
 def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Cosine of each passage, averaged with that of its best answering sentence (a passage's point is often
     one sentence; a passage that only asks a question scores by its own vector alone)."""
-    whole = np.asarray(index.vectors_array()[ids]) @ query
+    whole = index.vector_rows(ids) @ query
     if index.sentence_vectors is None or not len(index.sentence_vectors):
         return whole
     # One gather and one product for all candidates' sentences, then a max per passage.

@@ -59,6 +59,7 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=1 << 17)
 def stem(word: str) -> str:
     """Snowball English stem of a Latin-letter word (``published`` → ``publish``); other words unchanged."""
     return _stemmer().stemWord(word) if _ENGLISH.match(word) else word
@@ -79,13 +80,28 @@ def tokenize(text: str, *, stopwords: frozenset[str] = STOPWORDS, junctions: boo
     folded = fold(text)
     jieba = _jieba()
     with _lock:  # jieba's tokenizer is not thread-safe while it lazily builds state
-        words = jieba.lcut_for_search(folded)
-        pieces = jieba.lcut(folded) if junctions else []
+        pieces = jieba.lcut(folded)
+    words = _search_words(pieces, jieba.dt.FREQ)
     tokens = [stem(w) for w in (w.strip() for w in words) if w and w not in stopwords and _TOKEN_OK.search(w)]
+    if not junctions:
+        return tokens
     for a, b in zip(pieces, pieces[1:], strict=False):
         if a not in stopwords and b not in stopwords and _CJK.match(a[-1]) and _CJK.match(b[0]):
             tokens.append(f"~{a[-1]}{b[0]}")
     return tokens
+
+
+def _search_words(pieces: list[str], freq: dict[str, int]) -> list[str]:
+    """jieba's search mode (``cut_for_search``) from one accurate-mode cut: each long word is preceded by
+    its two- and three-character parts that are dictionary words."""
+    words = []
+    for w in pieces:
+        if len(w) > 2:
+            words.extend(g for i in range(len(w) - 1) if freq.get(g := w[i : i + 2]))
+            if len(w) > 3:
+                words.extend(g for i in range(len(w) - 2) if freq.get(g := w[i : i + 3]))
+        words.append(w)
+    return words
 
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:

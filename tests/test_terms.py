@@ -72,3 +72,37 @@ def test_cross_language_fusion_halves_the_keyword_weight():
     assert fuse(dense, keyword, alpha=0.5)[0] == pytest.approx(0.6)
     assert fuse(dense, keyword, alpha=0.5, cross_language=True)[0] == pytest.approx(0.75 * 0.4 + 0.25 * 0.8)
     assert fuse(dense, keyword, alpha=0.0, cross_language=True)[0] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "世界互联网大会国际组织于2022年7月12日在北京正式成立",
+        "中华人民共和国国务院新闻办公室发布会",
+        "乌镇峰会 WIC 2024",
+    ],
+)
+def test_search_words_from_one_cut_equal_jiebas_search_mode(text):
+    from assistant.terms import _jieba, _search_words
+
+    jieba = _jieba()
+    assert _search_words(jieba.lcut(text), jieba.dt.FREQ) == jieba.lcut_for_search(text)
+
+
+def test_dictionary_cache_is_used_and_a_damaged_one_is_rebuilt(tmp_path, monkeypatch):
+    from assistant import lexicon
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = lexicon.cedict_path()
+    cache = lexicon._cache_path(source)
+    assert cache.parent == tmp_path / "assistant"
+    lexicon._dictionary.cache_clear()
+    parsed = lexicon._dictionary()
+    assert cache.exists() and len(parsed) > 50_000
+    cache.write_text('[["假", [["fake"]]]]', "utf-8")  # a cache that someone else wrote is read as it is
+    lexicon._dictionary.cache_clear()
+    assert lexicon._dictionary() == (("假", (("fake",),)),)
+    cache.write_text("[[truncated", "utf-8")
+    lexicon._dictionary.cache_clear()
+    assert lexicon._dictionary() == parsed
+    lexicon._dictionary.cache_clear()
