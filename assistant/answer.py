@@ -19,8 +19,6 @@ NOT_FOUND = {
     "en": "Sorry, nothing in the documents answers this question.",
 }
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z]|etc|vs|approx|no)\.$")
-_LATIN_END = re.compile(r"(?<=[a-z0-9)\"'][.!?])\s+(?=[A-Z\"'(\[])")
 
 
 def language(text: str) -> str:
@@ -73,19 +71,8 @@ def best_sentences(
 
 
 def sentences_of(text: str) -> list[str]:
-    """The sentences of a passage; a line break also ends one (a heading, a byline), and so does a
-    Latin full stop before a capital (``passages.split_sentences`` keeps English text whole)."""
-    out = []
-    for line in text.split("\n"):
-        for sentence in split_sentences(line):
-            pieces: list[str] = []
-            for piece in _LATIN_END.split(sentence):
-                if pieces and _ABBREVIATION.search(pieces[-1]):  # "Mr. Li": not a sentence end
-                    pieces[-1] += " " + piece
-                elif piece.strip():
-                    pieces.append(piece)
-            out.extend(pieces)
-    return out or [text]
+    """The sentences of a passage; a line break also ends one (a heading, a byline)."""
+    return [s for line in text.split("\n") for s in split_sentences(line)] or [text]
 
 
 def _span(text: str, sentences: list[str], first: int, last: int) -> str:

@@ -7,6 +7,8 @@ import re
 from .records import Document, Paragraph, Passage
 
 _SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z]|etc|vs|approx|no)\.$")
+_LATIN_END = re.compile(r"(?<=[a-z0-9)\"'][.!?])\s+(?=[A-Z\"'(\[])")
 _WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -16,8 +18,18 @@ def weight(text: str) -> int:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences ending in 。！？!?. (closing quotes stay with their sentence)."""
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    """Sentences ending in 。！？!?. (closing quotes stay with their sentence); inside Latin text, a full
+    stop, ! or ? followed by a space and a capital ends one too, except after an abbreviation (Mr., e.g.)."""
+    out: list[str] = []
+    for sentence in _SENTENCE.findall(text):
+        pieces: list[str] = []
+        for piece in _LATIN_END.split(sentence.strip()):
+            if pieces and _ABBREVIATION.search(pieces[-1]):  # "Mr. Li": not a sentence end
+                pieces[-1] += " " + piece
+            elif piece.strip():
+                pieces.append(piece.strip())
+        out.extend(pieces)
+    return out
 
 
 def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 400) -> list[Passage]:

@@ -35,6 +35,23 @@ def test_split_sentences_keeps_closing_quotes():
     assert split_sentences("他说:“好。”然后走了!Really? Yes.") == ["他说:“好。”", "然后走了!", "Really?", "Yes."]
 
 
+def test_english_sentences_end_at_a_full_stop_before_a_capital_but_not_after_abbreviations():
+    text = "Sourdough needs a starter. Bake it at 230 degrees! Mr. Li drinks tea, e.g. Green tea. It costs 3.5 dollars."
+    assert split_sentences(text) == [
+        "Sourdough needs a starter.",
+        "Bake it at 230 degrees!",
+        "Mr. Li drinks tea, e.g. Green tea.",
+        "It costs 3.5 dollars.",
+    ]
+
+
+def test_long_english_paragraph_is_split_at_sentence_ends():
+    sentence = "The summit in Wuzhen gathered members from many countries and regions. "
+    passages = make_passages(doc("An opening paragraph that is long enough to stand alone here.", sentence * 20))
+    parts = [p for p in passages if p.paragraph == 2]
+    assert len(parts) >= 3 and all(p.text.endswith("regions.") and len(p.text) <= 400 for p in parts)
+
+
 def test_seed_passages_have_exact_citations():
     document = read_document(find_files(SEEDS)[0], root=SEEDS)
     passages = make_passages(document)
