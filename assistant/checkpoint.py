@@ -17,10 +17,10 @@ from .encoder import Encoder
 
 logger = logging.getLogger(__name__)
 
+# Texts per saved chunk. A chunk is one ``Encoder.encode`` call, which sorts its texts by length and
+# takes the model one batch at a time, first come first served: a question asked meanwhile waits for
+# one batch (a fraction of a second), not for the whole chunk.
 CHUNK_TEXTS = 512
-# Texts per encoder call while indexing: the model is shared first come, first served, so a question
-# asked meanwhile waits for at most one such call (a fraction of a second), not for a whole chunk.
-CALL_TEXTS = 16
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,7 @@ def encode_resumable(
     ) as bar:
         for i, group in enumerate(groups):
             if i not in done:
-                texts = [t for p in group for t in p.texts]
-                done[i] = np.concatenate(
-                    [encoder.encode(texts[j : j + CALL_TEXTS]) for j in range(0, len(texts), CALL_TEXTS)]
-                )
+                done[i] = encoder.encode([t for p in group for t in p.texts])
                 _save(work / f"{keys[i]}.npy", done[i])
                 bar.update(sizes[i])
     out: dict[str, list[np.ndarray]] = {source: [] for source in jobs}

@@ -163,7 +163,6 @@ def test_interrupted_encoding_resumes_from_saved_chunks(tmp_path, monkeypatch):
             folder, f"d{i:02d}.txt", "\n".join(f"文档{i}的第{p}段讲述了造纸术和印刷术的历史与传播。" for p in range(30))
         )
     monkeypatch.setattr(checkpoint, "CHUNK_TEXTS", 64)
-    monkeypatch.setattr(checkpoint, "CALL_TEXTS", 1000)  # one encoder call per chunk
 
     class Dies(FakeEncoder):
         def encode(self, texts, *, progress=False):
