@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from .answer import LABELS, answer_sentences, language, uncited
 from .records import Answer, DocumentInfo, Passage
-from .terms import fold, tokenize
+from .terms import fold, stem, tokenize
 
 WORDS = {
     "zh": {
@@ -70,7 +70,8 @@ def term_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     """Merged ``(start, end)`` spans of ``text`` where a term occurs, matched on folded text.
 
     Folding (NFKC, lower case, traditional → simplified) works character by character here, so a
-    span found in the folded text maps back to the original characters. A Latin term must start a word.
+    span found in the folded text maps back to the original characters. A Latin term must start a word;
+    when it is the stem of that word, it marks all of it.
     """
     if not terms or not text:
         return []
@@ -86,7 +87,14 @@ def term_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
         while start >= 0:
             latin = term[0].isascii() and term[0].isalnum()
             if not (latin and start > 0 and flat[start - 1].isascii() and flat[start - 1].isalnum()):
-                spans.append((owner[start], owner[start + len(term) - 1] + 1))
+                end = start + len(term)
+                if latin:  # a stem marks the whole word it stands for: "blueberri" marks "blueberries"
+                    word_end = end
+                    while word_end < len(flat) and flat[word_end].isascii() and flat[word_end].isalpha():
+                        word_end += 1
+                    if word_end > end and stem(flat[start:word_end]) == term:
+                        end = word_end
+                spans.append((owner[start], owner[end - 1] + 1))
             start = flat.find(term, start + 1)
     return _merge(spans)
 
