@@ -25,9 +25,11 @@ def _become(user: str) -> None:
     import bm25s  # noqa: F401
     import faiss  # noqa: F401
 
+    from assistant.retriever import _blas_libraries
     from assistant.store import KeywordIndex
 
-    KeywordIndex.build(["预热 warm up"])  # loads jieba's dictionary and the OpenCC tables
+    KeywordIndex.build(["预热 warm up"])  # loads jieba's dictionary, the OpenCC tables and CC-CEDICT
+    _blas_libraries()  # threadpoolctl and the BLAS it finds
     entry = pwd.getpwnam(user)
     os.setgroups([])
     os.setgid(entry.pw_gid)
