@@ -4,7 +4,6 @@ Screenshots of the main states go to test-artifacts/ (git-ignored); docs/screens
 """
 
 import re
-import shutil
 import socket
 from pathlib import Path
 
@@ -13,22 +12,11 @@ import pytest
 from assistant.api import Assistant
 from assistant.ui import build_app, launch
 
-from .conftest import ROOT, SEEDS, write
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, SEEDS, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 SEED = "wuzhen_summit_ten_years_interview.txt"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 BOT = "#chat [data-testid='bot']"
 
 
@@ -62,7 +50,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
 

@@ -1,6 +1,5 @@
 """In a real browser: no question, document text or file name is ever rendered as HTML or run as script."""
 
-import shutil
 import socket
 from pathlib import Path
 
@@ -9,19 +8,9 @@ import pytest
 from assistant.api import Assistant
 from assistant.ui import build_app
 
-from .conftest import write
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOSTILE_NAME = "<img src=x onerror=window.PWNED=11>.md"
 HOSTILE_QUESTIONS = [
     "<img src=x onerror=window.PWNED=1> green tea?",
@@ -54,7 +43,7 @@ def page(tmp_path_factory):
 
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("#question textarea", timeout=30_000)

@@ -15,7 +15,7 @@ from assistant import checkpoint
 from assistant.api import Assistant
 from assistant.store import _load_current, index_folder
 
-from .conftest import ROOT, FakeEncoder, write
+from .conftest import ROOT, FakeEncoder, write, write_docs
 
 DOCS = {
     "wic.txt": "世界互联网大会\n世界互联网大会国际组织于2022年7月12日在北京正式成立，总部设在中国北京。\n"
@@ -41,10 +41,7 @@ INDEX_FILES = [
 
 @pytest.fixture
 def corpus(tmp_path):
-    folder = tmp_path / "docs"
-    for name, text in DOCS.items():
-        write(folder, name, text)
-    return folder
+    return write_docs(tmp_path / "docs", DOCS)
 
 
 def texts(index) -> list[str]:

@@ -10,7 +10,7 @@ from assistant.errors import CorpusError, QuestionError
 from assistant.retriever import clean_question, fuse, is_follow_up, make_query, search_query
 from assistant.store import index_folder
 
-from .conftest import FakeEncoder, write
+from .conftest import FakeEncoder, write, write_docs
 
 DOCS = {
     "wic.txt": "世界互联网大会\n世界互联网大会国际组织于2022年7月12日在北京正式成立，总部设在中国北京。\n"
@@ -22,10 +22,7 @@ DOCS = {
 
 @pytest.fixture
 def corpus(tmp_path):
-    folder = tmp_path / "docs"
-    for name, text in DOCS.items():
-        write(folder, name, text)
-    return folder
+    return write_docs(tmp_path / "docs", DOCS)
 
 
 @pytest.fixture
