@@ -10,7 +10,8 @@ import threading
 import numpy as np
 import pytest
 
-import assistant.store
+import assistant.dense
+import assistant.errors
 from assistant import checkpoint
 from assistant.api import Assistant
 from assistant.store import _load_current, index_folder
@@ -143,8 +144,8 @@ def test_failed_save_keeps_the_old_index(corpus, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(assistant.store.DenseIndex, "save", disk_full)
-    with pytest.raises(assistant.store.IndexStoreError, match="No space left on device"):
+    monkeypatch.setattr(assistant.dense.DenseIndex, "save", disk_full)
+    with pytest.raises(assistant.errors.IndexStoreError, match="No space left on device"):
         Assistant(corpus, encoder=FakeEncoder()).refresh()
     assert texts(_load_current(old.folder.parent, FakeEncoder())) == texts(old)
     monkeypatch.undo()

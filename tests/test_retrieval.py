@@ -176,12 +176,12 @@ def test_read_only_index_folder_gives_a_clear_error(corpus, tmp_path, fake_encod
 
 
 def test_released_vector_rows_give_the_same_answers(corpus, monkeypatch):
-    from assistant import store
+    from assistant import versions
 
     Assistant(corpus, encoder=FakeEncoder()).refresh()
     bot = Assistant(corpus, encoder=FakeEncoder())  # loads the saved, memory-mapped vectors
     assert isinstance(bot.index.vectors_array(), np.memmap)
     kept = [(h.passage.source, h.score) for h in bot.ask("世界互联网大会 会员 北京", top_k=3).hits]
-    monkeypatch.setattr(store, "RELEASE_BYTES", 0)  # release the map after every gather
+    monkeypatch.setattr(versions, "RELEASE_BYTES", 0)  # release the map after every gather
     assert [(h.passage.source, h.score) for h in bot.ask("世界互联网大会 会员 北京", top_k=3).hits] == kept
     assert [(h.passage.source, h.score) for h in bot.ask("世界互联网大会 会员 北京", top_k=3).hits] == kept
