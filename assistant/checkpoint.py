@@ -23,38 +23,50 @@ logger = logging.getLogger(__name__)
 CHUNK_TEXTS = 512
 
 
+Spans = tuple[tuple[int, int], ...]
+Item = str | tuple[str, Spans]  # a text, or a text and character spans of it that get vectors too
+
+
 @dataclass(frozen=True)
 class _Piece:
-    """Up to ``CHUNK_TEXTS`` consecutive texts of one file."""
+    """Up to ``CHUNK_TEXTS`` consecutive texts of one file, each with the spans of it to encode."""
 
     source: str
     texts: list[str]
+    spans: list[Spans]
     digest: str
+
+    @property
+    def rows(self) -> int:
+        return len(self.texts) + sum(map(len, self.spans))
 
 
 def encode_resumable(
-    jobs: dict[str, list[str]], encoder: Encoder, work: Path, *, progress: bool = False, chunk: int | None = None
+    jobs: dict[str, list[Item]], encoder: Encoder, work: Path, *, progress: bool = False, chunk: int | None = None
 ) -> tuple[dict[str, np.ndarray], int]:
     """Vectors for each source's texts, re-using chunks a previous (interrupted) build saved in ``work``.
 
     Texts are encoded in chunks of about ``chunk`` texts (a large file is split, small files are
     grouped); each chunk is saved under the hash of the model and its texts, which depend only on
-    the files' content, so a restarted build finds the chunks it had already made.
+    the files' content, so a restarted build finds the chunks it had already made. A text given
+    with spans gets its own row followed by one row per span (``Encoder.encode_spans``).
 
     Returns:
-        The vectors per source (one row per text) and how many texts came from saved chunks.
+        The vectors per source (one row per text or span) and how many rows came from saved chunks.
     """
     chunk = chunk or CHUNK_TEXTS
     work.mkdir(parents=True, exist_ok=True)
     dimension = encoder.dimension
+    items = {s: [(i, ()) if isinstance(i, str) else (i[0], tuple(i[1])) for i in v] for s, v in jobs.items()}
     pieces = [
-        _Piece(source, texts[i : i + chunk], _digest(texts[i : i + chunk]))
-        for source, texts in jobs.items()
-        for i in range(0, len(texts), chunk)
+        _Piece(source, [t for t, _ in part], [s for _, s in part], _digest(part))
+        for source, entries in items.items()
+        for i in range(0, len(entries), chunk)
+        if (part := entries[i : i + chunk])
     ]
     groups = _groups(pieces, chunk)
     keys = [_key(encoder.name, dimension, group) for group in groups]
-    sizes = [sum(len(p.texts) for p in group) for group in groups]
+    sizes = [sum(p.rows for p in group) for group in groups]
     done = {i: v for i, key in enumerate(keys) if (v := _load(work / f"{key}.npy", sizes[i], dimension)) is not None}
     reused = sum(sizes[i] for i in done)
     if reused:
@@ -64,15 +76,15 @@ def encode_resumable(
     ) as bar:
         for i, group in enumerate(groups):
             if i not in done:
-                done[i] = encoder.encode([t for p in group for t in p.texts])
+                done[i] = _encode(encoder, group)
                 _save(work / f"{keys[i]}.npy", done[i])
                 bar.update(sizes[i])
     out: dict[str, list[np.ndarray]] = {source: [] for source in jobs}
     for i, group in enumerate(groups):
         row = 0
         for p in group:
-            out[p.source].append(done[i][row : row + len(p.texts)])
-            row += len(p.texts)
+            out[p.source].append(done[i][row : row + p.rows])
+            row += p.rows
     empty = np.zeros((0, dimension), np.float32)
     return {s: np.concatenate(v).astype(np.float32) if v else empty for s, v in out.items()}, reused
 
@@ -103,10 +115,20 @@ def _groups(pieces: list[_Piece], chunk: int, *, spread: int = 32) -> list[list[
     return [g for g in groups if g]
 
 
-def _digest(texts: list[str]) -> str:
-    digest = hashlib.sha256(str(len(texts)).encode())
-    for text in texts:
+def _encode(encoder: Encoder, group: list[_Piece]) -> np.ndarray:
+    texts = [t for p in group for t in p.texts]
+    spans = [s for p in group for s in p.spans]
+    if not any(spans):
+        return encoder.encode(texts)
+    return np.concatenate(encoder.encode_spans(texts, spans)).astype(np.float32)
+
+
+def _digest(items: list[tuple[str, Spans]]) -> str:
+    digest = hashlib.sha256(str(len(items)).encode())
+    for text, spans in items:
         digest.update(b"\x00" + text.encode("utf-8", "surrogatepass"))
+        if spans:
+            digest.update(repr(spans).encode())
     return digest.hexdigest()
 
 

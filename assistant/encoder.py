@@ -84,8 +84,14 @@ class Encoder:
         model = self.model
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths batch well
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        # The bundled USE gives unit vectors from numpy: sentence-transformers' wrapping (tensors, then
+        # numpy again, then normalising) costs a query ~0.5 ms of its ~3 ms.
+        direct = getattr(model[0], "encode_texts", None) if len(model) == 1 else None
         for rows in tqdm(batches, desc="Encoding", unit="batch", disable=not progress or len(batches) < 2):
             with self._lock:
+                if direct is not None:
+                    out[rows] = direct([texts[i] for i in rows])
+                    continue
                 vectors = model.encode(
                     [texts[i] for i in rows],
                     batch_size=self.batch_size,
@@ -95,6 +101,35 @@ class Encoder:
                 )
             out[rows] = vectors
         return out
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:
+        """For each text, its vector followed by one vector per ``(start, end)`` character span of it.
+
+        Models that can (the bundled USE) read each text once and pool its spans' token features;
+        others encode the spans as texts of their own.
+        """
+        texts = list(texts)
+        spans = [list(s) for s in spans]
+        pooled = self._span_pooler()
+        if pooled is None:
+            flat = [t for text, ss in zip(texts, spans, strict=True) for t in [text, *(text[a:b] for a, b in ss)]]
+            vectors = self.encode(flat)
+            bounds = np.cumsum([0] + [1 + len(ss) for ss in spans])
+            return [vectors[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+        out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for first in range(0, len(order), self.batch_size):
+            rows = order[first : first + self.batch_size]
+            with self._lock:
+                parts = pooled([texts[i] for i in rows], [spans[i] for i in rows])
+            for i, part in zip(rows, parts, strict=True):
+                out[i] = np.asarray(part, dtype=np.float32)
+        return out
+
+    def _span_pooler(self):
+        """The model's ``encode_spans(texts, spans)`` if it has a working one, else None."""
+        pooled = getattr(self.model[0], "encode_spans", None)
+        return pooled if pooled is not None and pooled([], []) is not None else None
 
 
 class FairLock:

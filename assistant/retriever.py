@@ -81,31 +81,40 @@ def fuse(
     return alpha * np.clip(dense, 0.0, 1.0) + (1.0 - alpha) * keyword
 
 
-def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray, best: np.ndarray | None = None) -> np.ndarray:
     """Cosine of each passage, averaged with that of its best answering sentence (a passage's point is often
-    one sentence; a passage that only asks a question scores by its own vector alone)."""
+    one sentence; a passage that only asks a question scores by its own vector alone).
+
+    ``best``: every passage's best sentence cosine (``best_sentences``), when it is at hand.
+    """
     whole = index.vector_rows(ids) @ query
     if index.sentence_vectors is None or not len(index.sentence_vectors):
         return whole
-    # One gather and one product for all candidates' sentences, then a max per passage.
-    starts = index.sentence_offsets[ids]
-    counts = index.sentence_offsets[ids + 1] - starts
-    total = int(counts.sum())
-    best = whole.copy()
-    if total:
-        first = np.cumsum(counts) - counts  # where each passage's sentences begin in the gathered rows
-        rows = np.arange(total) + np.repeat(starts - first, counts)
-        scores = np.asarray(index.sentence_vectors[rows]) @ query
-        has = counts > 0
-        best[has] = np.maximum.reduceat(scores, first[has])
-    return (whole + best) / 2
+    if best is None:
+        best = best_sentences(index, sentence_scores(index, query))
+    return (whole + np.where(np.isnan(best[ids]), whole, best[ids])) / 2
 
 
-def sentence_candidates(index: Index, query: np.ndarray, k: int) -> list[int]:
-    """Passages owning the ``k`` sentences closest to the query."""
-    if index.sentence_vectors is None or not len(index.sentence_vectors):
+def sentence_scores(index: Index, query: np.ndarray) -> np.ndarray:
+    """Cosine of every sentence that has a vector (sentence vectors exist only for small corpora)."""
+    return np.asarray(index.sentence_vectors) @ query
+
+
+def best_sentences(index: Index, scores: np.ndarray) -> np.ndarray:
+    """Each passage's best sentence score; NaN for passages without sentence vectors."""
+    offsets = index.sentence_offsets
+    counts = np.diff(offsets)
+    best = np.full(len(counts), np.nan, dtype=np.float32)
+    has = counts > 0
+    if has.any():
+        best[has] = np.maximum.reduceat(scores, offsets[:-1][has])
+    return best
+
+
+def sentence_candidates(index: Index, scores: np.ndarray, k: int) -> list[int]:
+    """Passages owning the ``k`` sentences with the best ``scores``."""
+    if not len(scores):
         return []
-    scores = index.sentence_vectors @ query
     top, _ = top_k(scores, k)
     return np.unique(np.searchsorted(index.sentence_offsets, top, side="right") - 1).tolist()
 
@@ -195,10 +204,14 @@ def retrieve(
             kw = index.keyword.scores(words) if words else np.zeros(len(index.passages), np.float32)
             keyword_parts.append((kw, index.keyword.is_foreign(text)))
             ids.update(top_k(kw, candidates)[0].tolist())
+        best = {}
         if vectors is not None:
             for r in part_rows:
                 ids.update(int(i) for i in dense_ids[r] if i >= 0)
-                ids.update(sentence_candidates(index, vectors[r], candidates))
+                if index.sentence_vectors is not None and len(index.sentence_vectors):
+                    scores = sentence_scores(index, vectors[r])
+                    ids.update(sentence_candidates(index, scores, candidates))
+                    best[r] = best_sentences(index, scores)
         ids = np.array(sorted(ids), dtype=np.int64)
         if len(ids) == 0:
             results.append([])
@@ -207,7 +220,11 @@ def retrieve(
         dense_total = np.zeros(len(ids), np.float32)
         keyword_total = np.zeros(len(ids), np.float32)
         for weight_, r, (kw, foreign) in zip(query.weights, part_rows, keyword_parts, strict=True):
-            dense = dense_scores(index, ids, vectors[r]) if vectors is not None else np.zeros(len(ids), np.float32)
+            dense = (
+                dense_scores(index, ids, vectors[r], best.get(r))
+                if vectors is not None
+                else np.zeros(len(ids), np.float32)
+            )
             fused += weight_ * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
             dense_total += weight_ * dense
             keyword_total += weight_ * kw[ids]

@@ -63,8 +63,8 @@ def embed_text(passage: Passage) -> str:
     return passage.text + metadata_glosses(passage.text)
 
 
-def passage_sentences(passage: Passage) -> list[str]:
-    """The sentences of a passage that get their own vector.
+def sentence_spans(passage: Passage) -> list[tuple[int, int]]:
+    """Where in ``passage.text`` the sentences that get their own vector are (start, end characters).
 
     Questions inside documents (an interviewer's 记者:…?) are left out: they resemble the user's
     question without answering it. A passage of one sentence needs none.
@@ -72,7 +72,20 @@ def passage_sentences(passage: Passage) -> list[str]:
     sentences = split_sentences(passage.text)
     if len(sentences) < 2:
         return []
-    return [s for s in sentences if weight(s) >= 4 and not s.rstrip("”」』\"')） ").endswith(("?", "？"))]
+    spans, cursor = [], 0
+    for sentence in sentences:
+        start = passage.text.find(sentence, cursor)
+        if start < 0:  # re-joined around an abbreviation with other spacing: no vector of its own
+            continue
+        cursor = start + len(sentence)
+        if weight(sentence) >= 4 and not sentence.rstrip("”」』\"')） ").endswith(("?", "？")):
+            spans.append((start, cursor))
+    return spans
+
+
+def passage_sentences(passage: Passage) -> list[str]:
+    """The sentences of a passage that get their own vector (see :func:`sentence_spans`)."""
+    return [passage.text[a:b] for a, b in sentence_spans(passage)]
 
 
 def keyword_text(passage: Passage) -> str:
@@ -336,28 +349,33 @@ def _build(
     _fit_sentences(units, with_sentences, had=bool(old and old.manifest.get("sentence_vectors")))
     if new_passages:
         logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
-    sentences = {s: [passage_sentences(p) if with_sentences else [] for p in ps] for s, ps in fresh.items()}
+    spans = {s: [sentence_spans(p) if with_sentences else [] for p in ps] for s, ps in fresh.items()}
     missing = {  # reused files that had no sentence vectors and now need them
-        src: [passage_sentences(p) for p in u.passages] for src, u in units.items() if u.sentence_vectors is None
+        src: [sentence_spans(p) for p in u.passages] for src, u in units.items() if u.sentence_vectors is None
     }
-    jobs = {s: [embed_text(p) for p in ps] + [t for group in sentences[s] for t in group] for s, ps in fresh.items()}
-    jobs.update({s: [t for group in groups for t in group] for s, groups in missing.items()})
+    jobs = {s: [(embed_text(p), tuple(sp)) for p, sp in zip(ps, spans[s], strict=True)] for s, ps in fresh.items()}
+    jobs.update(
+        {
+            s: [(embed_text(p), tuple(sp)) for p, sp in zip(units[s].passages, g, strict=True)]
+            for s, g in missing.items()
+        }
+    )
     encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress)
     vocab = dict(old.keyword.vocab) if old is not None and units else {}
     term_counts = count_terms(tokenize_many([keyword_text(p) for p in new_passages]), vocab)
     cursor = 0
     for source, ps in fresh.items():
+        vectors, sentence_rows, counts = _split_rows(encoded[source], spans[source])
         units[source] = _FileUnit(
             passages=ps,
-            vectors=encoded[source][: len(ps)],
-            sentence_vectors=encoded[source][len(ps) :],
-            sentence_counts=np.array([len(g) for g in sentences[source]], dtype=np.int64),
+            vectors=vectors,
+            sentence_vectors=sentence_rows,
+            sentence_counts=counts,
             term_counts=term_counts[cursor : cursor + len(ps)],
         )
         cursor += len(ps)
     for source, groups in missing.items():
-        units[source].sentence_vectors = encoded[source]
-        units[source].sentence_counts = np.array([len(g) for g in groups], dtype=np.int64)
+        _, units[source].sentence_vectors, units[source].sentence_counts = _split_rows(encoded[source], groups)
     ordered = [units[s] for s in sorted(units)]
     passages = [p for u in ordered for p in u.passages]
     dimension = encoder.dimension
@@ -403,6 +421,15 @@ def _build(
         sentence_offsets=offsets,
         encoded=len(new_passages),
     )
+
+
+def _split_rows(rows: np.ndarray, spans: list[list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encoded rows (each passage, then its sentences) as passage vectors, sentence vectors and sentences per passage."""
+    counts = np.array([len(s) for s in spans], dtype=np.int64)
+    whole = np.concatenate([[0], np.cumsum(counts + 1)[:-1]]).astype(np.int64)
+    sentence = np.ones(len(rows), dtype=bool)
+    sentence[whole] = False
+    return rows[whole], rows[sentence], counts
 
 
 def _fit_sentences(units: dict[str, _FileUnit], wanted: bool, *, had: bool) -> None:

@@ -32,7 +32,29 @@ STOPWORDS = frozenset(
 def _converter():
     from opencc import OpenCC
 
-    return OpenCC("t2s")
+    converter = OpenCC("t2s")
+    converter.convert("")  # loads its dictionaries
+    return converter
+
+
+@lru_cache(maxsize=1)
+def _traditional() -> frozenset[str] | None:
+    """Characters a t2s conversion can change: where an entry of its dictionaries differs from its
+    key (all of a key's characters when the lengths differ). A text without any is left as it is
+    (most simplified text: the conversion is a third of the cost of tokenizing). None if the
+    dictionaries are not laid out as in opencc-python-reimplemented 0.1.7: then every text is converted."""
+    chars: set[str] = set()
+    try:
+        for group in _converter()._dict_chain_data:
+            for entry in group:
+                for key, value in entry[2].items():
+                    if len(key) == len(value):
+                        chars.update(k for k, v in zip(key, value, strict=True) if k != v)
+                    elif key != value:
+                        chars.update(key)
+    except (AttributeError, TypeError, IndexError, KeyError, ValueError):
+        return None
+    return frozenset(chars)
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +69,7 @@ def _jieba():
 def fold(text: str) -> str:
     """NFKC (full-width → ASCII), lower case, and traditional → simplified Chinese."""
     text = unicodedata.normalize("NFKC", text).lower()
-    if _CJK.search(text):
+    if _CJK.search(text) and ((traditional := _traditional()) is None or not traditional.isdisjoint(text)):
         text = _converter().convert(text)
     return text
 

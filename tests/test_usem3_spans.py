@@ -1,0 +1,75 @@
+"""Passages and their sentences from one USE forward pass (``encode_spans``), against encoding each alone."""
+
+import numpy as np
+import pytest
+
+from assistant import checkpoint, store
+from assistant.documents import read_document
+from assistant.encoder import Encoder
+from assistant.passages import make_passages
+
+from .conftest import SEEDS, FakeEncoder
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def seed_passages():
+    doc = read_document(sorted(SEEDS.glob("*.txt"))[0], root=SEEDS)
+    return [p for p in make_passages(doc, **store.CHUNKING) if store.sentence_spans(p)]
+
+
+@pytest.fixture(scope="module")
+def use():
+    return Encoder()
+
+
+def test_whole_texts_are_close_to_the_encoders_vectors(use, seed_passages):
+    texts = [store.embed_text(p) for p in seed_passages]
+    pooled = use.encode_spans(texts, [store.sentence_spans(p) for p in seed_passages])
+    alone = use.encode(texts)
+    whole = np.stack([rows[0] for rows in pooled])
+    cosines = (whole * alone).sum(axis=1)
+    assert np.median(cosines) > 0.99 and cosines.min() > 0.97, np.sort(cosines)[:5]
+    # without spans, exactly the encoder's vectors
+    plain = np.stack([rows[0] for rows in use.encode_spans(texts, [[] for _ in texts])])
+    assert np.allclose((plain * alone).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_span_vectors_are_close_to_each_sentence_encoded_alone(use, seed_passages):
+    spans = [store.sentence_spans(p) for p in seed_passages]
+    pooled = use.encode_spans([p.text for p in seed_passages], spans)
+    sentences = [p.text[a:b] for p, ss in zip(seed_passages, spans, strict=True) for a, b in ss]
+    alone = use.encode(sentences)
+    together = np.concatenate([rows[1:] for rows in pooled])
+    assert together.shape == alone.shape == (len(sentences), 512)
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    cosines = (together * alone).sum(axis=1)
+    assert np.median(cosines) > 0.95 and cosines.min() > 0.75, np.sort(cosines)[:5]
+    # each sentence is nearest to itself among the passage's sentences encoded alone
+    assert (np.argmax(together @ alone.T, axis=1) == np.arange(len(sentences))).mean() > 0.95
+
+
+def test_a_span_without_tokens_and_a_text_without_spans(use):
+    pooled = use.encode_spans(["你好。", "世界互联网大会。乌镇峰会。"], [[], [(40, 45), (8, 13)]])
+    assert [len(rows) for rows in pooled] == [1, 3]
+    assert pooled[1][1] @ pooled[1][0] == pytest.approx(1.0, abs=1e-5)  # empty span: the whole text
+
+
+def test_models_without_span_pooling_encode_spans_as_texts():
+    fake = FakeEncoder()
+    texts, spans = ["甲乙丙。丁戊己。", "abc def"], [[(0, 4), (4, 8)], []]
+    pooled = fake.encode_spans(texts, spans)
+    assert fake.calls == [4]
+    assert np.array_equal(np.concatenate(pooled), fake.encode(["甲乙丙。丁戊己。", "甲乙丙。", "丁戊己。", "abc def"]))
+
+
+def test_checkpoint_rows_follow_each_text_with_its_spans(tmp_path):
+    fake = FakeEncoder()
+    jobs = {"a.txt": [("甲乙丙。丁戊己。", ((0, 4), (4, 8))), "庚辛"], "b.txt": ["壬癸"]}
+    encoded, reused = checkpoint.encode_resumable(jobs, fake, tmp_path)
+    assert reused == 0 and encoded["a.txt"].shape == (4, 1024) and encoded["b.txt"].shape == (1, 1024)
+    expected = fake.encode(["甲乙丙。丁戊己。", "甲乙丙。", "丁戊己。", "庚辛"])
+    assert np.array_equal(encoded["a.txt"], expected)
+    again, reused = checkpoint.encode_resumable(jobs, fake, tmp_path)
+    assert reused == 5 and np.array_equal(again["a.txt"], expected)
