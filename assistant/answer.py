@@ -51,6 +51,9 @@ def best_sentences(
     else:
         score = lexical
     score = np.where([is_question(s) for s in flat], score * 0.5, score)
+    wanted = expected_kind(query)
+    if wanted is not None:  # "how many …?" is answered by the sentence with the number in it
+        score = score + ANSWER_KIND_BONUS * np.array([bool(wanted.search(s)) for s in flat], dtype=np.float32)
     out, cursor = [], 0
     for hit, sentences in zip(hits, per_hit, strict=True):
         own = score[cursor : cursor + len(sentences)]
@@ -68,6 +71,31 @@ def best_sentences(
             replace(hit, sentence=_span(hit.passage.text, sentences, first, last), sentence_score=float(own[best]))
         )
     return out
+
+
+# Questions that ask for a quantity or a date, and what such an answer looks like.
+_ASKS_NUMBER = re.compile(
+    r"多少|几(?:个|位|家|名|次|项|届|座|种|条|天|年|岁|人)|多大|多长|多久|多远|多高|多重|多少钱|数量|规模"
+    r"|\bhow (?:many|much|long|old|far|big|large)\b|\bnumber of\b",
+    re.IGNORECASE,
+)
+_ASKS_DATE = re.compile(
+    r"什么时候|何时|哪一?年|哪一?天|几月|几号|什么时间|\bwhen\b|\bwhat (?:year|date|day|time)\b", re.IGNORECASE
+)
+_NUMBER = re.compile(r"\d|[零一二两三四五六七八九十百千万亿]+(?:多|余)?(?:个|位|家|名|次|项|届|座|种|条|人|岁|倍)")
+_DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b\d{4}\b|[一二三四五六七八九十〇零]{2,4}年")
+# How much a sentence with the kind of answer the question asks for gains (scores are about 0..1).
+ANSWER_KIND_BONUS = 0.15
+
+
+def expected_kind(question: str) -> re.Pattern | None:
+    """The pattern an answer to ``question`` contains: a date for when-questions, a number for how-many
+    ones; None for other questions."""
+    if _ASKS_DATE.search(question):
+        return _DATE
+    if _ASKS_NUMBER.search(question):
+        return _NUMBER
+    return None
 
 
 def sentences_of(text: str) -> list[str]:

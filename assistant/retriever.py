@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .encoder import Encoder
+from .encoder import Encoder, one_blas_thread
 from .errors import QuestionError
 from .keyword import top_k
 from .passages import weight
@@ -119,28 +119,14 @@ def sentence_candidates(index: Index, scores: np.ndarray, k: int) -> list[int]:
     return np.unique(np.searchsorted(index.sentence_offsets, top, side="right") - 1).tolist()
 
 
-@functools.cache
-def _blas_libraries() -> list:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController().select(user_api="blas").lib_controllers
-
-
 def single_blas_thread(func):
     """Run ``func`` with one BLAS thread: a query multiplies vectors by small matrices, where a second
     BLAS thread only adds waiting (2-3x slower per query on a busy 2-core machine, measured)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        libraries = _blas_libraries()
-        before = [lib.num_threads for lib in libraries]
-        for lib in libraries:
-            lib.set_num_threads(1)
-        try:
+        with one_blas_thread():
             return func(*args, **kwargs)
-        finally:
-            for lib, n in zip(libraries, before, strict=True):
-                lib.set_num_threads(n)
 
     return wrapper
 

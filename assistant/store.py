@@ -8,6 +8,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -360,9 +361,20 @@ def _build(
             for s, g in missing.items()
         }
     )
-    encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress)
+    # The keyword index is built meanwhile, in a thread: encoding spends most of its time in numpy, which
+    # lets go of the GIL, while tokenizing is pure Python (a first build of CMRC's 468 passages in a new
+    # process: 6.4 s one after the other, 5.5 s together, mostly loading jieba while encoding).
+    order = sorted(set(units) | set(fresh))
+    reused_counts = {s: u.term_counts for s, u in units.items()}
     vocab = dict(old.keyword.vocab) if old is not None and units else {}
-    term_counts = count_terms(tokenize_many([keyword_text(p) for p in new_passages]), vocab)
+    with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:
+        keyword_job = pool.submit(_keyword_index, fresh, reused_counts, order, vocab)
+        try:
+            encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress)
+        except BaseException:
+            keyword_job.cancel()
+            raise
+        keyword, term_counts = keyword_job.result()
     cursor = 0
     for source, ps in fresh.items():
         vectors, sentence_rows, counts = _split_rows(encoded[source], spans[source])
@@ -384,8 +396,6 @@ def _build(
     offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
     spec = choose_spec(len(vectors), dense_kind, **(dense_params or {}))
     dense = reuse_or_build(old.dense if old is not None else None, vectors, spec)
-    logger.info("Building the keyword index of %d passages", len(passages))
-    keyword = KeywordIndex.from_counts(stack_counts([u.term_counts for u in ordered], len(vocab)), vocab)
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": encoder.name,
@@ -421,6 +431,22 @@ def _build(
         sentence_offsets=offsets,
         encoded=len(new_passages),
     )
+
+
+def _keyword_index(
+    fresh: dict[str, list[Passage]], reused: dict[str, object], order: list[str], vocab: dict[str, int]
+) -> tuple[KeywordIndex, object]:
+    """The keyword index of all files in ``order`` (new files tokenized, others' term counts reused), and
+    the new files' term counts."""
+    new_passages = [p for ps in fresh.values() for p in ps]
+    term_counts = count_terms(tokenize_many([keyword_text(p) for p in new_passages]), vocab)
+    blocks, cursor = dict(reused), 0
+    for source, ps in fresh.items():
+        blocks[source] = term_counts[cursor : cursor + len(ps)]
+        cursor += len(ps)
+    logger.info("Building the keyword index of %d passages", sum(blocks[s].shape[0] for s in order))
+    counts = stack_counts([blocks[s] for s in order], len(vocab))
+    return KeywordIndex.from_counts(counts, vocab), term_counts
 
 
 def _split_rows(rows: np.ndarray, spans: list[list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

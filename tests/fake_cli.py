@@ -25,7 +25,7 @@ def _become(user: str) -> None:
     import bm25s  # noqa: F401
     import faiss  # noqa: F401
 
-    from assistant.retriever import _blas_libraries
+    from assistant.encoder import _blas_libraries
     from assistant.store import KeywordIndex
 
     KeywordIndex.build(["预热 warm up"])  # loads jieba's dictionary, the OpenCC tables and CC-CEDICT

@@ -54,6 +54,26 @@ def test_best_sentence_prefers_an_answer_to_a_question_in_the_document():
     assert out.sentence_score > 0
 
 
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("它现在有多少会员?", "目前,已有近130家机构加入成为会员。"),
+        ("How many members does it have?", "It now has 130 members."),
+        ("国际组织是什么时候成立的?", "国际组织于2022年7月成立。"),
+        ("When was the organisation founded?", "The organisation was founded in 2022."),
+    ],
+)
+def test_a_quantity_or_date_question_gets_the_sentence_with_one(question, answer):
+    text = {
+        "zh": "组织丰富会员权益、服务会员发展,举办会员活动日。目前,已有近130家机构加入成为会员。"
+        "国际组织成立以来不断创新运作机制。国际组织于2022年7月成立。",
+        "en": "It serves its members and holds member days for members. It now has 130 members. "
+        "Since the organisation was founded it keeps improving. The organisation was founded in 2022.",
+    }[language(question)]
+    [out] = best_sentences([hit(text, 0.5)], question, None, join=2.0)
+    assert out.sentence == answer
+
+
 def test_best_sentence_joins_an_equally_good_neighbour_exactly_as_written():
     text = "Unrelated opening words here. The starter needs flour. The starter needs water daily. Bake it."
     [out] = best_sentences([hit(text, 0.5)], "what does the starter need", None)

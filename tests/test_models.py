@@ -43,3 +43,14 @@ def test_minilm_by_local_path_builds_its_own_index(tmp_path):
 def test_model_from_environment_variable(monkeypatch):
     monkeypatch.setenv("ASSISTANT_MODEL", "all-MiniLM-L6-v2")
     assert Encoder().name == "all-MiniLM-L6-v2" and Encoder().dimension == 384
+
+
+def test_load_models_loads_the_encoder_and_dictionaries_without_indexing(tmp_path):
+    from assistant import lexicon, terms
+
+    terms._jieba.cache_clear()
+    lexicon._dictionary.cache_clear()
+    bot = Assistant(SEEDS, index_root=tmp_path)
+    bot.load_models()
+    assert bot.encoder._model is not None and bot._index is None and not any(tmp_path.iterdir())
+    assert terms._jieba.cache_info().currsize == 1 and lexicon._dictionary.cache_info().currsize == 1

@@ -90,6 +90,8 @@ def test_search_words_from_one_cut_equal_jiebas_search_mode(text):
 
 
 def test_dictionary_cache_is_used_and_a_damaged_one_is_rebuilt(tmp_path, monkeypatch):
+    import marshal
+
     from assistant import lexicon
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -99,10 +101,13 @@ def test_dictionary_cache_is_used_and_a_damaged_one_is_rebuilt(tmp_path, monkeyp
     lexicon._dictionary.cache_clear()
     parsed = lexicon._dictionary()
     assert cache.exists() and len(parsed) > 50_000
-    cache.write_text('[["假", [["fake"]]]]', "utf-8")  # a cache that someone else wrote is read as it is
+    cache.write_bytes(marshal.dumps((("假", (("fake",),)),)))  # a cache that someone else wrote is read as it is
     lexicon._dictionary.cache_clear()
     assert lexicon._dictionary() == (("假", (("fake",),)),)
-    cache.write_text("[[truncated", "utf-8")
+    cache.write_bytes(marshal.dumps((("假", (("fake",),)),))[:-3])  # truncated
+    lexicon._dictionary.cache_clear()
+    assert lexicon._dictionary() == parsed
+    cache.write_bytes(marshal.dumps({"not": "rows"}))
     lexicon._dictionary.cache_clear()
     assert lexicon._dictionary() == parsed
     lexicon._dictionary.cache_clear()
