@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -27,7 +27,13 @@ def language(text: str) -> str:
 
 
 def best_sentences(
-    hits: Sequence[Hit], query: str, encoder: Encoder | None, *, dense_weight: float = 0.5, join: float = 0.9
+    hits: Sequence[Hit],
+    query: str,
+    encoder: Encoder | None,
+    *,
+    dense_weight: float = 0.5,
+    join: float = 0.9,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> list[Hit]:
     """Each hit with ``sentence`` set to the sentence of its passage that best matches the query.
 
@@ -37,6 +43,7 @@ def best_sentences(
     without answering it. A neighbouring sentence joins the best when it scores at least ``join``
     times as much and contains as many of the question's words (or none match, as across languages,
     where similarity alone is too coarse to choose between neighbours), so ``sentence`` may hold two.
+    ``known`` holds vectors the index already has for some sentences (by text): only the others are encoded.
     """
     words = set(tokenize(query))
     per_hit = [sentences_of(h.passage.text) for h in hits]
@@ -45,8 +52,11 @@ def best_sentences(
         return list(hits)
     lexical = np.array([_overlap(words, s) for s in flat], dtype=np.float32)
     if encoder is not None and dense_weight > 0:
-        vectors = encoder.encode([query, *flat])
-        semantic = vectors[1:] @ vectors[0]
+        known = known or {}
+        todo = list(dict.fromkeys(s for s in flat if s not in known))
+        vectors = encoder.encode([query, *todo])
+        vector_of = {**known, **dict(zip(todo, vectors[1:], strict=True))}
+        semantic = np.array([vector_of[s] @ vectors[0] for s in flat], dtype=np.float32)
         score = dense_weight * semantic + (1 - dense_weight) * lexical
     else:
         score = lexical

@@ -11,12 +11,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from .answer import best_sentences, make_answer
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, check_top_k, clean_question, make_query, retrieve
-from .store import Index, default_index_root, open_index
+from .store import Index, default_index_root, open_index, sentence_spans
 from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
 
 logger = logging.getLogger(__name__)
@@ -188,11 +190,12 @@ class Assistant:
         question = clean_question(question)
         query = make_query(question, history)
         k = check_top_k(top_k if top_k is not None else self.top_k)
-        hits = retrieve(self._searchable_index(), self.encoder, [query], k=k, alpha=self._alpha(alpha))[0]
+        index = self._searchable_index()
+        hits = retrieve(index, self.encoder, [query], k=k, alpha=self._alpha(alpha))[0]
         limit = self.threshold if threshold is None else _number(threshold, _THRESHOLD_MESSAGE)
         found = bool(hits) and hits[0].score >= limit
         if found:
-            hits = best_sentences(hits, question, self.encoder)
+            hits = best_sentences(hits, question, self.encoder, known=self._sentence_vectors(index, hits))
         return make_answer(question, hits, found=found, search_query=query.text)
 
     def _alpha(self, alpha: float | None) -> float:
@@ -306,6 +309,25 @@ class Assistant:
             if p.paragraph == paragraph and p.part == part:
                 return p
         raise QuestionError(f"No passage {source} ¶{paragraph}" + (f", part {part}" if part else "") + ".")
+
+    def _sentence_vectors(self, index: Index, hits: Sequence[Hit]) -> dict[str, np.ndarray]:
+        """The index's vectors of the hits' sentences, by sentence text (for choosing each hit's best
+        sentence without encoding them again); empty when the index keeps no sentence vectors."""
+        if index.sentence_vectors is None or not len(index.sentence_vectors):
+            return {}
+        rows = self._rows_by_source(index)
+        known = {}
+        for hit in hits:
+            row = next((i for i in rows.get(hit.passage.source, []) if index.passages[i] is hit.passage), None)
+            if row is None:
+                continue
+            spans = sentence_spans(hit.passage)
+            first, last = int(index.sentence_offsets[row]), int(index.sentence_offsets[row + 1])
+            if len(spans) != last - first:  # built with other rules: encode instead
+                continue
+            for (a, b), vector in zip(spans, index.sentence_vectors[first:last], strict=True):
+                known[hit.passage.text[a:b]] = np.asarray(vector)
+        return known
 
     def _rows_by_source(self, index: Index) -> dict[str, list[int]]:
         """Row numbers of each source's passages in reading order, computed once per index."""

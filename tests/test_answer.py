@@ -130,3 +130,14 @@ def test_conversation_export_escapes_questions(question):
     assert md.startswith("# 对话记录 · Conversation (2024-01-01 10:00)")
     assert "<img" not in md and "\n## 1. " in md and "reply [1]" in md
     assert "\\*\\*bold\\*\\*" in md or "&lt;img" in md
+
+
+def test_best_sentences_encode_only_the_sentences_without_a_known_vector():
+    from .conftest import FakeEncoder
+
+    fake = FakeEncoder()
+    known = {"甲乙丙丁戊。": fake.encode(["甲乙丙丁戊。"])[0]}
+    fake.calls.clear()
+    [out] = best_sentences([hit("甲乙丙丁戊。己庚辛壬癸。", 0.5)], "己庚辛", fake, known=known)
+    assert fake.calls == [2]  # the question and the one sentence the index has no vector for
+    assert out.sentence == "己庚辛壬癸。"
