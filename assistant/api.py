@@ -17,7 +17,15 @@ from .answer import best_sentences, make_answer
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
-from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, check_top_k, clean_question, make_query, retrieve
+from .retriever import (
+    DEFAULT_ALPHA,
+    DEFAULT_THRESHOLD,
+    check_top_k,
+    clean_question,
+    dense_text,
+    make_query,
+    retrieve,
+)
 from .store import Index, default_index_root, open_index, sentence_spans
 from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
 
@@ -195,7 +203,8 @@ class Assistant:
         limit = self.threshold if threshold is None else _number(threshold, _THRESHOLD_MESSAGE)
         found = bool(hits) and hits[0].score >= limit
         if found:
-            hits = best_sentences(hits, question, self.encoder, known=self._sentence_vectors(index, hits))
+            known = self._sentence_vectors(index, hits)
+            hits = best_sentences(hits, dense_text(index, question), self.encoder, known=known)
         return make_answer(question, hits, found=found, search_query=query.text)
 
     def _alpha(self, alpha: float | None) -> float:

@@ -15,7 +15,7 @@ from .keyword import top_k
 from .passages import weight
 from .records import Hit
 from .store import Index
-from .terms import tokenize
+from .terms import to_simplified, tokenize, traditional_share
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_THRESHOLD = 0.2
@@ -119,6 +119,17 @@ def sentence_candidates(index: Index, scores: np.ndarray, k: int) -> list[int]:
     return np.unique(np.searchsorted(index.sentence_offsets, top, side="right") - 1).tolist()
 
 
+def dense_text(index: Index, question: str) -> str:
+    """The question as the encoder should see it: in simplified characters when the corpus is written in
+    them (the keyword side folds both scripts alike; USE matches 成立 with 成立 better than with a
+    traditional question's words: 0.65 vs 0.45 on the seed interview's founding question)."""
+    if index.simplified is None:
+        step = max(1, len(index.passages) // 200)
+        sample = "".join(p.text for p in index.passages[::step])
+        index.simplified = traditional_share(sample) < 0.05
+    return to_simplified(question) if index.simplified else question
+
+
 def single_blas_thread(func):
     """Run ``func`` with one BLAS thread: a query multiplies vectors by small matrices, where a second
     BLAS thread only adds waiting (2-3x slower per query on a busy 2-core machine, measured)."""
@@ -177,7 +188,7 @@ def retrieve(
     if not queries or not index.passages:
         return [[] for _ in queries]
     texts = [t for q in queries for t in q.parts]
-    vectors = encoder.encode(texts) if alpha > 0 else None
+    vectors = encoder.encode([dense_text(index, t) for t in texts]) if alpha > 0 else None
     dense_ids, _ = index.dense.search(vectors, k=candidates) if vectors is not None else (None, None)
     results, row = [], 0
     for query in queries:

@@ -74,6 +74,23 @@ def fold(text: str) -> str:
     return text
 
 
+def to_simplified(text: str) -> str:
+    """``text`` with traditional characters made simplified (nothing else changed)."""
+    if not _CJK.search(text) or ((traditional := _traditional()) is not None and traditional.isdisjoint(text)):
+        return text
+    return _converter().convert(text)
+
+
+def traditional_share(text: str) -> float:
+    """Share of the Chinese characters of ``text`` that :func:`to_simplified` changes: ~0 for text written in
+    simplified characters, ~0.4 for traditional (0 without Chinese)."""
+    chinese = len(_CJK.findall(text))
+    if not chinese:
+        return 0.0
+    converted = to_simplified(text)
+    return sum(a != b for a, b in zip(text, converted, strict=False)) / chinese
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer

@@ -48,6 +48,7 @@ class Index:
     sentence_vectors: np.ndarray | None = None
     sentence_offsets: np.ndarray | None = None
     encoded: int = 0  # passages encoded when this index was opened (0: loaded as saved)
+    simplified: bool | None = None  # written in simplified Chinese characters (None: not looked at yet)
 
     def vectors_array(self) -> np.ndarray:
         """The passage vectors, row-aligned with ``passages`` (memory-mapped from disk when loaded)."""

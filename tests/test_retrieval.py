@@ -185,3 +185,17 @@ def test_released_vector_rows_give_the_same_answers(corpus, monkeypatch):
     monkeypatch.setattr(versions, "RELEASE_BYTES", 0)  # release the map after every gather
     assert [(h.passage.source, h.score) for h in bot.ask("世界互联网大会 会员 北京", top_k=3).hits] == kept
     assert [(h.passage.source, h.score) for h in bot.ask("世界互联网大会 会员 北京", top_k=3).hits] == kept
+
+
+def test_the_encoder_sees_a_traditional_question_in_the_corpus_script():
+    from types import SimpleNamespace
+
+    from assistant.records import Passage
+    from assistant.retriever import dense_text
+
+    question = "國際組織是什麼時候成立的?"
+    simplified = SimpleNamespace(passages=[Passage("a", "a.txt", "T", 1, "国际组织于2022年成立。")], simplified=None)
+    traditional = SimpleNamespace(passages=[Passage("a", "a.txt", "T", 1, "國際組織於2022年成立。")], simplified=None)
+    assert dense_text(simplified, question) == "国际组织是什么时候成立的?" and simplified.simplified is True
+    assert dense_text(traditional, question) == question and traditional.simplified is False
+    assert dense_text(simplified, "When was it founded?") == "When was it founded?"

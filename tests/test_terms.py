@@ -111,3 +111,12 @@ def test_dictionary_cache_is_used_and_a_damaged_one_is_rebuilt(tmp_path, monkeyp
     lexicon._dictionary.cache_clear()
     assert lexicon._dictionary() == parsed
     lexicon._dictionary.cache_clear()
+
+
+def test_to_simplified_and_the_share_of_traditional_characters():
+    from assistant.terms import to_simplified, traditional_share
+
+    assert to_simplified("世界互联網大會國際組織是什麼時候成立的?") == "世界互联网大会国际组织是什么时候成立的?"
+    assert to_simplified("When was it founded? 成立") == "When was it founded? 成立"
+    assert traditional_share("世界互联网大会国际组织") == 0.0 and traditional_share("no Chinese") == 0.0
+    assert traditional_share("世界互聯網大會國際組織") > 0.3
