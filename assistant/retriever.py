@@ -125,7 +125,7 @@ def dense_text(index: Index, question: str) -> str:
     traditional question's words: 0.65 vs 0.45 on the seed interview's founding question)."""
     if index.simplified is None:
         step = max(1, len(index.passages) // 200)
-        sample = "".join(p.text for p in index.passages[::step])
+        sample = "".join(index.passages[i].text for i in range(0, len(index.passages), step))
         index.simplified = traditional_share(sample) < 0.05
     return to_simplified(question) if index.simplified else question
 
