@@ -70,9 +70,9 @@ def encode_resumable(
     done = {i: v for i, key in enumerate(keys) if (v := _load(work / f"{key}.npy", sizes[i], dimension)) is not None}
     reused = sum(sizes[i] for i in done)
     if reused:
-        logger.info("Resuming: %d texts were already encoded by an interrupted build", reused)
+        logger.info("Resuming: %d vectors were already made by an interrupted build", reused)
     with tqdm(
-        total=sum(sizes) - reused, desc="Encoding", unit="text", disable=not progress or reused == sum(sizes)
+        total=sum(sizes) - reused, desc="Encoding", unit="vector", disable=not progress or reused == sum(sizes)
     ) as bar:
         for i, group in enumerate(groups):
             if i not in done:

@@ -32,11 +32,12 @@ def register(assistant: Assistant) -> None:
         def call(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except AssistantError as exc:
-                raise gr.Error(str(exc)) from exc
-            except Exception as exc:  # a bug or a malformed request: one sentence, the details in the log
+            except AssistantError as exc:  # the user's to fix: one line in the log, no traceback
+                logger.info("Refused a call to %s: %s", fn.__name__, exc)
+                raise gr.Error(str(exc), print_exception=False) from None
+            except Exception as exc:  # a bug or a malformed request: one sentence, the details in the log (once)
                 logger.exception("%s failed", fn.__name__)
-                raise gr.Error(UNEXPECTED) from exc
+                raise gr.Error(UNEXPECTED, print_exception=False) from exc
 
         return call
 

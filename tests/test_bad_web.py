@@ -180,3 +180,11 @@ def test_any_text_through_the_server(server, question, top_k):
     else:
         assert result["found"] == bool(result["passages"]) and len(result["passages"]) <= top_k
     assert_safe_reply(chat(server, question))
+
+
+def test_a_refused_call_logs_one_line_not_a_traceback(server, capfd):
+    capfd.readouterr()
+    assert ask_json(server, "   ").startswith("The question is empty")
+    assert ask_json(server, "你好", top_k=0).startswith("The number of passages must be")
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
