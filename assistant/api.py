@@ -16,6 +16,7 @@ import numpy as np
 from .answer import best_sentences, make_answer
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
+from .indexed_text import sentence_vectors_by_text
 from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from .retriever import (
     DEFAULT_ALPHA,
@@ -26,7 +27,7 @@ from .retriever import (
     make_query,
     retrieve,
 )
-from .store import Index, default_index_root, open_index, sentence_spans
+from .store import Index, default_index_root, open_index
 from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
 
 logger = logging.getLogger(__name__)
@@ -328,14 +329,9 @@ class Assistant:
         known = {}
         for hit in hits:
             row = next((i for i in rows.get(hit.passage.source, []) if index.passages[i] is hit.passage), None)
-            if row is None:
-                continue
-            spans = sentence_spans(hit.passage)
-            first, last = int(index.sentence_offsets[row]), int(index.sentence_offsets[row + 1])
-            if len(spans) != last - first:  # built with other rules: encode instead
-                continue
-            for (a, b), vector in zip(spans, index.sentence_vectors[first:last], strict=True):
-                known[hit.passage.text[a:b]] = np.asarray(vector)
+            if row is not None:
+                first, last = index.sentence_offsets[row : row + 2]
+                known.update(sentence_vectors_by_text(hit.passage, index.sentence_vectors[first:last]))
         return known
 
     def _rows_by_source(self, index: Index) -> dict[str, list[int]]:

@@ -85,13 +85,13 @@ def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray, best: np.ndar
     """Cosine of each passage, averaged with that of its best answering sentence (a passage's point is often
     one sentence; a passage that only asks a question scores by its own vector alone).
 
-    ``best``: every passage's best sentence cosine (``best_sentences``), when it is at hand.
+    ``best``: every passage's best sentence cosine (``best_sentence_scores``), when it is at hand.
     """
     whole = index.vector_rows(ids) @ query
     if index.sentence_vectors is None or not len(index.sentence_vectors):
         return whole
     if best is None:
-        best = best_sentences(index, sentence_scores(index, query))
+        best = best_sentence_scores(index, sentence_scores(index, query))
     return (whole + np.where(np.isnan(best[ids]), whole, best[ids])) / 2
 
 
@@ -100,7 +100,7 @@ def sentence_scores(index: Index, query: np.ndarray) -> np.ndarray:
     return np.asarray(index.sentence_vectors) @ query
 
 
-def best_sentences(index: Index, scores: np.ndarray) -> np.ndarray:
+def best_sentence_scores(index: Index, scores: np.ndarray) -> np.ndarray:
     """Each passage's best sentence score; NaN for passages without sentence vectors."""
     offsets = index.sentence_offsets
     counts = np.diff(offsets)
@@ -208,7 +208,7 @@ def retrieve(
                 if index.sentence_vectors is not None and len(index.sentence_vectors):
                     scores = sentence_scores(index, vectors[r])
                     ids.update(sentence_candidates(index, scores, candidates))
-                    best[r] = best_sentences(index, scores)
+                    best[r] = best_sentence_scores(index, scores)
         ids = np.array(sorted(ids), dtype=np.int64)
         if len(ids) == 0:
             results.append([])

@@ -68,10 +68,7 @@ def _jieba():
 
 def fold(text: str) -> str:
     """NFKC (full-width → ASCII), lower case, and traditional → simplified Chinese."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    if _CJK.search(text) and ((traditional := _traditional()) is None or not traditional.isdisjoint(text)):
-        text = _converter().convert(text)
-    return text
+    return to_simplified(unicodedata.normalize("NFKC", text).lower())
 
 
 def to_simplified(text: str) -> str:

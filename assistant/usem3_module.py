@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +13,7 @@ from sentence_transformers.base.modules.input_module import InputModule
 
 from .encoder import one_blas_thread
 
+DIMENSION = 512
 # Below this many texts a batch is encoded in the calling thread: splitting it costs more than it saves.
 MIN_PARALLEL = 8
 
@@ -73,22 +75,7 @@ class USEMultilingual(InputModule):
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """USE vectors of ``texts``, split across the workers when there are enough of them."""
-        workers = min(self.threads, len(texts) // MIN_PARALLEL)
-        if workers <= 1:
-            with one_blas_thread():
-                return self._forward(texts)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="usem3")
-        # Interleaved shares: sentence-transformers sorts a batch by length, so each worker gets a fair mix.
-        shares = [texts[w::workers] for w in range(workers)]
-        # One limit for the whole parallel section (the workers run the forward pass without usem3's own
-        # per-call limit: limits entered and left by several threads at once restore each other's values).
-        with one_blas_thread():
-            parts = list(self._pool.map(self._forward, shares))
-        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-        for w, part in enumerate(parts):
-            out[w::workers] = part
-        return out
+        return self._spread(self._forward, np.empty((len(texts), DIMENSION), dtype=np.float32), texts)
 
     def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray] | None:
         """For each text, its vector followed by one vector per ``(start, end)`` character span of it.
@@ -105,23 +92,26 @@ class USEMultilingual(InputModule):
         """
         if self._use._sp is None or not hasattr(self._use._sp, "encode_as_immutable_proto"):
             return None
+        work = functools.partial(_encode_spans, self._use._model, self._use._sp)
+        return self._spread(work, [None] * len(texts), texts, spans)
+
+    def _spread(self, work, out, texts: list, *others: list):
+        """``out`` filled with ``work(texts, *others)``, whose result has one item per text.
+
+        With enough texts, ``threads`` workers each take an interleaved share (sentence-transformers sorts
+        a batch by length, so each gets a fair mix), with one BLAS limit for the whole parallel section:
+        limits entered and left by several threads at once would restore each other's values.
+        """
         workers = min(self.threads, len(texts) // MIN_PARALLEL)
-        backend = self._use._model
-        if workers <= 1:
-            with one_blas_thread():
-                return _encode_spans(backend, self._use._sp, texts, spans)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="usem3")
         with one_blas_thread():
-            parts = list(
-                self._pool.map(
-                    lambda w: _encode_spans(backend, self._use._sp, texts[w::workers], spans[w::workers]),
-                    range(workers),
-                )
-            )
-        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-        for w, part in enumerate(parts):
-            out[w::workers] = part
+            if workers <= 1:
+                out[:] = work(texts, *others)
+                return out
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="usem3")
+            shares = self._pool.map(lambda w: work(texts[w::workers], *(o[w::workers] for o in others)), range(workers))
+            for w, part in enumerate(shares):
+                out[w::workers] = part
         return out
 
     def _forward(self, texts: list[str]) -> np.ndarray:
@@ -129,10 +119,10 @@ class USEMultilingual(InputModule):
         return self._use._model._encode(list(texts))
 
     def get_embedding_dimension(self) -> int:
-        return 512
+        return DIMENSION
 
     def get_sentence_embedding_dimension(self) -> int:
-        return 512
+        return DIMENSION
 
     def save(self, output_path: str, *args, **kwargs) -> None:
         self.save_config(output_path)
