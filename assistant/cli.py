@@ -20,8 +20,8 @@ EPILOG = {
     "index": "example: python -m assistant index my_docs/",
     "ask": 'example: python -m assistant ask "世界互联网大会国际组织是什么时候成立的?" --json',
     "serve": "example: python -m assistant serve --corpus my_docs/ --port 7860",
-    "eval": "examples:\n  python -m assistant eval ../shared/data/cmrc2018_trial.json --compare\n"
-    "  python -m assistant eval ../shared/data/seed_dev_questions.jsonl --corpus seeds/",
+    "eval": "examples:\n  python -m assistant eval eval/data/cmrc2018_trial.json --compare\n"
+    "  python -m assistant eval eval/data/seed_dev_questions.jsonl --corpus seeds/",
 }
 
 

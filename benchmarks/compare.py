@@ -1,7 +1,7 @@
 """Side-by-side benchmark: this assistant, LangChain's FAISS store and txtai's hybrid Embeddings on one corpus.
 
 Usage (benchmark dependencies: pip install torch==2.13.0 && pip install -r benchmarks/requirements.txt):
-    python benchmarks/compare.py [--data ../shared/data/cmrc2018_trial.json] [--runs 3] [--out benchmarks/results]
+    python benchmarks/compare.py [--data eval/data/cmrc2018_trial.json] [--runs 3] [--out benchmarks/results]
 
 Every (tool, encoder) runs in a process of its own, in rotating order, ``--runs`` times; figures are
 medians over the runs, and each ratio against a peer is the median of the ratios measured in the same round.
@@ -25,7 +25,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from squad import prepare  # noqa: E402
 
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "cmrc2018_trial.json"
+DEFAULT_DATA = HERE.parent / "eval" / "data" / "cmrc2018_trial.json"
 RUNS = [
     ("assistant", "use"),
     ("langchain", "minilm"),

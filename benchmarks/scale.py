@@ -27,7 +27,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "cmrc2018_trial.json"
+DEFAULT_DATA = HERE.parent / "eval" / "data" / "cmrc2018_trial.json"
 PER_FILE = 100  # synthetic passages per document file
 
 

@@ -1,6 +1,6 @@
 """Development aid: build the CMRC trial index once, then sweep fusion weights and the not-found threshold.
 
-Usage: python eval/tune.py ../shared/data/cmrc2018_trial.json --questions eval/unanswerable.jsonl
+Usage: python eval/tune.py eval/data/cmrc2018_trial.json --questions eval/unanswerable.jsonl
 Prints hit@1/hit@5/MRR per alpha and, for the default alpha, how many answerable questions and how
 many unanswerable ones each threshold keeps. Tune on the trial data only.
 """

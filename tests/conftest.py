@@ -14,7 +14,7 @@ from assistant.encoder import Encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
+DATA = ROOT / "eval" / "data"  # copies of ../shared/data: a clone anywhere can run the tests
 # Debian's chromium, started the way this machine allows (no sandbox as root, no background traffic).
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

@@ -7,9 +7,9 @@ import pytest
 from assistant.cli import main
 from assistant.evaluate import EvalQuestion, load_dataset, load_questions_jsonl, markdown_table, run_eval
 
-from .conftest import SEEDS, SHARED, write
+from .conftest import DATA, SEEDS, write
 
-CMRC = SHARED / "data" / "cmrc2018_trial.json"
+CMRC = DATA / "cmrc2018_trial.json"
 
 
 def squad(tmp_path):
@@ -92,7 +92,7 @@ def test_cmrc_slice_with_default_settings(capsys):
 
 @pytest.mark.slow
 def test_seed_questions_through_the_chat_pipeline(capsys):
-    dev = SHARED / "data" / "seed_dev_questions.jsonl"
+    dev = DATA / "seed_dev_questions.jsonl"
     assert main(["eval", str(dev), "--corpus", str(SEEDS), "--json", "--no-progress"]) == 0
     (result,) = json.loads(capsys.readouterr().out)
     assert result["hit"]["hit@1"] == 1.0 and result["answerable_found"] == 1.0

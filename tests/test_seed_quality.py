@@ -6,10 +6,10 @@ import pytest
 
 from assistant.api import Assistant
 
-from .conftest import SEEDS, SHARED
+from .conftest import DATA, SEEDS
 
 pytestmark = pytest.mark.slow
-DEV = SHARED / "data" / "seed_dev_questions.jsonl"
+DEV = DATA / "seed_dev_questions.jsonl"
 
 
 @pytest.fixture(scope="module")
