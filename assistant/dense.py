@@ -124,6 +124,23 @@ class DenseIndex:
         index.reset()
         return DenseIndex(index, self.kind, self.params)
 
+    def extended(self, vectors: np.ndarray, *, saved: Path | None = None, nprobe: int | None = None) -> DenseIndex:
+        """A new index: this one's vectors, then ``vectors``. This one is left as it is (questions may be
+        searching it); ``saved``, the file it was loaded from, gives a writable copy of a memory-mapped one."""
+        import faiss
+
+        try:
+            index = faiss.read_index(str(saved)) if saved is not None else None
+        except RuntimeError:
+            index = None
+        if index is None or index.ntotal != self.size:  # no file: copy the one in memory (FAISS cannot
+            index = faiss.clone_index(self.index)  # clone memory-mapped lists, but a mapped index has its file)
+        params = {**self.params, **({"nprobe": nprobe} if nprobe is not None and self.kind == "ivf" else {})}
+        dense = DenseIndex(index, self.kind, params)
+        dense._apply_search_params()
+        dense.add(vectors)
+        return dense
+
     def add(self, vectors: np.ndarray, *, batch: int = 65_536) -> None:
         """Append rows (they get the next row numbers)."""
         for start in range(0, len(vectors), batch):

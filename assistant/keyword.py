@@ -1,4 +1,9 @@
-"""Stage 4b: the keyword index, BM25 (bm25s, sparse matrices) over Chinese-aware tokens."""
+"""Stage 4b: the keyword index, BM25 over Chinese-aware tokens, in append-only segments of sparse term counts.
+
+Each segment keeps its passages' term counts by word (a CSC matrix) and their lengths; BM25's statistics
+(document frequencies, average length) are kept for the whole index and applied at query time, as Lucene
+does, so adding a file writes one small segment instead of re-weighting every passage.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import json
 import logging
 import math
 import re
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +21,82 @@ from .terms import tokenize, tokenize_many
 
 logger = logging.getLogger(__name__)
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_ARRAYS = ("data", "indices", "indptr", "lengths")
 
 
-def _bm25s():
-    import bm25s
+def segment_name() -> str:
+    """A new segment's name, unique within an index folder."""
+    return f"s-{uuid.uuid4().hex[:10]}"
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # its import sets DEBUG: it would log every build
-    return bm25s
+
+@dataclass
+class Postings:
+    """One segment: its passages' term counts by word (CSC arrays) and their lengths in tokens.
+
+    Row ``i`` of the segment is passage ``start + i`` of the index; words beyond ``width`` were
+    added to the vocabulary after the segment was written and do not occur in it.
+    """
+
+    name: str
+    data: np.ndarray  # float32 term counts
+    indices: np.ndarray  # int32 rows within the segment
+    indptr: np.ndarray  # int64, one more than the words known when the segment was written
+    lengths: np.ndarray  # float32 tokens per passage
+    start: int = 0
+
+    @classmethod
+    def from_counts(cls, counts, name: str, start: int = 0) -> Postings:
+        """From a passages × words matrix of term counts."""
+        import scipy.sparse as sp
+
+        csc = sp.csc_matrix(counts, dtype=np.float32)
+        csc.sum_duplicates()
+        lengths = np.asarray(csc.sum(axis=1), dtype=np.float32).ravel()
+        return cls(
+            name, csc.data.astype(np.float32), csc.indices.astype(np.int32), csc.indptr.astype(np.int64), lengths, start
+        )
+
+    @property
+    def rows(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def width(self) -> int:
+        return len(self.indptr) - 1
+
+    def counts(self, width: int):
+        """The term counts as a CSR matrix (passages × ``width`` words)."""
+        import scipy.sparse as sp
+
+        csc = sp.csc_matrix((self.data, self.indices, self.indptr), shape=(self.rows, self.width))
+        csr = csc.tocsr()
+        csr.resize((self.rows, width))
+        return csr
+
+    def document_frequency(self, width: int) -> np.ndarray:
+        df = np.zeros(width, dtype=np.int64)
+        df[: self.width] = np.diff(self.indptr)
+        return df
+
+    def files(self) -> list[str]:
+        return [f"{self.name}.{array}.npy" for array in _ARRAYS]
+
+    def save(self, folder: Path) -> None:
+        """Write the segment's arrays into ``folder``, unless they are there already (shared with a version)."""
+        for array, file in zip(_ARRAYS, self.files(), strict=True):
+            if not (folder / file).exists():
+                np.save(folder / file, getattr(self, array))
+
+    @classmethod
+    def load(cls, folder: Path, name: str, start: int, *, mmap: bool = False) -> Postings:
+        mode = "r" if mmap else None
+        arrays = [np.load(folder / f"{name}.{array}.npy", mmap_mode=mode) for array in _ARRAYS]
+        return cls(name, *arrays, start=start)
 
 
 class KeywordIndex:
-    """BM25 over passages, with scores normalised to "share of the question's term weight matched".
+    """BM25 (Lucene's variant, as bm25s computes it) over passages, with scores normalised to "share of the
+    question's term weight matched".
 
     The normalisation makes keyword scores comparable across questions, so they can be fused
     with cosine similarities and thresholded for "not found".
@@ -32,14 +104,16 @@ class KeywordIndex:
 
     def __init__(self, *, k1: float = 1.2, b: float = 0.75):
         self.k1, self.b = k1, b
-        self._bm25 = None
-        self._idf: dict[str, float] = {}
+        self.segments: list[Postings] = []
+        self.vocab: dict[str, int] = {}
+        self.df = np.zeros(0, dtype=np.int64)  # passages holding each word
+        self.tokens = 0.0  # tokens in all passages (for the average length)
         self.bridge: dict[str, list[str]] = {}
         self.language = "en"  # the corpus's main script: "zh" when most of its words are Chinese
-        self.size = 0
-        self.counts = None  # scipy CSR, passages × words
-        self.vocab: dict[str, int] = {}
-        self._folder: Path | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(s.rows for s in self.segments)
 
     @classmethod
     def build(
@@ -54,53 +128,45 @@ class KeywordIndex:
     def from_counts(
         cls, counts, vocab: dict[str, int], *, k1: float = 1.2, b: float = 0.75, bridge: bool = True
     ) -> KeywordIndex:
-        """BM25 from a passages × words matrix of term counts (rows of unchanged files are reused as they are).
-
-        Computes, all at once with numpy, the same weights as ``bm25s`` (``method="lucene"``) would
-        from the token lists: no per-passage Python loop and no second tokenization.
-        """
-        bm25s = _bm25s()
-        import scipy.sparse as sp
-
-        counts = sp.csr_matrix(counts, dtype=np.float32)
-        counts.resize((counts.shape[0], len(vocab)))
+        """One segment from a passages × words matrix of term counts (rows of unchanged files are reused as
+        they are: no second tokenization)."""
         index = cls(k1=k1, b=b)
-        index.size = counts.shape[0]
-        index.counts, index.vocab = counts, vocab
-        lengths = np.asarray(counts.sum(axis=1)).ravel()
-        df = np.bincount(counts.indices, minlength=len(vocab))
-        idf = np.log1p((index.size - df + 0.5) / (df + 0.5)).astype(np.float32)
-        avg = float(lengths.mean()) if index.size and lengths.sum() else 1.0
-        tf = counts.data
-        norm = np.repeat(k1 * (1 - b + b * lengths / avg), np.diff(counts.indptr)).astype(np.float32)
-        weights = sp.csr_matrix((idf[counts.indices] * tf / (tf + norm), counts.indices, counts.indptr), counts.shape)
-        weights = weights.tocsc()
-        index._bm25 = bm25s.BM25(k1=k1, b=b, method="lucene")
-        index._bm25.scores = {
-            "data": weights.data.astype(np.float32),
-            "indices": weights.indices.astype(np.int32),
-            "indptr": weights.indptr.astype(np.int32),
-            "num_docs": index.size,
-        }
-        index._bm25.vocab_dict = vocab
-        index._bm25.nonoccurrence_array = None  # lucene BM25 needs none
-        words = list(vocab)
-        index._idf = {words[i]: float(_idf(int(df[i]), index.size)) for i in np.flatnonzero(df)}
+        return index.appended(counts, vocab, bridge=bridge)
+
+    def appended(self, counts, vocab: dict[str, int], *, merge_from: int | None = None, bridge: bool = True):
+        """A new index: this one's segments and a new one of ``counts`` (rows after this index's, over
+        ``vocab``, this index's vocabulary with any new words added at the end). This index is left as it is.
+
+        ``merge_from``: segments from that position on are merged into the new one (to keep their number small).
+        """
+        keep = self.segments[:merge_from] if merge_from is not None else list(self.segments)
+        width = len(vocab)
+        tail = [s.counts(width) for s in self.segments[len(keep) :]]
+        start = sum(s.rows for s in keep)
+        new = Postings.from_counts(stack_counts([*tail, counts], width), segment_name(), start)
+        index = type(self)(k1=self.k1, b=self.b)
+        index.segments = [*keep, new] if new.rows or not keep else keep
+        index.vocab = vocab
+        df = sum((s.document_frequency(width) for s in index.segments), np.zeros(width, dtype=np.int64))
+        index.df = df
+        index.tokens = float(sum(float(np.sum(s.lengths, dtype=np.float64)) for s in index.segments))
         cjk = sum(int(df[i]) for w, i in vocab.items() if df[i] and _CJK.search(w))
         index.language = "zh" if cjk * 2 >= int(df.sum()) else "en"
         if bridge:
             from .lexicon import build_bridge
 
-            index.bridge = build_bridge(set(index._idf))
+            words = np.asarray(list(vocab), dtype=object)
+            index.bridge = build_bridge(set(words[np.flatnonzero(df)].tolist()) if width else set())
         return index
 
     def term_counts(self):
-        """The passages × words term counts (loaded from disk on first use after ``load``)."""
-        if self.counts is None and self._folder is not None:
-            import scipy.sparse as sp
+        """The passages × words term counts, one CSR matrix."""
+        return stack_counts([s.counts(len(self.vocab)) for s in self.segments], len(self.vocab))
 
-            self.counts = sp.load_npz(self._folder / "counts.npz")
-        return self.counts
+    def idf(self, word: str) -> float | None:
+        """Lucene's BM25 idf of a corpus word, None for a word no passage holds."""
+        i = self.vocab.get(word)
+        return None if i is None or not self.df[i] else _idf(int(self.df[i]), self.size)
 
     def unknown_idf(self) -> float:
         """IDF of a word the corpus never uses: the rarest possible, so it counts fully against a match."""
@@ -116,31 +182,44 @@ class KeywordIndex:
         A word and its translations form one group: the group's weight is the idf of its rarest
         known member (or of an unknown word), and the passage gets the BM25 of whichever members it has.
         """
-        vocab = self._bm25.vocab_dict if self._bm25 is not None else {}
         total, ids = 0.0, []
         for group in self.groups(words):
-            known = [w for w in group if w in vocab and w in self._idf]
-            total += max((self._idf[w] for w in known), default=self.unknown_idf())
-            ids += [vocab[w] for w in known]
+            known = [(w, idf) for w in group if (idf := self.idf(w)) is not None]
+            total += max((idf for _, idf in known), default=self.unknown_idf())
+            ids += [self.vocab[w] for w, _ in known]
         if not ids or total <= 0:
             return np.zeros(self.size, dtype=np.float32)
-        raw = self._summed(ids)
+        raw = self.bm25(ids)
         raw *= 1.0 / total
         return np.minimum(raw, 1.0, out=raw).astype(np.float32)
 
-    def _summed(self, ids: list[int]) -> np.ndarray:
-        """BM25 of every passage: the words' posting lists added with one ``bincount`` (bm25s adds them
-        one list at a time with ``np.add.at``, several times slower on a million passages)."""
-        csc = self._bm25.scores
-        indptr = csc["indptr"]
-        spans = [(int(indptr[i]), int(indptr[i + 1])) for i in ids]
-        rows = np.concatenate([csc["indices"][a:b] for a, b in spans])
-        weights = np.concatenate([csc["data"][a:b] for a, b in spans])
-        return np.bincount(rows, weights=weights, minlength=self.size)
+    def bm25(self, ids: list[int]) -> np.ndarray:
+        """BM25 of every passage for the word ids: each word's postings in each segment, weighted with the
+        whole index's statistics, added with one ``bincount``."""
+        n = self.size
+        idf = np.log1p((n - self.df[ids] + 0.5) / (self.df[ids] + 0.5))
+        average = self.tokens / n if n and self.tokens else 1.0
+        base, slope = self.k1 * (1 - self.b), self.k1 * self.b / average
+        rows, weights = [], []
+        for segment in self.segments:
+            indptr = segment.indptr
+            for word, word_idf in zip(ids, idf.tolist(), strict=True):
+                if word >= segment.width or indptr[word] == indptr[word + 1]:
+                    continue
+                a, b = int(indptr[word]), int(indptr[word + 1])
+                found, tf = segment.indices[a:b], segment.data[a:b]
+                norm = segment.lengths[found] * np.float32(slope)
+                norm += np.float32(base)
+                norm += tf
+                rows.append(found + segment.start if segment.start else found)
+                weights.append(tf * np.float32(word_idf) / norm)
+        if not rows:
+            return np.zeros(n, dtype=np.float64)
+        return np.bincount(np.concatenate(rows), weights=np.concatenate(weights), minlength=n)
 
     def knows_any(self, words: list[str]) -> bool:
         """Whether any of the words (or a translation of one) occurs in the indexed passages."""
-        return any(w in self._idf for group in self.groups(words) for w in group)
+        return any(self.idf(w) is not None for group in self.groups(words) for w in group)
 
     def is_foreign(self, text: str) -> bool:
         """Whether ``text`` is written in another script than most of the corpus (zh vs. en)."""
@@ -150,39 +229,46 @@ class KeywordIndex:
         """Top ``k`` passage ids and normalised scores for one question, best first."""
         return top_k(self.scores(tokenize(question)), k)
 
-    def save(self, folder: Path) -> None:
-        folder = Path(folder)
-        import scipy.sparse as sp
+    def files(self) -> list[str]:
+        """The files ``save`` writes, relative to its folder."""
+        return ["keyword.json", "df.npy", *(f for s in self.segments for f in s.files())]
 
-        self._bm25.save(str(folder / "bm25"))
-        sp.save_npz(folder / "counts.npz", self.term_counts(), compressed=False)
-        (folder / "idf.json").write_text(
-            json.dumps(
-                {
-                    "k1": self.k1,
-                    "b": self.b,
-                    "size": self.size,
-                    "language": self.language,
-                    "idf": self._idf,
-                    "bridge": self.bridge,
-                },
-                ensure_ascii=False,
-            )
-        )
+    def save(self, folder: Path) -> None:
+        """Write the index into ``folder``; segment files already there (shared with a version) are kept."""
+        folder = Path(folder)
+        for segment in self.segments:
+            segment.save(folder)
+        np.save(folder / "df.npy", self.df)
+        meta = {
+            "k1": self.k1,
+            "b": self.b,
+            "tokens": self.tokens,
+            "language": self.language,
+            "segments": [{"name": s.name, "rows": s.rows} for s in self.segments],
+            "words": list(self.vocab),
+            "bridge": self.bridge,
+        }
+        (folder / "keyword.json").write_text(json.dumps(meta, ensure_ascii=False))
 
     @classmethod
     def load(cls, folder: Path, *, mmap: bool = False) -> KeywordIndex:
-        bm25s = _bm25s()
         folder = Path(folder)
-        meta = json.loads((folder / "idf.json").read_text())
+        meta = json.loads((folder / "keyword.json").read_text())
         index = cls(k1=meta["k1"], b=meta["b"])
-        index.size = meta["size"]
-        index._idf = meta["idf"]
-        index.bridge = meta.get("bridge", {})
+        index.tokens = meta["tokens"]
         index.language = meta.get("language", "en")
-        index._bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=mmap)
-        index.vocab = index._bm25.vocab_dict
-        index._folder = folder
+        index.bridge = meta.get("bridge", {})
+        index.vocab = {w: i for i, w in enumerate(meta["words"])}
+        index.df = np.load(folder / "df.npy")
+        start = 0
+        for entry in meta["segments"]:
+            segment = Postings.load(folder, entry["name"], start, mmap=mmap)
+            if segment.rows != entry["rows"] or segment.width > len(index.vocab):
+                raise ValueError(f"keyword segment {entry['name']} does not match its description")
+            index.segments.append(segment)
+            start += segment.rows
+        if len(index.df) != len(index.vocab):
+            raise ValueError("keyword document frequencies do not match the vocabulary")
         return index
 
 

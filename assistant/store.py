@@ -50,6 +50,8 @@ WORK = "work"  # checkpoints of an unfinished build
 # the vectors by ~6 and every query scans them all (~12k sentences, 25 MB, at the limit: a few ms). Recorded in the
 # manifest; ``sentence_vectors`` (auto, on, off) overrides.
 SENTENCE_LIMIT = 2_000
+# Files added to an index go into a new segment; beyond this many segments the newer ones are merged.
+MAX_SEGMENTS = 8
 
 
 def sentence_vectors_wanted(passages: int, setting: str = "auto") -> bool:
@@ -225,7 +227,6 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
     if old is None:
         return {}
     old_files = old.manifest["files"]
-    vectors = old.vectors_array()
     sentence_vectors = old.sentence_vectors
     offsets = old.sentence_offsets
     term_counts = old.keyword.term_counts()
@@ -238,7 +239,7 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
             first, last = rows[0], rows[-1] + 1
             units[source] = _FileUnit(
                 passages=old.passages[first:last],
-                vectors=np.asarray(vectors[first:last]),
+                vectors=old.vector_slice(first, last),
                 sentence_vectors=np.asarray(sentence_vectors[offsets[first] : offsets[last]]),
                 sentence_counts=np.diff(offsets[first : last + 1]),
                 term_counts=term_counts[first:last],
@@ -261,29 +262,21 @@ def _build(
 ) -> Index:
     """Reuse passages, vectors and keyword term counts of unchanged files; read and encode only new or changed ones.
 
+    When files were only added, the new index is the old one plus a segment of the new files (see ``_append``).
     Encoding is checkpointed in ``work``, so a build that was killed resumes where it stopped.
     """
     started = time.perf_counter()
-    units = _old_units(old, state)
-    fresh: dict[str, list[Passage]] = {}
-    skipped: dict[str, str] = dict(unreadable)
-    for source in sorted(state):
-        if source in units:
-            continue
-        try:
-            doc = read_document(Path(state[source]["path"]), root=Path(state[source]["root"]))
-            if doc.source != source:  # a file of an extra folder is cited as name/file
-                doc = replace(doc, doc_id=source, source=source)
-        except AssistantError as exc:
-            logger.warning("Skipped: %s", exc)
-            skipped[source] = str(exc)
-            continue
-        if not doc.paragraphs:
-            skipped[source] = f"{source} is empty; add text to it or remove it."
-            logger.warning("Skipped: %s", skipped[source])
-            continue
-        fresh[source] = make_passages(doc, **CHUNKING)
+    held = _held_sources(old)
+    reused = {s for s in held if s in state and old.manifest["files"][s]["sha256"] == state[s]["sha256"]}
+    fresh, skipped = _read_new(state, unreadable, skip=reused)
     new_passages = [p for ps in fresh.values() for p in ps]
+    if old is not None and reused == held:  # files were only added (or none changed that had passages)
+        total = len(new_passages) + len(old.passages)
+        with_sentences = sentence_vectors_wanted(total, sentence_vectors)
+        spec = choose_spec(total, dense_kind, **(dense_params or {}))
+        if _appendable(old, with_sentences, spec):
+            return _append(old, fresh, skipped, state, encoder, spec, work=work, progress=progress, started=started)
+    units = _old_units(old, state)
     if not new_passages and not units:
         raise CorpusError(f"None of the documents in {corpus} could be read; see the warnings above.")
     total = len(new_passages) + sum(len(u.passages) for u in units.values())
@@ -295,13 +288,8 @@ def _build(
     missing = {  # reused files that had no sentence vectors and now need them
         src: [sentence_spans(p) for p in u.passages] for src, u in units.items() if u.sentence_vectors is None
     }
-    jobs = {s: [(embed_text(p), tuple(sp)) for p, sp in zip(ps, spans[s], strict=True)] for s, ps in fresh.items()}
-    jobs.update(
-        {
-            s: [(embed_text(p), tuple(sp)) for p, sp in zip(units[s].passages, g, strict=True)]
-            for s, g in missing.items()
-        }
-    )
+    jobs = _jobs(fresh, spans)
+    jobs.update(_jobs({s: units[s].passages for s in missing}, missing))
     # The keyword index is built meanwhile, in a thread: encoding spends most of its time in numpy, which
     # lets go of the GIL, while tokenizing is pure Python (a first build of CMRC's 468 passages in a new
     # process: 6.4 s one after the other, 5.5 s together, mostly loading jieba while encoding).
@@ -329,7 +317,7 @@ def _build(
         cursor += len(ps)
     for source, groups in missing.items():
         _, units[source].sentence_vectors, units[source].sentence_counts = _split_rows(encoded[source], groups)
-    ordered = [units[s] for s in sorted(units)]
+    ordered = [units[s] for s in order]
     passages = [p for u in ordered for p in u.passages]
     dimension = encoder.dimension
     vectors = _stack([u.vectors for u in ordered], dimension)
@@ -337,15 +325,126 @@ def _build(
     offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
     spec = choose_spec(len(vectors), dense_kind, **(dense_params or {}))
     dense = reuse_or_build(old.dense if old is not None else None, vectors, spec)
-    manifest = {
+    return Index(
+        passages=passages,
+        dense=dense,
+        keyword=keyword,
+        manifest=_manifest(corpus, encoder, state, skipped, passages, all_sentences, dense, keyword, with_sentences),
+        folder=Path(),
+        vectors=vectors,
+        sentence_vectors=all_sentences,
+        sentence_offsets=offsets,
+        encoded=len(new_passages),
+    ).recorded(started, resumed)
+
+
+def _held_sources(old: Index | None) -> set[str]:
+    """The files that have passages in ``old``."""
+    if old is None:
+        return set()
+    return set(old.manifest["files"]) - set(old.manifest.get("skipped", {}))
+
+
+def _read_new(state: dict, unreadable: dict, *, skip: set[str]) -> tuple[dict[str, list[Passage]], dict[str, str]]:
+    """Passages of each file not in ``skip``, and why each file that gave none was skipped."""
+    fresh: dict[str, list[Passage]] = {}
+    skipped: dict[str, str] = dict(unreadable)
+    for source in sorted(state):
+        if source in skip:
+            continue
+        try:
+            doc = read_document(Path(state[source]["path"]), root=Path(state[source]["root"]))
+            if doc.source != source:  # a file of an extra folder is cited as name/file
+                doc = replace(doc, doc_id=source, source=source)
+        except AssistantError as exc:
+            logger.warning("Skipped: %s", exc)
+            skipped[source] = str(exc)
+            continue
+        if not doc.paragraphs:
+            skipped[source] = f"{source} is empty; add text to it or remove it."
+            logger.warning("Skipped: %s", skipped[source])
+            continue
+        fresh[source] = make_passages(doc, **CHUNKING)
+    return fresh, skipped
+
+
+def _jobs(passages: dict[str, list[Passage]], spans: dict[str, list[list]]) -> dict[str, list[tuple]]:
+    """What the encoder gets per file: each passage's text with its sentences' spans."""
+    return {s: [(embed_text(p), tuple(sp)) for p, sp in zip(ps, spans[s], strict=True)] for s, ps in passages.items()}
+
+
+def _appendable(old: Index, with_sentences: bool, spec) -> bool:
+    """Whether the new files can be appended to ``old`` as a segment: same sentence setting, same kind of
+    dense index (an IVF index of about the right size keeps its centroids)."""
+    if old.manifest.get("sentence_vectors") != with_sentences or old.dense.kind != spec.kind:
+        return False
+    return spec.kind != "ivf" or 0.5 <= spec.params["nlist"] / old.dense.params["nlist"] <= 2
+
+
+def _append(old: Index, fresh, skipped, state, encoder: Encoder, spec, *, work: Path, progress: bool, started) -> Index:
+    """``old`` with the passages of ``fresh`` (new files) after its own, in one new segment: the old
+    segments' files are shared with the new version, so the work is proportional to the new files.
+
+    When the index already has ``MAX_SEGMENTS`` segments, all but the first are merged into the new one.
+    """
+    with_sentences = bool(old.manifest.get("sentence_vectors"))
+    new_passages = [p for ps in fresh.values() for p in ps]
+    if new_passages:
+        logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
+    spans = {s: [sentence_spans(p) if with_sentences else [] for p in ps] for s, ps in fresh.items()}
+    merge = 1 if new_passages and len(old.keyword.segments) >= MAX_SEGMENTS else None
+    with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:  # as in _build
+        keyword_job = pool.submit(_appended_keyword, old.keyword, new_passages, merge)
+        try:
+            encoded, resumed = checkpoint.encode_resumable(_jobs(fresh, spans), encoder, work, progress=progress)
+        except BaseException:
+            keyword_job.cancel()
+            raise
+        keyword = keyword_job.result()
+    parts = [_split_rows(encoded[s], spans[s]) for s in fresh]
+    dimension = encoder.dimension
+    vectors = _stack([v for v, _, _ in parts], dimension)
+    kept = len(old.keyword.segments) if merge is None else merge
+    blocks = old.vector_blocks()[:kept]
+    if len(keyword.segments) > kept:  # a new segment: the new vectors, after those of merged segments
+        blocks.append(_stack([old.vector_slice(sum(map(len, blocks)), len(old.passages)), vectors], dimension))
+    counts = np.concatenate([np.zeros(0, np.int64), *(c for _, _, c in parts)])
+    offsets = np.concatenate([old.sentence_offsets, old.sentence_offsets[-1] + np.cumsum(counts)]).astype(np.int64)
+    sentence_vectors = _stack([old.sentence_vectors, *(s for _, s, _ in parts)], dimension)
+    dense = old.dense.extended(vectors, saved=old.folder / "dense.faiss", nprobe=spec.params.get("nprobe"))
+    passages = old.passages + new_passages
+    corpus = old.manifest["corpus"]
+    return Index(
+        passages=passages,
+        dense=dense,
+        keyword=keyword,
+        manifest=_manifest(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences),
+        folder=Path(),
+        vectors=blocks,
+        sentence_vectors=sentence_vectors,
+        sentence_offsets=offsets,
+        encoded=len(new_passages),
+        shares=old.folder,
+    ).recorded(started, resumed)
+
+
+def _appended_keyword(old: KeywordIndex, passages: list[Passage], merge: int | None) -> KeywordIndex:
+    vocab = dict(old.vocab)
+    counts = count_terms(tokenize_many([keyword_text(p) for p in passages]), vocab)
+    return old.appended(counts, vocab, merge_from=merge)
+
+
+def _manifest(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences) -> dict:
+    """What a version records about itself (``Index.recorded`` adds the build's timing)."""
+    return {
         "format_version": FORMAT_VERSION,
         "model": encoder.name,
-        "dimension": int(dimension),
+        "dimension": int(encoder.dimension),
         "corpus": str(Path(corpus).resolve()).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
         "files": {s: {k: v for k, v in e.items() if k not in ("path", "root")} for s, e in state.items()},
         "skipped": skipped,
         "passages": len(passages),
-        "sentences": int(len(all_sentences)),
+        "sentences": int(len(sentence_vectors)),
         "chunking": CHUNKING,
         "sentence_vectors": with_sentences,
         "dense": {"kind": dense.kind, "metric": "inner_product", "params": dense.params},
@@ -356,22 +455,7 @@ def _build(
             "tokenizer": "jieba-search+opencc-t2s+snowball-en",
             "bridge": len(keyword.bridge),
         },
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "build_seconds": round(time.perf_counter() - started, 3),
-        "encoded_passages": len(new_passages),
-        "resumed_texts": resumed,
     }
-    return Index(
-        passages=passages,
-        dense=dense,
-        keyword=keyword,
-        manifest=manifest,
-        folder=Path(),
-        vectors=vectors,
-        sentence_vectors=all_sentences,
-        sentence_offsets=offsets,
-        encoded=len(new_passages),
-    )
 
 
 def _keyword_index(

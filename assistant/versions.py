@@ -29,43 +29,93 @@ from .records import Passage
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 INDEX_ENV = "ASSISTANT_INDEX_DIR"
 _VERSION = re.compile(r"v-\d{14}-[0-9a-f]{6}")
 
 
 @dataclass
 class Index:
-    """A loaded, searchable index: passages and the two indexes over them, row-aligned."""
+    """A loaded, searchable index: passages and the two indexes over them, row-aligned.
+
+    Passages, their vectors and their keyword term counts are stored in segments (named as the keyword
+    index names them): a version that only adds files shares the previous version's segment files
+    (hard links) and writes one new segment.
+    """
 
     passages: list[Passage]
     dense: DenseIndex
     keyword: KeywordIndex
     manifest: dict
     folder: Path
-    vectors: np.ndarray | None = None
+    vectors: np.ndarray | list[np.ndarray] | None = None  # one array, or one per segment
     sentences: DenseIndex | None = None
     sentence_vectors: np.ndarray | None = None
     sentence_offsets: np.ndarray | None = None
     encoded: int = 0  # passages encoded when this index was opened (0: loaded as saved)
     simplified: bool | None = None  # written in simplified Chinese characters (None: not looked at yet)
+    shares: Path | None = None  # a saved version whose segment files this one's segments may link to
+
+    def recorded(self, started: float, resumed: int) -> Index:
+        """This index with its build's time and counts in the manifest."""
+        self.manifest.update(
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            build_seconds=round(time.perf_counter() - started, 3),
+            encoded_passages=self.encoded,
+            resumed_texts=resumed,
+        )
+        return self
+
+    @property
+    def segments(self) -> list[tuple[str, int]]:
+        """(name, passages) of each segment, in row order."""
+        return [(s.name, s.rows) for s in self.keyword.segments]
+
+    def vector_blocks(self) -> list[np.ndarray]:
+        """The passage vectors, one array per segment (memory-mapped from disk when loaded)."""
+        if self.vectors is None:
+            self.vectors = [open_vectors(self.folder / vectors_file(name)) for name, _ in self.segments]
+        if isinstance(self.vectors, np.ndarray):
+            return [self.vectors]
+        return self.vectors
 
     def vectors_array(self) -> np.ndarray:
-        """The passage vectors, row-aligned with ``passages`` (memory-mapped from disk when loaded)."""
-        if self.vectors is None:
-            self.vectors = open_vectors(self.folder / "vectors.npy")
-        return self.vectors
+        """The passage vectors, row-aligned with ``passages``, as one array (a copy when there are several segments)."""
+        blocks = self.vector_blocks()
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def vector_slice(self, first: int, last: int) -> np.ndarray:
+        """The vectors of rows ``first`` to ``last`` (exclusive), as an array."""
+        return self.vector_rows(np.arange(first, last))
 
     def vector_rows(self, ids: np.ndarray) -> np.ndarray:
         """A copy of the passage vectors of ``ids``. A large memory-mapped file is then released from this
         process's memory: the kernel keeps the pages in its cache (re-read cheaply), but they no longer
         count in the server's RSS, which otherwise grows to the whole file at 1M passages."""
-        vectors = self.vectors_array()
-        rows = np.array(vectors[ids], dtype=np.float32)
-        if isinstance(vectors, np.memmap) and vectors.nbytes >= RELEASE_BYTES:
-            with contextlib.suppress(AttributeError, OSError, ValueError):
-                vectors._mmap.madvise(mmap.MADV_DONTNEED)
+        blocks = self.vector_blocks()
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(blocks) == 1:
+            rows = np.array(blocks[0][ids], dtype=np.float32)
+        else:
+            starts = np.cumsum([0, *(len(b) for b in blocks)])
+            which = np.searchsorted(starts, ids, side="right") - 1
+            rows = np.empty((len(ids), blocks[0].shape[1]), dtype=np.float32)
+            for block in np.unique(which):
+                chosen = which == block
+                rows[chosen] = blocks[block][ids[chosen] - starts[block]]
+        for vectors in blocks:
+            if isinstance(vectors, np.memmap) and vectors.nbytes >= RELEASE_BYTES:
+                with contextlib.suppress(AttributeError, OSError, ValueError):
+                    vectors._mmap.madvise(mmap.MADV_DONTNEED)
         return rows
+
+
+def passages_file(segment: str) -> str:
+    return f"passages-{segment}.jsonl"
+
+
+def vectors_file(segment: str) -> str:
+    return f"vectors-{segment}.npy"
 
 
 # Memory-mapped vector files at least this large are released after each query (see ``Index.vector_rows``).
@@ -113,28 +163,39 @@ def _unwritable(folder: Path, exc: OSError) -> IndexStoreError:
 
 
 def _save(index: Index, folder: Path) -> None:
-    """Write a new version folder, fsync it, then switch ``CURRENT`` to it with one atomic rename."""
+    """Write a new version folder, fsync it, then switch ``CURRENT`` to it with one atomic rename.
+
+    Segments the version it was made from already has are hard-linked from there (their files never
+    change once written), so adding a file to a large index writes little more than the new segment.
+    """
     logger.info("Saving the index to %s", folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         version = f"v-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
         tmp = folder / f".tmp-{version}"
-        tmp.mkdir()
+        (tmp / "keyword").mkdir(parents=True)
+        checksums = _link_shared(index, tmp)
         line = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps makes one per call
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
-            out.write("".join(line(vars(p)) + "\n" for p in index.passages))  # vars: asdict deep-copies, 10x slower
-        np.save(tmp / "vectors.npy", index.vectors_array())
+        start = 0
+        for (name, rows), vectors in zip(index.segments, index.vector_blocks(), strict=True):
+            if passages_file(name) not in checksums:
+                with open(tmp / passages_file(name), "w", encoding="utf-8") as out:
+                    # vars: asdict deep-copies, 10x slower
+                    out.write("".join(line(vars(p)) + "\n" for p in index.passages[start : start + rows]))
+                np.save(tmp / vectors_file(name), vectors)
+            start += rows
         np.save(tmp / "sentence_vectors.npy", index.sentence_vectors)
         np.save(tmp / "sentence_offsets.npy", index.sentence_offsets)
         index.dense.save(tmp / "dense.faiss")
-        (tmp / "keyword").mkdir()
         index.keyword.save(tmp / "keyword")
-        index.manifest["checksums"] = {
-            str(p.relative_to(tmp)): file_digest(p) for p in sorted(tmp.rglob("*")) if p.is_file()
-        }
+        written = [p for p in sorted(tmp.rglob("*")) if p.is_file() and str(p.relative_to(tmp)) not in checksums]
+        checksums.update({str(p.relative_to(tmp)): file_digest(p) for p in written})
+        index.manifest["segments"] = [{"name": name, "passages": rows} for name, rows in index.segments]
+        index.manifest["checksums"] = dict(sorted(checksums.items()))
         _write_synced(tmp / "manifest.json", json.dumps(index.manifest, ensure_ascii=False, indent=1))
-        for p in tmp.rglob("*"):
-            _fsync(p)  # files and the folders that name them
+        for p in written:
+            _fsync(p)  # linked files were synced when first written
+        _fsync_dir(tmp / "keyword")
         _fsync_dir(tmp)
         os.replace(tmp, folder / version)
         _fsync_dir(folder)
@@ -145,8 +206,37 @@ def _save(index: Index, folder: Path) -> None:
     except OSError as exc:
         raise _unwritable(folder, exc) from exc
     index.folder = folder / version
+    index.shares = None
     _remove_stale(folder, keep=version)
     logger.info("Saved index %s (%d passages)", index.folder, len(index.passages))
+
+
+def _link_shared(index: Index, tmp: Path) -> dict[str, str]:
+    """Hard-link the files of segments that the version ``index.shares`` already holds; their checksums.
+
+    A segment that cannot be linked (no hard links on this file system, a file gone) is written anew.
+    """
+    if index.shares is None:
+        return {}
+    try:
+        known = json.loads((index.shares / "manifest.json").read_text())["checksums"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    by_name = {s.name: s for s in index.keyword.segments}
+    linked = {}
+    for name, _ in index.segments:
+        files = [passages_file(name), vectors_file(name), *(f"keyword/{f}" for f in by_name[name].files())]
+        if not all(f in known for f in files):
+            continue
+        try:
+            for f in files:
+                os.link(index.shares / f, tmp / f)
+        except OSError:
+            for f in files:
+                (tmp / f).unlink(missing_ok=True)
+            continue
+        linked.update({f: known[f] for f in files})
+    return linked
 
 
 def _current_version(folder: Path) -> str | None:
@@ -189,17 +279,24 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
         logger.warning("Index %s was built by %s, not %s; rebuilding it.", path, manifest.get("model"), encoder.name)
         return None
     _verify(path, manifest)
-    lines = (path / "passages.jsonl").read_text("utf-8").splitlines()
-    passages = [Passage(**row) for row in json.loads("[" + ",".join(lines) + "]")]  # one parse, not one per line
     mapped = manifest["dense"]["kind"] != "flat"  # a large index: leave its codes on disk until used
-    dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"], manifest["dense"]["params"], mmap=mapped)
     keyword = KeywordIndex.load(path / "keyword", mmap=mapped)
+    segments = [(s["name"], s["passages"]) for s in manifest["segments"]]
+    if segments != [(s.name, s.rows) for s in keyword.segments]:
+        raise IndexStoreError("its keyword index has other segments than its manifest")
+    rows = []
+    for name, _ in segments:
+        rows += json.loads("[" + ",".join((path / passages_file(name)).read_text("utf-8").splitlines()) + "]")
+    passages = [Passage(**row) for row in rows]  # one parse per segment, not one per line
+    dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"], manifest["dense"]["params"], mmap=mapped)
     # Opened now, not on first use: a writer may delete this folder later, and an open map keeps the data.
-    vectors = open_vectors(path / "vectors.npy")
+    vectors = [open_vectors(path / vectors_file(name)) for name, _ in segments]
     sentence_vectors = np.load(path / "sentence_vectors.npy")
     offsets = np.load(path / "sentence_offsets.npy")
     n = len(passages)
-    if dense.size != n or keyword.size != n or len(vectors) != n or dense.dimension != manifest["dimension"]:
+    if [len(v) for v in vectors] != [rows for _, rows in segments] or sum(rows for _, rows in segments) != n:
+        raise IndexStoreError("its segments disagree on the number of passages")
+    if dense.size != n or keyword.size != n or dense.dimension != manifest["dimension"]:
         raise IndexStoreError("its parts disagree on the number of passages")
     if len(offsets) != n + 1 or offsets[-1] != len(sentence_vectors):
         raise IndexStoreError("its sentence offsets do not match its sentence vectors")
@@ -215,13 +312,17 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
     )
 
 
-_REQUIRED = ("passages.jsonl", "vectors.npy", "sentence_vectors.npy", "sentence_offsets.npy", "dense.faiss")
+_REQUIRED = ("sentence_vectors.npy", "sentence_offsets.npy", "dense.faiss", "keyword/keyword.json", "keyword/df.npy")
 
 
 def _verify(path: Path, manifest: dict) -> None:
     """Compare every index file with the checksum recorded when it was written."""
     checksums = manifest.get("checksums") or {}
-    missing = [name for name in _REQUIRED if name not in checksums]
+    segments = [s["name"] for s in manifest.get("segments") or []]
+    if not segments:
+        raise IndexStoreError("the manifest lists no segments")
+    required = [*_REQUIRED, *(f for name in segments for f in (passages_file(name), vectors_file(name)))]
+    missing = [name for name in required if name not in checksums]
     if missing:
         raise IndexStoreError(f"the manifest has no checksum for {missing[0]}")
     for name, digest in checksums.items():

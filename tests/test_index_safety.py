@@ -24,19 +24,19 @@ DOCS = {
     "food.md": "# Cooking notes\n\nSourdough bread needs a starter, flour, water and salt; bake it at 230 degrees.\n\n"
     "Green tea is brewed at 80 degrees for two minutes. It is best without sugar.\n",
 }
-INDEX_FILES = [
+INDEX_FILES = [  # every file of a version (segment files by pattern: their names are made when written)
     "manifest.json",
-    "passages.jsonl",
-    "vectors.npy",
+    "passages-*.jsonl",
+    "vectors-*.npy",
     "sentence_vectors.npy",
     "sentence_offsets.npy",
     "dense.faiss",
-    "keyword/idf.json",
-    "keyword/bm25/data.csc.index.npy",
-    "keyword/bm25/indices.csc.index.npy",
-    "keyword/bm25/indptr.csc.index.npy",
-    "keyword/bm25/vocab.index.json",
-    "keyword/bm25/params.index.json",
+    "keyword/keyword.json",
+    "keyword/df.npy",
+    "keyword/*.data.npy",
+    "keyword/*.indices.npy",
+    "keyword/*.indptr.npy",
+    "keyword/*.lengths.npy",
 ]
 
 
@@ -66,7 +66,11 @@ def damage(path, how: str) -> None:
 @pytest.mark.parametrize("name", INDEX_FILES)
 def test_damaged_index_file_is_detected_and_rebuilt(corpus, name, how, caplog):
     index = Assistant(corpus, encoder=FakeEncoder()).index
-    damage(index.folder / name, how)
+    assert sorted(p.relative_to(index.folder).as_posix() for p in index.folder.rglob("*") if p.is_file()) == sorted(
+        p.relative_to(index.folder).as_posix() for pattern in INDEX_FILES for p in index.folder.glob(pattern)
+    )
+    (path,) = index.folder.glob(name)
+    damage(path, how)
     encoder = FakeEncoder()
     with caplog.at_level(logging.WARNING):
         rebuilt = Assistant(corpus, encoder=encoder).index

@@ -11,6 +11,7 @@ from assistant.api import Assistant
 from assistant.dense import EXACT_LIMIT, DenseIndex, choose_kind, choose_spec, recall_at, reuse_or_build
 from assistant.keyword import KeywordIndex, count_terms, stack_counts
 from assistant.retriever import dense_scores
+from assistant.terms import tokenize_many
 
 from .conftest import FakeEncoder, write
 
@@ -87,8 +88,32 @@ def test_keyword_weights_equal_bm25s_from_tokens():
     ours = KeywordIndex.from_counts(count_terms(docs, vocab), vocab)
     for query in (["w1", "w2"], ["w150", "w7"], ["w0"]):
         expected = reference.get_scores_from_ids([reference.vocab_dict[w] for w in query])
-        got = ours._bm25.get_scores_from_ids([vocab[w] for w in query])
+        got = ours.bm25([vocab[w] for w in query])
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("merge_at", [None, 1, 2])
+def test_keyword_segments_score_as_one_index_of_all_rows(tmp_path, merge_at):
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(300)]
+    docs = [[words[j] for j in rng.integers(0, rng.integers(5, 300), rng.integers(1, 40))] for _ in range(400)]
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index(docs, show_progress=False)
+    vocab: dict[str, int] = {}
+    index = KeywordIndex.from_counts(count_terms(docs[:100], vocab), dict(vocab))
+    for block in (docs[100:250], docs[250:260], docs[260:]):  # later blocks bring words the first lacks
+        grown = dict(index.vocab)
+        index = index.appended(count_terms(block, grown), grown, merge_from=merge_at)
+    assert index.size == 400 and len(index.segments) == (4 if merge_at is None else merge_at + 1)
+    assert [s.start for s in index.segments] == list(np.cumsum([0, *(s.rows for s in index.segments)])[:-1])
+    index.save(tmp_path)
+    loaded = KeywordIndex.load(tmp_path, mmap=True)
+    for query in (["w1", "w2"], ["w280", "w7"], ["w0"], ["w250", "w3", "w3"]):
+        expected = reference.get_scores_from_ids([reference.vocab_dict[w] for w in dict.fromkeys(query)])
+        for ours in (index, loaded):
+            got = ours.bm25([ours.vocab[w] for w in dict.fromkeys(query)])
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert (loaded.term_counts() != index.term_counts()).nnz == 0
 
 
 def test_keyword_index_from_reused_rows_equals_a_fresh_one():
@@ -208,8 +233,10 @@ def test_keyword_scores_equal_bm25s_summation_after_normalisation():
     texts = ["世界互联网大会在乌镇举办", "乌镇峰会吸引了多个国家的嘉宾", "绿茶用八十度的水冲泡", "乌镇 乌镇 水乡"]
     index = KeywordIndex.build(texts)
     words = ["乌镇", "嘉宾", "不存在的词"]
-    ids = [index.vocab[w] for w in words if w in index.vocab]
-    total = sum(index._idf.get(w, index.unknown_idf()) for w in words)
-    expected = np.minimum(index._bm25.get_scores_from_ids(ids) / total, 1.0)
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index(tokenize_many(texts), show_progress=False)
+    ids = [reference.vocab_dict[w] for w in words if w in reference.vocab_dict]
+    total = sum(index.idf(w) or index.unknown_idf() for w in words)
+    expected = np.minimum(reference.get_scores_from_ids(ids) / total, 1.0)
     np.testing.assert_allclose(index.scores(words), expected, rtol=1e-6)
     assert index.scores(words)[2] == 0 and index.scores(words)[1] > index.scores(words)[0] > 0
