@@ -110,6 +110,7 @@ class KeywordIndex:
         self.tokens = 0.0  # tokens in all passages (for the average length)
         self.bridge: dict[str, list[str]] = {}
         self.language = "en"  # the corpus's main script: "zh" when most of its words are Chinese
+        self._norm_cache: list[np.ndarray] | None = None
 
     @property
     def size(self) -> int:
@@ -197,25 +198,34 @@ class KeywordIndex:
         """BM25 of every passage for the word ids: each word's postings in each segment, weighted with the
         whole index's statistics, added with one ``bincount``."""
         n = self.size
-        idf = np.log1p((n - self.df[ids] + 0.5) / (self.df[ids] + 0.5))
-        average = self.tokens / n if n and self.tokens else 1.0
-        base, slope = self.k1 * (1 - self.b), self.k1 * self.b / average
-        rows, weights = [], []
-        for segment in self.segments:
+        idf = np.log1p((n - self.df[ids] + 0.5) / (self.df[ids] + 0.5)).astype(np.float32)
+        rows, tfs, norms, idfs = [], [], [], []
+        for segment, norm in zip(self.segments, self._norms(), strict=True):
             indptr = segment.indptr
-            for word, word_idf in zip(ids, idf.tolist(), strict=True):
+            for word, word_idf in zip(ids, idf, strict=True):
                 if word >= segment.width or indptr[word] == indptr[word + 1]:
                     continue
                 a, b = int(indptr[word]), int(indptr[word + 1])
-                found, tf = segment.indices[a:b], segment.data[a:b]
-                norm = segment.lengths[found] * np.float32(slope)
-                norm += np.float32(base)
-                norm += tf
+                found = segment.indices[a:b]
                 rows.append(found + segment.start if segment.start else found)
-                weights.append(tf * np.float32(word_idf) / norm)
+                tfs.append(segment.data[a:b])
+                norms.append(norm[found])
+                idfs.append(np.full(b - a, word_idf, dtype=np.float32))
         if not rows:
             return np.zeros(n, dtype=np.float64)
-        return np.bincount(np.concatenate(rows), weights=np.concatenate(weights), minlength=n)
+        tf = np.concatenate(tfs)
+        weights = tf * np.concatenate(idfs)
+        weights /= np.concatenate(norms) + tf
+        return np.bincount(np.concatenate(rows), weights=weights, minlength=n)
+
+    def _norms(self) -> list[np.ndarray]:
+        """Per segment, BM25's length normalisation of each passage, ``k1 * (1 - b + b * length / average)``
+        (kept in memory: 4 bytes a passage)."""
+        if self._norm_cache is None:
+            average = self.tokens / self.size if self.size and self.tokens else 1.0
+            base, slope = np.float32(self.k1 * (1 - self.b)), np.float32(self.k1 * self.b / average)
+            self._norm_cache = [np.asarray(s.lengths, dtype=np.float32) * slope + base for s in self.segments]
+        return self._norm_cache
 
     def knows_any(self, words: list[str]) -> bool:
         """Whether any of the words (or a translation of one) occurs in the indexed passages."""
