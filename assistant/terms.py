@@ -1,10 +1,8 @@
-"""Chinese-aware tokenization for the keyword index: width/case/script folding, jieba words, stopwords."""
+"""Chinese-aware tokenization for the keyword index: width/case/script folding, jieba words (jieba-rs), stopwords."""
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 import unicodedata
 from functools import lru_cache
 
@@ -12,7 +10,8 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 _ENGLISH = re.compile(r"^[a-z]+$")
 _ENGLISH_WORD = re.compile(r"[a-z]+")
-_lock = threading.Lock()
+# How Python jieba splits a run of letters, digits and signs that is not a dictionary word (jieba-rs keeps it whole).
+_ASCII_PARTS = re.compile(r"[a-z0-9]+(?:\.\d+)?%?|[^a-z0-9]+")
 
 # Function words and question words: they carry no topic, and questions are full of them.
 STOPWORDS = frozenset(
@@ -30,40 +29,18 @@ STOPWORDS = frozenset(
 
 @lru_cache(maxsize=1)
 def _converter():
-    from opencc import OpenCC
+    from opencc import OpenCC  # OpenCC's own C++ library
 
-    converter = OpenCC("t2s")
-    converter.convert("")  # loads its dictionaries
-    return converter
+    return OpenCC("t2s")
 
 
 @lru_cache(maxsize=1)
-def _traditional() -> frozenset[str] | None:
-    """Characters a t2s conversion can change: where an entry of its dictionaries differs from its
-    key (all of a key's characters when the lengths differ). A text without any is left as it is
-    (most simplified text: the conversion is a third of the cost of tokenizing). None if the
-    dictionaries are not laid out as in opencc-python-reimplemented 0.1.7: then every text is converted."""
-    chars: set[str] = set()
-    try:
-        for group in _converter()._dict_chain_data:
-            for entry in group:
-                for key, value in entry[2].items():
-                    if len(key) == len(value):
-                        chars.update(k for k, v in zip(key, value, strict=True) if k != v)
-                    elif key != value:
-                        chars.update(key)
-    except (AttributeError, TypeError, IndexError, KeyError, ValueError):
-        return None
-    return frozenset(chars)
+def _segmenter():
+    """jieba-rs (Rust), with jieba's dictionary and its words: the same cuts as Python jieba, ~20x faster."""
+    import rjieba
 
-
-@lru_cache(maxsize=1)
-def _jieba():
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
+    rjieba.cut("预热")  # loads its dictionary
+    return rjieba
 
 
 def fold(text: str) -> str:
@@ -73,9 +50,7 @@ def fold(text: str) -> str:
 
 def to_simplified(text: str) -> str:
     """``text`` with traditional characters made simplified (nothing else changed)."""
-    if not _CJK.search(text) or ((traditional := _traditional()) is not None and traditional.isdisjoint(text)):
-        return text
-    return _converter().convert(text)
+    return _converter().convert(text) if _CJK.search(text) else text
 
 
 def traditional_share(text: str) -> float:
@@ -114,10 +89,9 @@ def tokenize(text: str, *, stopwords: frozenset[str] = STOPWORDS, junctions: boo
     cut into single characters (``钱|晨|菲``).
     """
     folded = fold(text)
-    jieba = _jieba()
-    with _lock:  # jieba's tokenizer is not thread-safe while it lazily builds state
-        pieces = jieba.lcut(folded)
-    words = _search_words(pieces, jieba.dt.FREQ)
+    jieba = _segmenter()
+    pieces = _split_signs(jieba.cut(folded), jieba.has_word)
+    words = _search_words(pieces, jieba.has_word)
     tokens = [stem(w) for w in (w.strip() for w in words) if w and w not in stopwords and _TOKEN_OK.search(w)]
     if not junctions:
         return tokens
@@ -127,15 +101,26 @@ def tokenize(text: str, *, stopwords: frozenset[str] = STOPWORDS, junctions: boo
     return tokens
 
 
-def _search_words(pieces: list[str], freq: dict[str, int]) -> list[str]:
+def _split_signs(pieces: list[str], known) -> list[str]:
+    """Runs such as ``1988-89`` or ``e.v`` cut as Python jieba cuts them (jieba-rs keeps them whole)."""
+    out = []
+    for piece in pieces:
+        if len(piece) > 1 and piece.isascii() and not piece.isalnum() and not known(piece):
+            out.extend(_ASCII_PARTS.findall(piece))
+        else:
+            out.append(piece)
+    return out
+
+
+def _search_words(pieces: list[str], known) -> list[str]:
     """jieba's search mode (``cut_for_search``) from one accurate-mode cut: each long word is preceded by
-    its two- and three-character parts that are dictionary words."""
+    its two- and three-character parts that are dictionary words (``known``)."""
     words = []
     for w in pieces:
         if len(w) > 2:
-            words.extend(g for i in range(len(w) - 1) if freq.get(g := w[i : i + 2]))
+            words.extend(g for i in range(len(w) - 1) if known(g := w[i : i + 2]))
             if len(w) > 3:
-                words.extend(g for i in range(len(w) - 2) if freq.get(g := w[i : i + 3]))
+                words.extend(g for i in range(len(w) - 2) if known(g := w[i : i + 3]))
         words.append(w)
     return words
 

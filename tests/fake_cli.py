@@ -28,7 +28,7 @@ def _become(user: str) -> None:
     from assistant.encoder import _blas_libraries
     from assistant.store import KeywordIndex
 
-    KeywordIndex.build(["预热 warm up"])  # loads jieba's dictionary, the OpenCC tables and CC-CEDICT
+    KeywordIndex.build(["预热 warm up"])  # loads jieba-rs's dictionary, the OpenCC tables and CC-CEDICT
     _blas_libraries()  # threadpoolctl and the BLAS it finds
     entry = pwd.getpwnam(user)
     os.setgroups([])

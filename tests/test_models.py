@@ -48,9 +48,9 @@ def test_model_from_environment_variable(monkeypatch):
 def test_load_models_loads_the_encoder_and_dictionaries_without_indexing(tmp_path):
     from assistant import lexicon, terms
 
-    terms._jieba.cache_clear()
+    terms._segmenter.cache_clear()
     lexicon._dictionary.cache_clear()
     bot = Assistant(SEEDS, index_root=tmp_path)
     bot.load_models()
     assert bot.encoder._model is not None and bot._index is None and not any(tmp_path.iterdir())
-    assert terms._jieba.cache_info().currsize == 1 and lexicon._dictionary.cache_info().currsize == 1
+    assert terms._segmenter.cache_info().currsize == 1 and lexicon._dictionary.cache_info().currsize == 1

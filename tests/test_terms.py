@@ -83,10 +83,33 @@ def test_cross_language_fusion_halves_the_keyword_weight():
     ],
 )
 def test_search_words_from_one_cut_equal_jiebas_search_mode(text):
-    from assistant.terms import _jieba, _search_words
+    import jieba
 
-    jieba = _jieba()
-    assert _search_words(jieba.lcut(text), jieba.dt.FREQ) == jieba.lcut_for_search(text)
+    from assistant.terms import _search_words, _segmenter
+
+    rjieba = _segmenter()
+    assert (
+        _search_words(rjieba.cut(text), rjieba.has_word) == rjieba.cut_for_search(text) == jieba.lcut_for_search(text)
+    )
+
+
+def test_jieba_rs_cuts_as_python_jieba_on_real_text():
+    import json
+
+    import jieba
+
+    from assistant.terms import _segmenter, _split_signs, fold
+
+    from .conftest import DATA, SEEDS
+
+    rjieba = _segmenter()
+    texts = [line for path in SEEDS.glob("*.txt") for line in path.read_text("utf-8").splitlines() if line.strip()]
+    data = json.loads((DATA / "cmrc2018_trial.json").read_text("utf-8"))["data"]
+    texts += [p["context"] for article in data for p in article["paragraphs"]]
+    texts += ["1988-89赛季", "约0.5-2毫米", "Förderverein e.V.成立", "MonoDevelop支持C++和C#"]
+    folded = [fold(t) for t in texts]
+    same = sum(_split_signs(rjieba.cut(t), rjieba.has_word) == jieba.lcut(t) for t in folded)
+    assert same == len(folded), f"{len(folded) - same} of {len(folded)} texts are cut otherwise"
 
 
 def test_dictionary_cache_is_used_and_a_damaged_one_is_rebuilt(tmp_path, monkeypatch):
