@@ -94,7 +94,7 @@ def clear(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def _groups(pieces: list[_Piece], chunk: int, *, spread: int = 32) -> list[list[_Piece]]:
+def _groups(pieces: list[_Piece], chunk: int, *, spread: int = 256) -> list[list[_Piece]]:
     """Pieces grouped into chunks of at most ``chunk`` texts.
 
     Besides the size limit, a group also ends after a piece whose hash is 0 modulo ``spread``: such

@@ -34,6 +34,7 @@ RUNS = [
     ("langchain", "use"),
     ("txtai", "use"),
     ("assistant-lean", "use"),
+    ("assistant-lean", "minilm"),
 ]
 # (title, the assistant's run, the peers' runs)
 TABLES = [
