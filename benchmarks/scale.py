@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -173,7 +174,13 @@ class Precomputed:
     name = "use-multilingual-v3"
 
     def __init__(self, questions: list[str], vectors: np.ndarray):
-        self.rows = {q: i for i, q in enumerate(questions)}
+        from assistant.terms import to_simplified
+
+        # a question is also asked in simplified characters (``retriever.dense_text``)
+        self.rows = {
+            **{to_simplified(q): i for i, q in enumerate(questions)},
+            **{q: i for i, q in enumerate(questions)},
+        }
         self.vectors = vectors
 
     def encode(self, texts, *, progress=False):
@@ -210,7 +217,8 @@ def build(n: int, work: Path) -> dict:
     vocab = {w: i for i, w in enumerate(info["vocab"])}
     keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab)
     times["keyword_build_s"] = time.perf_counter() - started
-    (folder / "keyword").mkdir(exist_ok=True)
+    shutil.rmtree(folder / "keyword", ignore_errors=True)  # an earlier build's segments would count as on disk
+    (folder / "keyword").mkdir()
     keyword.save(folder / "keyword")
     with_sentences = sentence_vectors_wanted(n)
     for name in ("sentence_vectors.npy", "sentence_offsets.npy"):
@@ -311,7 +319,6 @@ def serve(n: int, work: Path) -> dict:
 
 def update(n: int, work: Path, data: Path) -> dict:
     """A saved ``n``-passage index of ``n / PER_FILE`` files; time adding one real document through ``open_index``."""
-    import shutil
 
     from squad import read_squad
 
