@@ -127,7 +127,7 @@ class Assistant:
         """
         with self._lock:
             if self._index is not None:
-                self._index.vectors_array()  # map the old vectors before their folder is replaced
+                self._index.vector_blocks()  # map the old vectors before their folder is replaced
             index = open_index(
                 self.corpus,
                 self.encoder,
