@@ -124,9 +124,17 @@ class DenseIndex:
         index.reset()
         return DenseIndex(index, self.kind, self.params)
 
-    def extended(self, vectors: np.ndarray, *, saved: Path | None = None, nprobe: int | None = None) -> DenseIndex:
-        """A new index: this one's vectors, then ``vectors``. This one is left as it is (questions may be
-        searching it); ``saved``, the file it was loaded from, gives a writable copy of a memory-mapped one."""
+    def extended(
+        self,
+        vectors: np.ndarray,
+        *,
+        saved: Path | None = None,
+        nprobe: int | None = None,
+        dropped: np.ndarray | None = None,
+    ) -> DenseIndex:
+        """A new index: this one's vectors without the rows ``dropped`` (ascending; later rows move up), then
+        ``vectors``. This one is left as it is (questions may be searching it); ``saved``, the file it was
+        loaded from, gives a writable copy of a memory-mapped one."""
         import faiss
 
         try:
@@ -135,6 +143,8 @@ class DenseIndex:
             index = None
         if index is None or index.ntotal != self.size:  # no file: copy the one in memory (FAISS cannot
             index = faiss.clone_index(self.index)  # clone memory-mapped lists, but a mapped index has its file)
+        if dropped is not None and len(dropped):
+            _remove_rows(index, self.kind, np.asarray(dropped, dtype=np.int64))
         params = {**self.params, **({"nprobe": nprobe} if nprobe is not None and self.kind == "ivf" else {})}
         dense = DenseIndex(index, self.kind, params)
         dense._apply_search_params()
@@ -191,6 +201,29 @@ def reuse_or_build(old: DenseIndex | None, vectors: np.ndarray, spec: DenseSpec)
         dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return dense
     return DenseIndex.build(vectors, spec=spec)
+
+
+def _remove_rows(index, kind: str, rows: np.ndarray) -> None:
+    """Remove ``rows`` (ascending) from a FAISS index; the rows after each move up, as passages' rows do."""
+    import faiss
+
+    if kind == "flat":
+        index.remove_ids(faiss.IDSelectorBatch(rows))  # a flat index renumbers what follows itself
+        return
+    if kind != "ivf":
+        raise ValueError(f"rows cannot be removed from a {kind} index; rebuild it")
+    ivf = faiss.extract_index_ivf(index)
+    ivf.remove_ids(faiss.IDSelectorBatch(rows))
+    lists = ivf.invlists
+    for number in range(ivf.nlist):
+        size = lists.list_size(number)
+        if not size:
+            continue
+        ids = faiss.rev_swig_ptr(lists.get_ids(number), size).copy()
+        moved = ids - np.searchsorted(rows, ids)
+        if (moved != ids).any():
+            codes = faiss.rev_swig_ptr(lists.get_codes(number), size * lists.code_size).copy()
+            lists.update_entries(number, 0, size, faiss.swig_ptr(moved), faiss.swig_ptr(codes))
 
 
 def _new_index(spec: DenseSpec, dimension: int, sample: np.ndarray):

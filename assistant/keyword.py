@@ -12,7 +12,7 @@ import logging
 import math
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,45 @@ _ARRAYS = ("data", "indices", "indptr", "lengths")
 def segment_name() -> str:
     """A new segment's name, unique within an index folder."""
     return f"s-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One segment of an index being made: an old segment kept as it is (``name``), or a new one made of
+    the old index's rows ``old_rows`` followed by the new rows ``new_rows`` (a range of the new counts)."""
+
+    name: str | None
+    old_rows: np.ndarray
+    new_rows: tuple[int, int] = (0, 0)
+
+    @property
+    def rows(self) -> int:
+        return len(self.old_rows) + self.new_rows[1] - self.new_rows[0]
+
+
+def plan_segments(
+    segments: list[tuple[str, int]], drop: np.ndarray, new_rows: int, *, segment_rows: int, max_small: int
+) -> list[Part]:
+    """The segments of an updated index: old ones without dropped rows kept, those with some rewritten
+    (those with none left gone), the new rows in one new segment after them. When more than ``max_small``
+    segments smaller than half ``segment_rows`` end the index, they are merged into the new one."""
+    parts, start = [], 0
+    for name, rows in segments:
+        gone = drop[start : start + rows]
+        if not gone.any():
+            parts.append(Part(name, np.arange(start, start + rows)))
+        elif not gone.all():
+            parts.append(Part(None, start + np.flatnonzero(~gone)))
+        start += rows
+    trailing = 0
+    while trailing < len(parts) and parts[-1 - trailing].rows < segment_rows // 2:
+        trailing += 1
+    if trailing + (new_rows > 0) > max_small:
+        merged = np.concatenate([p.old_rows for p in parts[len(parts) - trailing :]])
+        parts = [*parts[: len(parts) - trailing], Part(None, merged, (0, new_rows))]
+    elif new_rows:
+        parts.append(Part(None, np.zeros(0, np.int64), (0, new_rows)))
+    return parts or [Part(None, np.zeros(0, np.int64))]
 
 
 @dataclass
@@ -127,12 +166,23 @@ class KeywordIndex:
 
     @classmethod
     def from_counts(
-        cls, counts, vocab: dict[str, int], *, k1: float = 1.2, b: float = 0.75, bridge: bool = True
+        cls,
+        counts,
+        vocab: dict[str, int],
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+        bridge: bool = True,
+        segment_rows: int | None = None,
     ) -> KeywordIndex:
-        """One segment from a passages × words matrix of term counts (rows of unchanged files are reused as
-        they are: no second tokenization)."""
-        index = cls(k1=k1, b=b)
-        return index.appended(counts, vocab, bridge=bridge)
+        """From a passages × words matrix of term counts (rows of unchanged files are reused as they are: no
+        second tokenization), in segments of ``segment_rows`` passages (one segment by default)."""
+        n = counts.shape[0]
+        size = segment_rows or max(n, 1)
+        parts = [Part(None, np.zeros(0, np.int64), (a, min(a + size, n))) for a in range(0, n, size)]
+        return cls(k1=k1, b=b).rebuilt(
+            parts or [Part(None, np.zeros(0, np.int64), (0, 0))], counts, vocab, bridge=bridge
+        )
 
     def appended(self, counts, vocab: dict[str, int], *, merge_from: int | None = None, bridge: bool = True):
         """A new index: this one's segments and a new one of ``counts`` (rows after this index's, over
@@ -140,13 +190,31 @@ class KeywordIndex:
 
         ``merge_from``: segments from that position on are merged into the new one (to keep their number small).
         """
-        keep = self.segments[:merge_from] if merge_from is not None else list(self.segments)
+        keep = self.segments[:merge_from] if merge_from is not None else self.segments
+        parts = [Part(s.name, np.arange(s.start, s.start + s.rows), (0, 0)) for s in keep]
+        tail = np.arange(sum(s.rows for s in keep), self.size)
+        if counts.shape[0] or len(tail):
+            parts.append(Part(None, tail, (0, counts.shape[0])))
+        return self.rebuilt(parts, counts, vocab, bridge=bridge)
+
+    def rebuilt(self, parts: list[Part], counts, vocab: dict[str, int], *, bridge: bool = True) -> KeywordIndex:
+        """A new index whose segments are ``parts``: a part with a name is this index's segment of that name,
+        kept as it is; another is a new segment of this index's rows ``old_rows`` followed by the rows
+        ``new_rows`` of ``counts`` (over ``vocab``: this index's vocabulary, new words added at the end).
+        This index is left as it is (questions may be using it)."""
         width = len(vocab)
-        tail = [s.counts(width) for s in self.segments[len(keep) :]]
-        start = sum(s.rows for s in keep)
-        new = Postings.from_counts(stack_counts([*tail, counts], width), segment_name(), start)
+        by_name = {s.name: s for s in self.segments}
         index = type(self)(k1=self.k1, b=self.b)
-        index.segments = [*keep, new] if new.rows or not keep else keep
+        start = 0
+        for part in parts:
+            if part.name is not None:
+                segment = replace(by_name[part.name], start=start)
+            else:
+                a, b = part.new_rows
+                rows = stack_counts([self.rows_counts(part.old_rows, width), counts[a:b]], width)
+                segment = Postings.from_counts(rows, segment_name(), start)
+            index.segments.append(segment)
+            start += segment.rows
         index.vocab = vocab
         df = sum((s.document_frequency(width) for s in index.segments), np.zeros(width, dtype=np.int64))
         index.df = df
@@ -159,6 +227,17 @@ class KeywordIndex:
             words = np.asarray(list(vocab), dtype=object)
             index.bridge = build_bridge(set(words[np.flatnonzero(df)].tolist()) if width else set())
         return index
+
+    def rows_counts(self, rows: np.ndarray, width: int):
+        """The term counts of passages ``rows`` (ascending), over ``width`` words."""
+        import scipy.sparse as sp
+
+        blocks = []
+        for segment in self.segments:
+            lo, hi = np.searchsorted(rows, [segment.start, segment.start + segment.rows])
+            if hi > lo:
+                blocks.append(segment.counts(width)[rows[lo:hi] - segment.start])
+        return stack_counts(blocks, width) if blocks else sp.csr_matrix((0, width), dtype=np.float32)
 
     def term_counts(self):
         """The passages × words term counts, one CSR matrix."""

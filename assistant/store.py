@@ -25,7 +25,7 @@ from .indexed_text import (  # noqa: F401  (embed_text, passage_sentences: part 
     passage_sentences,
     sentence_spans,
 )
-from .keyword import KeywordIndex, count_terms, stack_counts
+from .keyword import KeywordIndex, count_terms, plan_segments, stack_counts
 from .passages import make_passages
 from .records import Passage
 from .terms import tokenize_many
@@ -50,8 +50,18 @@ WORK = "work"  # checkpoints of an unfinished build
 # the vectors by ~6 and every query scans them all (~12k sentences, 25 MB, at the limit: a few ms). Recorded in the
 # manifest; ``sentence_vectors`` (auto, on, off) overrides.
 SENTENCE_LIMIT = 2_000
-# Files added to an index go into a new segment; beyond this many segments the newer ones are merged.
+# Passages, vectors and term counts are stored in segments of about this many passages (at least
+# SEGMENT_ROWS, at most ~32 segments); an update rewrites only the segments that lose passages and adds
+# one for new files. Beyond MAX_SEGMENTS small segments at the end, they are merged.
+SEGMENT_ROWS = 10_000
 MAX_SEGMENTS = 8
+# A more fragmented index is rewritten in full by the next update.
+MAX_ALL_SEGMENTS = 64
+
+
+def segment_rows(passages: int) -> int:
+    """Passages per segment for an index of ``passages``."""
+    return max(SEGMENT_ROWS, -(-passages // 32))
 
 
 def sentence_vectors_wanted(passages: int, setting: str = "auto") -> bool:
@@ -262,7 +272,7 @@ def _build(
 ) -> Index:
     """Reuse passages, vectors and keyword term counts of unchanged files; read and encode only new or changed ones.
 
-    When files were only added, the new index is the old one plus a segment of the new files (see ``_append``).
+    An update keeps the old index's segments that lose no passage and adds one for new files (``_update``).
     Encoding is checkpointed in ``work``, so a build that was killed resumes where it stopped.
     """
     started = time.perf_counter()
@@ -270,12 +280,15 @@ def _build(
     reused = {s for s in held if s in state and old.manifest["files"][s]["sha256"] == state[s]["sha256"]}
     fresh, skipped = _read_new(state, unreadable, skip=reused)
     new_passages = [p for ps in fresh.values() for p in ps]
-    if old is not None and reused == held:  # files were only added (or none changed that had passages)
-        total = len(new_passages) + len(old.passages)
+    if old is not None:  # an update: the segments that keep all their passages are kept as they are
+        drop = np.fromiter((p.source not in reused for p in old.passages), dtype=bool, count=len(old.passages))
+        total = len(new_passages) + len(old.passages) - int(drop.sum())
         with_sentences = sentence_vectors_wanted(total, sentence_vectors)
         spec = choose_spec(total, dense_kind, **(dense_params or {}))
-        if _appendable(old, with_sentences, spec):
-            return _append(old, fresh, skipped, state, encoder, spec, work=work, progress=progress, started=started)
+        if total and _updatable(old, with_sentences, spec, dropping=bool(drop.any())):
+            return _update(
+                old, drop, fresh, skipped, state, encoder, spec, work=work, progress=progress, started=started
+            )
     units = _old_units(old, state)
     if not new_passages and not units:
         raise CorpusError(f"None of the documents in {corpus} could be read; see the warnings above.")
@@ -320,6 +333,7 @@ def _build(
     passages = [p for u in ordered for p in u.passages]
     dimension = encoder.dimension
     vectors = _stack([u.vectors for u in ordered], dimension)
+    blocks = [vectors[s.start : s.start + s.rows] for s in keyword.segments]
     all_sentences = _stack([u.sentence_vectors for u in ordered], dimension)
     offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
     spec = choose_spec(len(vectors), dense_kind, **(dense_params or {}))
@@ -330,7 +344,7 @@ def _build(
         keyword=keyword,
         manifest=_manifest(corpus, encoder, state, skipped, passages, all_sentences, dense, keyword, with_sentences),
         folder=Path(),
-        vectors=vectors,
+        vectors=blocks,
         sentence_vectors=all_sentences,
         sentence_offsets=offsets,
         encoded=len(new_passages),
@@ -372,46 +386,63 @@ def _jobs(passages: dict[str, list[Passage]], spans: dict[str, list[list]]) -> d
     return {s: [(embed_text(p), tuple(sp)) for p, sp in zip(ps, spans[s], strict=True)] for s, ps in passages.items()}
 
 
-def _appendable(old: Index, with_sentences: bool, spec) -> bool:
-    """Whether the new files can be appended to ``old`` as a segment: same sentence setting, same kind of
-    dense index (an IVF index of about the right size keeps its centroids)."""
+def _updatable(old: Index, with_sentences: bool, spec, *, dropping: bool) -> bool:
+    """Whether ``old`` can be updated segment by segment: same sentence setting, same kind of dense index
+    (an IVF index of about the right size keeps its centroids; HNSW cannot drop rows), not too fragmented."""
     if old.manifest.get("sentence_vectors") != with_sentences or old.dense.kind != spec.kind:
+        return False
+    if len(old.segments) > MAX_ALL_SEGMENTS or (dropping and spec.kind == "hnsw"):
         return False
     return spec.kind != "ivf" or 0.5 <= spec.params["nlist"] / old.dense.params["nlist"] <= 2
 
 
-def _append(old: Index, fresh, skipped, state, encoder: Encoder, spec, *, work: Path, progress: bool, started) -> Index:
-    """``old`` with the passages of ``fresh`` (new files) after its own, in one new segment: the old
-    segments' files are shared with the new version, so the work is proportional to the new files.
-
-    When the index already has ``MAX_SEGMENTS`` segments, all but the first are merged into the new one.
+def _update(
+    old: Index, drop: np.ndarray, fresh, skipped, state, encoder: Encoder, spec, *, work: Path, progress, started
+) -> Index:
+    """``old`` without its ``drop`` rows (deleted and changed files), with the passages of ``fresh`` (new
+    and changed files) after its own: segments that lose no passage are shared with the new version
+    (hard links), those that lose some are rewritten, the new passages make one new segment; the FAISS
+    index drops and adds rows in a copy. The work is proportional to the change and the segments it touches.
     """
     with_sentences = bool(old.manifest.get("sentence_vectors"))
     new_passages = [p for ps in fresh.values() for p in ps]
     if new_passages:
         logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
     spans = {s: [sentence_spans(p) if with_sentences else [] for p in ps] for s, ps in fresh.items()}
-    merge = 1 if new_passages and len(old.keyword.segments) >= MAX_SEGMENTS else None
+    total = len(old.passages) - int(drop.sum()) + len(new_passages)
+    parts = plan_segments(
+        old.segments, drop, len(new_passages), segment_rows=segment_rows(total), max_small=MAX_SEGMENTS
+    )
     with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:  # as in _build
-        keyword_job = pool.submit(_appended_keyword, old.keyword, new_passages, merge)
+        keyword_job = pool.submit(_updated_keyword, old.keyword, parts, new_passages)
         try:
             encoded, resumed = checkpoint.encode_resumable(_jobs(fresh, spans), encoder, work, progress=progress)
         except BaseException:
             keyword_job.cancel()
             raise
         keyword = keyword_job.result()
-    parts = [_split_rows(encoded[s], spans[s]) for s in fresh]
+    rows = [_split_rows(encoded[s], spans[s]) for s in fresh]
     dimension = encoder.dimension
-    vectors = _stack([v for v, _, _ in parts], dimension)
-    kept = len(old.keyword.segments) if merge is None else merge
-    blocks = old.vector_blocks()[:kept]
-    if len(keyword.segments) > kept:  # a new segment: the new vectors, after those of merged segments
-        blocks.append(_stack([old.vector_slice(sum(map(len, blocks)), len(old.passages)), vectors], dimension))
-    counts = np.concatenate([np.zeros(0, np.int64), *(c for _, _, c in parts)])
-    offsets = np.concatenate([old.sentence_offsets, old.sentence_offsets[-1] + np.cumsum(counts)]).astype(np.int64)
-    sentence_vectors = _stack([old.sentence_vectors, *(s for _, s, _ in parts)], dimension)
-    dense = old.dense.extended(vectors, saved=old.folder / "dense.faiss", nprobe=spec.params.get("nprobe"))
-    passages = old.passages + new_passages
+    vectors = _stack([v for v, _, _ in rows], dimension)
+    blocks_by_name = dict(zip((name for name, _ in old.segments), old.vector_blocks(), strict=True))
+    blocks = [
+        blocks_by_name[part.name]
+        if part.name is not None
+        else _stack([old.vector_rows(part.old_rows), vectors[slice(*part.new_rows)]], dimension)
+        for part in parts
+    ]
+    kept = ~drop
+    old_counts = np.diff(old.sentence_offsets)
+    counts = np.concatenate([old_counts[kept], *(c for _, _, c in rows)]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    sentence_keep = np.repeat(kept, old_counts)
+    old_sentences = old.sentence_vectors if sentence_keep.all() else old.sentence_vectors[sentence_keep]
+    sentence_vectors = _stack([old_sentences, *(s for _, s, _ in rows)], dimension)
+    dense = old.dense.extended(
+        vectors, saved=old.folder / "dense.faiss", nprobe=spec.params.get("nprobe"), dropped=np.flatnonzero(drop)
+    )
+    passages = [p for p, gone in zip(old.passages, drop, strict=True) if not gone] if drop.any() else old.passages
+    passages = passages + new_passages
     corpus = old.manifest["corpus"]
     return Index(
         passages=passages,
@@ -427,10 +458,11 @@ def _append(old: Index, fresh, skipped, state, encoder: Encoder, spec, *, work: 
     ).recorded(started, resumed)
 
 
-def _appended_keyword(old: KeywordIndex, passages: list[Passage], merge: int | None) -> KeywordIndex:
+def _updated_keyword(old: KeywordIndex, parts, passages: list[Passage]) -> KeywordIndex:
     vocab = dict(old.vocab)
     counts = count_terms(tokenize_many([keyword_text(p) for p in passages]), vocab)
-    return old.appended(counts, vocab, merge_from=merge)
+    logger.info("Building the keyword index of %d passages", sum(part.rows for part in parts))
+    return old.rebuilt(parts, counts, vocab)
 
 
 def _manifest(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences) -> dict:
@@ -470,7 +502,7 @@ def _keyword_index(
         cursor += len(ps)
     logger.info("Building the keyword index of %d passages", sum(blocks[s].shape[0] for s in order))
     counts = stack_counts([blocks[s] for s in order], len(vocab))
-    return KeywordIndex.from_counts(counts, vocab), term_counts
+    return KeywordIndex.from_counts(counts, vocab, segment_rows=segment_rows(counts.shape[0])), term_counts
 
 
 def _split_rows(rows: np.ndarray, spans: list[list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -68,7 +68,7 @@ def test_many_added_files_are_merged_and_answer_as_a_full_rebuild(tmp_path, monk
     for name, text in NEW.items():
         write(corpus, name, text)
         counts.append(len(bot.refresh().segments))
-    assert counts == [1, 2, 3, 2, 3]  # the fourth segment merged all but the first into one
+    assert counts == [1, 2, 3, 1, 2]  # the fourth update merged the small segments at the end (here all)
     assert len(bot.index.passages) == len({(p.source, p.paragraph, p.part) for p in bot.index.passages})
     rebuilt = Assistant(corpus, encoder=FakeEncoder())
     rebuilt.refresh(rebuild=True)
@@ -78,18 +78,31 @@ def test_many_added_files_are_merged_and_answer_as_a_full_rebuild(tmp_path, monk
     assert loaded.index.encoded == 0 and answers(loaded) == answers(bot)
 
 
-def test_deleting_or_changing_a_file_compacts_the_index_into_one_segment(tmp_path):
-    corpus = write_docs(tmp_path / "docs", DOCS)
+def test_deleting_or_changing_a_file_rewrites_only_its_segment(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "SEGMENT_ROWS", 2)  # segments of two passages
+    corpus = write_docs(tmp_path / "docs", {**DOCS, **NEW})
     bot = Assistant(corpus, encoder=FakeEncoder())
-    bot.refresh()
-    write(corpus, "a.txt", NEW["a.txt"])
-    assert len(bot.refresh().segments) == 2
+    first = bot.refresh()
+    assert len(first.segments) >= 3
+    rows = {p.source: i for i, p in enumerate(first.passages)}
+    owner = np.searchsorted(np.cumsum([n for _, n in first.segments]), rows["c.md"], side="right")
+    before = segment_inodes(first)
     (corpus / "c.md").unlink()
+    encoder = FakeEncoder()
+    bot.encoder = encoder
     index = bot.refresh()
-    assert len(index.segments) == 1 and index.encoded == 0
-    assert sorted({p.source for p in index.passages}) == ["a.txt", "b.txt", "d.txt"]
-    write(corpus, "e.md", NEW["e.md"])
+    assert index.encoded == 0 and sum(encoder.calls) == 0
+    assert "c.md" not in {p.source for p in index.passages}
+    kept = {name for name, _ in first.segments} & {name for name, _ in index.segments}
+    assert kept == {name for i, (name, _) in enumerate(first.segments) if i != owner}  # only c.md's is rewritten
+    assert all(segment_inodes(index)[f] == ino for f, ino in before.items() if any(n in f for n in kept))
     write(corpus, "d.txt", "乌镇峰会改为每两年举办一次。\n")
     index = bot.refresh()
-    assert len(index.segments) == 1 and index.encoded == 2
+    assert index.encoded == 1 and index.passages[-1].source == "d.txt"
     assert bot.ask("乌镇峰会每两年举办").hits[0].passage.source == "d.txt"
+    assert [p.source for p in index.passages].count("d.txt") == 1
+    rebuilt = Assistant(corpus, encoder=FakeEncoder())
+    rebuilt.refresh(rebuild=True)
+    assert sorted(answers(bot)) == sorted(answers(rebuilt))
+    loaded = Assistant(corpus, encoder=FakeEncoder())
+    assert loaded.index.encoded == 0 and answers(loaded) == answers(bot)
