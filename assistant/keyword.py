@@ -128,8 +128,13 @@ class Postings:
 
     @classmethod
     def load(cls, folder: Path, name: str, start: int, *, mmap: bool = False) -> Postings:
-        mode = "r" if mmap else None
-        arrays = [np.load(folder / f"{name}.{array}.npy", mmap_mode=mode) for array in _ARRAYS]
+        """``mmap``: leave the postings on disk until read (the word offsets and lengths, small, are read now).
+        Mapped arrays are plain ndarray views: indexing a ``np.memmap`` makes memmap objects, slow per call."""
+        arrays = []
+        for array in _ARRAYS:
+            mapped = mmap and array in ("data", "indices")
+            loaded = np.load(folder / f"{name}.{array}.npy", mmap_mode="r" if mapped else None)
+            arrays.append(loaded.view(np.ndarray) if mapped else loaded)
         return cls(name, *arrays, start=start)
 
 
@@ -274,22 +279,27 @@ class KeywordIndex:
         return np.minimum(raw, 1.0, out=raw).astype(np.float32)
 
     def bm25(self, ids: list[int]) -> np.ndarray:
-        """BM25 of every passage for the word ids: each word's postings in each segment, weighted with the
-        whole index's statistics, added with one ``bincount``."""
+        """BM25 of every passage for the word ids: the words' postings in each segment (gathered with a few
+        array operations per segment, not one per word), weighted with the whole index's statistics, added
+        with one ``bincount``."""
         n = self.size
+        ids = np.asarray(ids, dtype=np.int64)
         idf = np.log1p((n - self.df[ids] + 0.5) / (self.df[ids] + 0.5)).astype(np.float32)
         rows, tfs, norms, idfs = [], [], [], []
         for segment, norm in zip(self.segments, self._norms(), strict=True):
-            indptr = segment.indptr
-            for word, word_idf in zip(ids, idf, strict=True):
-                if word >= segment.width or indptr[word] == indptr[word + 1]:
-                    continue
-                a, b = int(indptr[word]), int(indptr[word + 1])
-                found = segment.indices[a:b]
-                rows.append(found + segment.start if segment.start else found)
-                tfs.append(segment.data[a:b])
-                norms.append(norm[found])
-                idfs.append(np.full(b - a, word_idf, dtype=np.float32))
+            known = ids < segment.width
+            starts = np.asarray(segment.indptr[ids[known]])
+            lengths = np.asarray(segment.indptr[ids[known] + 1]) - starts
+            total = int(lengths.sum())
+            if not total:
+                continue
+            # positions of every posting of the words: each word's run starts[i] .. starts[i] + lengths[i]
+            positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+            found = segment.indices[positions]
+            rows.append(found + segment.start if segment.start else found)
+            tfs.append(segment.data[positions])
+            norms.append(norm[found])
+            idfs.append(np.repeat(idf[known], lengths))
         if not rows:
             return np.zeros(n, dtype=np.float64)
         tf = np.concatenate(tfs)

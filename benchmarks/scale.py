@@ -197,7 +197,7 @@ def build(n: int, work: Path) -> dict:
 
     from assistant.dense import DenseIndex, choose_spec
     from assistant.keyword import KeywordIndex
-    from assistant.store import sentence_vectors_wanted
+    from assistant.store import segment_rows, sentence_vectors_wanted
 
     info, sentence_vectors, question_vectors, sentence_counts = load_material(work)
     folder = work / f"n{n}"
@@ -215,7 +215,7 @@ def build(n: int, work: Path) -> dict:
     dense.save(folder / "dense.faiss")
     started = time.perf_counter()
     vocab = {w: i for i, w in enumerate(info["vocab"])}
-    keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab)
+    keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab, segment_rows=segment_rows(n))  # as the store
     times["keyword_build_s"] = time.perf_counter() - started
     shutil.rmtree(folder / "keyword", ignore_errors=True)  # an earlier build's segments would count as on disk
     (folder / "keyword").mkdir()
@@ -341,7 +341,8 @@ def update(n: int, work: Path, data: Path) -> dict:
     synth_vectors(select, sentence_vectors, vectors)
     encoder = Encoder("use-multilingual-v3")
     state, _ = store._file_state(store.corpus_files(corpus), corpus, None)
-    keyword = KeywordIndex.from_counts(select @ sentence_counts, {w: i for i, w in enumerate(info["vocab"])})
+    vocab = {w: i for i, w in enumerate(info["vocab"])}
+    keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab, segment_rows=store.segment_rows(n))
     dense = DenseIndex.build(vectors)
     manifest = {
         "format_version": store.FORMAT_VERSION,
@@ -363,7 +364,7 @@ def update(n: int, work: Path, data: Path) -> dict:
         keyword=keyword,
         manifest=manifest,
         folder=Path(),
-        vectors=vectors,
+        vectors=[vectors[s.start : s.start + s.rows] for s in keyword.segments],  # segments, as the store has them
         sentence_vectors=np.zeros((0, vectors.shape[1]), np.float32),
         sentence_offsets=np.zeros(n + 1, np.int64),
     )
@@ -384,6 +385,15 @@ def update(n: int, work: Path, data: Path) -> dict:
     started = time.perf_counter()
     removed = store.open_index(corpus, encoder, root=root / "index", current=updated)
     delete_s = time.perf_counter() - started
+    middle = corpus / f"doc{n // PER_FILE // 2:05d}.txt"  # a file of the original build, in a middle segment
+    middle.write_text(middle.read_text() + "\n" + text.splitlines()[-1])
+    started = time.perf_counter()
+    changed = store.open_index(corpus, encoder, root=root / "index", current=removed)
+    change_s = time.perf_counter() - started
+    middle.unlink()
+    started = time.perf_counter()
+    store.open_index(corpus, encoder, root=root / "index", current=changed)
+    delete_original_s = time.perf_counter() - started
     return {
         "passages": n,
         "dense": updated.manifest["dense"],
@@ -393,6 +403,10 @@ def update(n: int, work: Path, data: Path) -> dict:
         "passages_after_add": len(updated.passages),
         "delete_one_file_s": delete_s,
         "passages_after_delete": len(removed.passages),
+        "change_original_file_s": change_s,
+        "encoded_after_change": changed.encoded,
+        "delete_original_file_s": delete_original_s,
+        "segments": len(changed.segments),
         "loaded_passages": len(loaded.passages),
     }
 
@@ -500,7 +514,9 @@ def main() -> None:
         notes.append(
             f"Update of a saved {upd['passages']:,}-passage index ({upd['dense']['kind']}): loading it "
             f"{upd['load_saved_s']:.2f} s; adding one document ({upd['encoded_passages']} passages encoded) "
-            f"{upd['add_one_file_s']:.2f} s; deleting it again {upd['delete_one_file_s']:.2f} s."
+            f"{upd['add_one_file_s']:.2f} s; deleting it again {upd['delete_one_file_s']:.2f} s; changing a file of "
+            f"the original build ({upd['encoded_after_change']} passages encoded) {upd['change_original_file_s']:.2f} s; "
+            f"deleting that file {upd['delete_original_file_s']:.2f} s ({upd['segments']} segments)."
         )
     markdown = "\n".join(lines + notes) + "\n"
     (args.out / "scale.md").write_text(markdown)
