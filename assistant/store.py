@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
+from .changes import corpus_files, file_state, held_sources
 from .dense import choose_kind, choose_spec, reuse_or_build
-from .documents import file_digest, find_files, read_document
+from .documents import read_document
 from .encoder import Encoder
 from .errors import AssistantError, CorpusError
 from .indexed_text import (  # noqa: F401  (embed_text, passage_sentences: part of this module's API)
@@ -116,7 +117,7 @@ def open_index(
     folder = index_folder(corpus, encoder.name, root)
     old = None if rebuild else (current if _is_current(current, folder, encoder.name) else None)
     old = old or (None if rebuild else _load_current(folder, encoder))
-    state, unreadable = _file_state(files, corpus, old.manifest if old else None)
+    state, unreadable = file_state(files, corpus, old.manifest if old else None)
     if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         return old
@@ -136,77 +137,11 @@ def open_index(
     return index
 
 
-def corpus_files(corpus: Path, extra: Mapping[str, Path] | None = None) -> dict[str, tuple[Path, Path]]:
-    """``source → (path, root it is read relative to)`` for the corpus and each extra folder (as ``name/…``)."""
-    root = corpus if corpus.is_dir() else corpus.parent
-    files = {path.relative_to(root).as_posix(): (path, root) for path in find_files(corpus)}
-    for name, folder in (extra or {}).items():
-        if not Path(folder).is_dir():
-            continue
-        for path in find_files(Path(folder)):
-            source = f"{name}/{path.relative_to(folder).as_posix()}"
-            if source in files:
-                logger.warning("Skipped %s: the corpus has a file of the same name.", path)
-                continue
-            files[source] = (path, Path(folder))
-    return files
-
-
 def _is_current(index: Index | None, folder: Path, model: str) -> bool:
     """Whether an index already in memory is the version ``CURRENT`` names (then it need not be read again)."""
     if index is None or index.folder.parent != folder or index.manifest.get("model") != model:
         return False
     return _current_version(folder) == index.folder.name
-
-
-def _file_state(
-    files: dict[str, tuple[Path, Path]], corpus: Path, manifest: dict | None
-) -> tuple[dict[str, dict], dict[str, str]]:
-    """size, mtime and sha256 per source (the hash is reused when size and mtime are unchanged),
-    and why each file that cannot be read was skipped."""
-    known = (manifest or {}).get("files", {})
-    state, unreadable = {}, {}
-    for source, (path, root) in files.items():
-        if not _is_utf8(source):  # undecodable bytes in a file name: it could not be cited or saved
-            shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            unreadable[shown] = f"{shown} has a file name that is not UTF-8; rename it."
-            logger.warning("Skipped: %s", unreadable[shown])
-            continue
-        try:
-            st = path.stat()
-            entry = known.get(source)
-            if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
-                digest = entry["sha256"]
-            else:
-                digest = file_digest(path)
-        except OSError as exc:
-            unreadable[source] = _unreadable(source, path, exc)
-            logger.warning("Skipped: %s", unreadable[source])
-            continue
-        state[source] = {
-            "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
-            "sha256": digest,
-            "path": str(path),
-            "root": str(root),
-        }
-    return state, unreadable
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _unreadable(source: str, path: Path, exc: OSError) -> str:
-    if path.is_symlink() and not path.exists():
-        return f"{source} is a broken or looping symbolic link; fix or remove it."
-    if isinstance(exc, PermissionError):
-        return f"{source} cannot be read (permission denied); fix its permissions or remove it."
-    return f"{source} cannot be read ({exc.strerror or exc}); check the file."
 
 
 def _unchanged(manifest: dict, state: dict, dense_kind: str, sentence_vectors: str = "auto") -> bool:
@@ -277,7 +212,7 @@ def _build(
     Encoding is checkpointed in ``work``, so a build that was killed resumes where it stopped.
     """
     started = time.perf_counter()
-    held = _held_sources(old)
+    held = held_sources(old)
     reused = {s for s in held if s in state and old.manifest["files"][s]["sha256"] == state[s]["sha256"]}
     fresh, skipped = _read_new(state, unreadable, skip=reused)
     new_passages = [p for ps in fresh.values() for p in ps]
@@ -350,13 +285,6 @@ def _build(
         sentence_offsets=offsets,
         encoded=len(new_passages),
     ).recorded(started, resumed)
-
-
-def _held_sources(old: Index | None) -> set[str]:
-    """The files that have passages in ``old``."""
-    if old is None:
-        return set()
-    return set(old.manifest["files"]) - set(old.manifest.get("skipped", {}))
 
 
 def _read_new(state: dict, unreadable: dict, *, skip: set[str]) -> tuple[dict[str, list[Passage]], dict[str, str]]:

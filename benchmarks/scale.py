@@ -323,6 +323,7 @@ def update(n: int, work: Path, data: Path) -> dict:
     from squad import read_squad
 
     from assistant import store
+    from assistant.changes import corpus_files, file_state
     from assistant.dense import DenseIndex
     from assistant.encoder import Encoder
     from assistant.keyword import KeywordIndex
@@ -340,7 +341,7 @@ def update(n: int, work: Path, data: Path) -> dict:
     vectors = np.empty((n, sentence_vectors.shape[1]), np.float32)
     synth_vectors(select, sentence_vectors, vectors)
     encoder = Encoder("use-multilingual-v3")
-    state, _ = store._file_state(store.corpus_files(corpus), corpus, None)
+    state, _ = file_state(corpus_files(corpus), corpus, None)
     vocab = {w: i for i, w in enumerate(info["vocab"])}
     keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab, segment_rows=store.segment_rows(n))
     dense = DenseIndex.build(vectors)
