@@ -83,3 +83,26 @@ def sentence_vectors_by_text(passage: Passage, vectors: np.ndarray) -> dict[str,
     if len(spans) != len(vectors):
         return {}
     return {passage.text[a:b]: np.asarray(v) for (a, b), v in zip(spans, vectors, strict=True)}
+
+
+def encoder_jobs(passages: dict[str, list[Passage]], spans: dict[str, list[list]]) -> dict[str, list[tuple]]:
+    """What the encoder gets per file: each passage's text with its sentences' spans."""
+    return {s: [(embed_text(p), tuple(sp)) for p, sp in zip(ps, spans[s], strict=True)] for s, ps in passages.items()}
+
+
+def split_rows(rows: np.ndarray, spans: list[list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encoded rows (each passage, then its sentences) as passage vectors, sentence vectors and sentences per passage."""
+    counts = np.array([len(s) for s in spans], dtype=np.int64)
+    whole = np.concatenate([[0], np.cumsum(counts + 1)[:-1]]).astype(np.int64)
+    sentence = np.ones(len(rows), dtype=bool)
+    sentence[whole] = False
+    return rows[whole], rows[sentence], counts
+
+
+def stack_rows(blocks: list[np.ndarray], dimension: int) -> np.ndarray:
+    blocks = [b for b in blocks if len(b)]
+    return (
+        np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32)
+        if blocks
+        else np.zeros((0, dimension), np.float32)
+    )

@@ -12,6 +12,9 @@ _LATIN_END = re.compile(r"(?<=[a-z0-9)\"'][.!?])\s+(?=[A-Z\"'(\[])")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
+# How the index cuts documents into passages (recorded in the manifest: another chunking rebuilds).
+CHUNKING = {"min_weight": 16, "max_chars": 400}
+
 
 def weight(text: str) -> int:
     """Reading length: CJK characters count one each, Latin words and numbers two each."""

@@ -22,14 +22,19 @@ from .encoder import Encoder
 from .errors import AssistantError, CorpusError
 from .indexed_text import (  # noqa: F401  (embed_text, passage_sentences: part of this module's API)
     embed_text,
+    encoder_jobs,
     keyword_text,
     passage_sentences,
     sentence_spans,
+    split_rows,
+    stack_rows,
 )
-from .keyword import KeywordIndex, count_terms, plan_segments, stack_counts
-from .passages import make_passages
+from .keyword import KeywordIndex
+from .passages import CHUNKING, make_passages
 from .records import Passage
+from .segments import count_terms, stack_counts
 from .terms import tokenize_many
+from .update import segment_rows, updatable, update
 from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vectors: part of this module's API)
     FORMAT_VERSION,
     INDEX_ENV,
@@ -40,30 +45,17 @@ from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vect
     _load_current,
     _remove_stale,
     _save,
+    describe,
     open_vectors,
 )
 
 logger = logging.getLogger(__name__)
 
-CHUNKING = {"min_weight": 16, "max_chars": 400}
 WORK = "work"  # checkpoints of an unfinished build
 # Above this many passages sentences get no vectors of their own: they multiply the memory of
 # the vectors by ~6 and every query scans them all (~12k sentences, 25 MB, at the limit: a few ms). Recorded in the
 # manifest; ``sentence_vectors`` (auto, on, off) overrides.
 SENTENCE_LIMIT = 2_000
-# Passages, vectors and term counts are stored in segments of about this many passages (at least
-# SEGMENT_ROWS, at most ~16 segments: each costs a query ~0.05 ms of BM25); an update rewrites only the
-# segments that lose passages and adds one for new files. Beyond MAX_SEGMENTS small segments at the end,
-# they are merged.
-SEGMENT_ROWS = 20_000
-MAX_SEGMENTS = 8
-# A more fragmented index is rewritten in full by the next update.
-MAX_ALL_SEGMENTS = 64
-
-
-def segment_rows(passages: int) -> int:
-    """Passages per segment for an index of ``passages``."""
-    return max(SEGMENT_ROWS, -(-passages // 16))
 
 
 def sentence_vectors_wanted(passages: int, setting: str = "auto") -> bool:
@@ -221,8 +213,8 @@ def _build(
         total = len(new_passages) + len(old.passages) - int(drop.sum())
         with_sentences = sentence_vectors_wanted(total, sentence_vectors)
         spec = choose_spec(total, dense_kind, **(dense_params or {}))
-        if total and _updatable(old, with_sentences, spec, dropping=bool(drop.any())):
-            return _update(
+        if total and updatable(old, with_sentences, spec, dropping=bool(drop.any())):
+            return update(
                 old, drop, fresh, skipped, state, encoder, spec, work=work, progress=progress, started=started
             )
     units = _old_units(old, state)
@@ -237,8 +229,8 @@ def _build(
     missing = {  # reused files that had no sentence vectors and now need them
         src: [sentence_spans(p) for p in u.passages] for src, u in units.items() if u.sentence_vectors is None
     }
-    jobs = _jobs(fresh, spans)
-    jobs.update(_jobs({s: units[s].passages for s in missing}, missing))
+    jobs = encoder_jobs(fresh, spans)
+    jobs.update(encoder_jobs({s: units[s].passages for s in missing}, missing))
     # The keyword index is built meanwhile, in a thread: encoding spends most of its time in numpy, which
     # lets go of the GIL, so tokenizing, the dictionary bridge and BM25 cost the build little wall time.
     order = sorted(set(units) | set(fresh))
@@ -254,7 +246,7 @@ def _build(
         keyword, term_counts = keyword_job.result()
     cursor = 0
     for source, ps in fresh.items():
-        vectors, sentence_rows, counts = _split_rows(encoded[source], spans[source])
+        vectors, sentence_rows, counts = split_rows(encoded[source], spans[source])
         units[source] = _FileUnit(
             passages=ps,
             vectors=vectors,
@@ -264,13 +256,13 @@ def _build(
         )
         cursor += len(ps)
     for source, groups in missing.items():
-        _, units[source].sentence_vectors, units[source].sentence_counts = _split_rows(encoded[source], groups)
+        _, units[source].sentence_vectors, units[source].sentence_counts = split_rows(encoded[source], groups)
     ordered = [units[s] for s in order]
     passages = [p for u in ordered for p in u.passages]
     dimension = encoder.dimension
-    vectors = _stack([u.vectors for u in ordered], dimension)
+    vectors = stack_rows([u.vectors for u in ordered], dimension)
     blocks = [vectors[s.start : s.start + s.rows] for s in keyword.segments]
-    all_sentences = _stack([u.sentence_vectors for u in ordered], dimension)
+    all_sentences = stack_rows([u.sentence_vectors for u in ordered], dimension)
     offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
     spec = choose_spec(len(vectors), dense_kind, **(dense_params or {}))
     dense = reuse_or_build(old.dense if old is not None else None, vectors, spec)
@@ -278,7 +270,7 @@ def _build(
         passages=passages,
         dense=dense,
         keyword=keyword,
-        manifest=_manifest(corpus, encoder, state, skipped, passages, all_sentences, dense, keyword, with_sentences),
+        manifest=describe(corpus, encoder, state, skipped, passages, all_sentences, dense, keyword, with_sentences),
         folder=Path(),
         vectors=blocks,
         sentence_vectors=all_sentences,
@@ -310,114 +302,6 @@ def _read_new(state: dict, unreadable: dict, *, skip: set[str]) -> tuple[dict[st
     return fresh, skipped
 
 
-def _jobs(passages: dict[str, list[Passage]], spans: dict[str, list[list]]) -> dict[str, list[tuple]]:
-    """What the encoder gets per file: each passage's text with its sentences' spans."""
-    return {s: [(embed_text(p), tuple(sp)) for p, sp in zip(ps, spans[s], strict=True)] for s, ps in passages.items()}
-
-
-def _updatable(old: Index, with_sentences: bool, spec, *, dropping: bool) -> bool:
-    """Whether ``old`` can be updated segment by segment: same sentence setting, same kind of dense index
-    (an IVF index of about the right size keeps its centroids; HNSW cannot drop rows), not too fragmented."""
-    if old.manifest.get("sentence_vectors") != with_sentences or old.dense.kind != spec.kind:
-        return False
-    if len(old.segments) > MAX_ALL_SEGMENTS or (dropping and spec.kind == "hnsw"):
-        return False
-    return spec.kind != "ivf" or 0.5 <= spec.params["nlist"] / old.dense.params["nlist"] <= 2
-
-
-def _update(
-    old: Index, drop: np.ndarray, fresh, skipped, state, encoder: Encoder, spec, *, work: Path, progress, started
-) -> Index:
-    """``old`` without its ``drop`` rows (deleted and changed files), with the passages of ``fresh`` (new
-    and changed files) after its own: segments that lose no passage are shared with the new version
-    (hard links), those that lose some are rewritten, the new passages make one new segment; the FAISS
-    index drops and adds rows in a copy. The work is proportional to the change and the segments it touches.
-    """
-    with_sentences = bool(old.manifest.get("sentence_vectors"))
-    new_passages = [p for ps in fresh.values() for p in ps]
-    if new_passages:
-        logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
-    spans = {s: [sentence_spans(p) if with_sentences else [] for p in ps] for s, ps in fresh.items()}
-    total = len(old.passages) - int(drop.sum()) + len(new_passages)
-    parts = plan_segments(
-        old.segments, drop, len(new_passages), segment_rows=segment_rows(total), max_small=MAX_SEGMENTS
-    )
-    with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:  # as in _build
-        keyword_job = pool.submit(_updated_keyword, old.keyword, parts, new_passages)
-        try:
-            encoded, resumed = checkpoint.encode_resumable(_jobs(fresh, spans), encoder, work, progress=progress)
-        except BaseException:
-            keyword_job.cancel()
-            raise
-        keyword = keyword_job.result()
-    rows = [_split_rows(encoded[s], spans[s]) for s in fresh]
-    dimension = encoder.dimension
-    vectors = _stack([v for v, _, _ in rows], dimension)
-    blocks_by_name = dict(zip((name for name, _ in old.segments), old.vector_blocks(), strict=True))
-    blocks = [
-        blocks_by_name[part.name]
-        if part.name is not None
-        else _stack([old.vector_rows(part.old_rows), vectors[slice(*part.new_rows)]], dimension)
-        for part in parts
-    ]
-    kept = ~drop
-    old_counts = np.diff(old.sentence_offsets)
-    counts = np.concatenate([old_counts[kept], *(c for _, _, c in rows)]).astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    sentence_keep = np.repeat(kept, old_counts)
-    old_sentences = old.sentence_vectors if sentence_keep.all() else old.sentence_vectors[sentence_keep]
-    sentence_vectors = _stack([old_sentences, *(s for _, s, _ in rows)], dimension)
-    dense = old.dense.extended(
-        vectors, saved=old.folder / "dense.faiss", nprobe=spec.params.get("nprobe"), dropped=np.flatnonzero(drop)
-    )
-    passages = [p for p, gone in zip(old.passages, drop, strict=True) if not gone] if drop.any() else old.passages
-    passages = passages + new_passages
-    corpus = old.manifest["corpus"]
-    return Index(
-        passages=passages,
-        dense=dense,
-        keyword=keyword,
-        manifest=_manifest(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences),
-        folder=Path(),
-        vectors=blocks,
-        sentence_vectors=sentence_vectors,
-        sentence_offsets=offsets,
-        encoded=len(new_passages),
-        shares=old.folder,
-    ).recorded(started, resumed)
-
-
-def _updated_keyword(old: KeywordIndex, parts, passages: list[Passage]) -> KeywordIndex:
-    vocab = dict(old.vocab)
-    counts = count_terms(tokenize_many([keyword_text(p) for p in passages]), vocab)
-    logger.info("Building the keyword index of %d passages", sum(part.rows for part in parts))
-    return old.rebuilt(parts, counts, vocab)
-
-
-def _manifest(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences) -> dict:
-    """What a version records about itself (``Index.recorded`` adds the build's timing)."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "model": encoder.name,
-        "dimension": int(encoder.dimension),
-        "corpus": str(Path(corpus).resolve()).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
-        "files": {s: {k: v for k, v in e.items() if k not in ("path", "root")} for s, e in state.items()},
-        "skipped": skipped,
-        "passages": len(passages),
-        "sentences": int(len(sentence_vectors)),
-        "chunking": CHUNKING,
-        "sentence_vectors": with_sentences,
-        "dense": {"kind": dense.kind, "metric": "inner_product", "params": dense.params},
-        "keyword": {
-            "method": "bm25-lucene",
-            "k1": keyword.k1,
-            "b": keyword.b,
-            "tokenizer": "jieba-rs-search+opencc-t2s+snowball-en",
-            "bridge": len(keyword.bridge),
-        },
-    }
-
-
 def _keyword_index(
     fresh: dict[str, list[Passage]], reused: dict[str, object], order: list[str], vocab: dict[str, int]
 ) -> tuple[KeywordIndex, object]:
@@ -434,15 +318,6 @@ def _keyword_index(
     return KeywordIndex.from_counts(counts, vocab, segment_rows=segment_rows(counts.shape[0])), term_counts
 
 
-def _split_rows(rows: np.ndarray, spans: list[list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Encoded rows (each passage, then its sentences) as passage vectors, sentence vectors and sentences per passage."""
-    counts = np.array([len(s) for s in spans], dtype=np.int64)
-    whole = np.concatenate([[0], np.cumsum(counts + 1)[:-1]]).astype(np.int64)
-    sentence = np.ones(len(rows), dtype=bool)
-    sentence[whole] = False
-    return rows[whole], rows[sentence], counts
-
-
 def _fit_sentences(units: dict[str, _FileUnit], wanted: bool, *, had: bool) -> None:
     """Drop reused sentence vectors that are no longer wanted; mark those wanted but never made (None)."""
     for unit in units.values():
@@ -451,12 +326,3 @@ def _fit_sentences(units: dict[str, _FileUnit], wanted: bool, *, had: bool) -> N
             unit.sentence_counts = np.zeros(len(unit.passages), dtype=np.int64)
         elif not had:
             unit.sentence_vectors = None
-
-
-def _stack(blocks: list[np.ndarray], dimension: int) -> np.ndarray:
-    blocks = [b for b in blocks if len(b)]
-    return (
-        np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32)
-        if blocks
-        else np.zeros((0, dimension), np.float32)
-    )

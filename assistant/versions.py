@@ -25,6 +25,7 @@ from .documents import file_digest
 from .encoder import Encoder
 from .errors import IndexStoreError
 from .keyword import KeywordIndex
+from .passages import CHUNKING
 from .records import Passage
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,30 @@ def passages_file(segment: str) -> str:
 
 def vectors_file(segment: str) -> str:
     return f"vectors-{segment}.npy"
+
+
+def describe(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences) -> dict:
+    """What a version records about itself (``Index.recorded`` adds the build's timing)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": encoder.name,
+        "dimension": int(encoder.dimension),
+        "corpus": str(Path(corpus).resolve()).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+        "files": {s: {k: v for k, v in e.items() if k not in ("path", "root")} for s, e in state.items()},
+        "skipped": skipped,
+        "passages": len(passages),
+        "sentences": int(len(sentence_vectors)),
+        "chunking": CHUNKING,
+        "sentence_vectors": with_sentences,
+        "dense": {"kind": dense.kind, "metric": "inner_product", "params": dense.params},
+        "keyword": {
+            "method": "bm25-lucene",
+            "k1": keyword.k1,
+            "b": keyword.b,
+            "tokenizer": "jieba-rs-search+opencc-t2s+snowball-en",
+            "bridge": len(keyword.bridge),
+        },
+    }
 
 
 # Memory-mapped vector files at least this large are released after each query (see ``Index.vector_rows``).

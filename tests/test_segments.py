@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from assistant import store
+from assistant import update
 from assistant.api import Assistant
 from assistant.store import _load_current
 
@@ -61,7 +61,7 @@ def test_an_added_file_is_a_new_segment_and_the_old_segment_files_are_shared(tmp
 
 
 def test_many_added_files_are_merged_and_answer_as_a_full_rebuild(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "MAX_SEGMENTS", 3)
+    monkeypatch.setattr(update, "MAX_SEGMENTS", 3)
     corpus = write_docs(tmp_path / "docs", DOCS)
     bot = Assistant(corpus, encoder=FakeEncoder())
     counts = [len(bot.refresh().segments)]
@@ -79,7 +79,7 @@ def test_many_added_files_are_merged_and_answer_as_a_full_rebuild(tmp_path, monk
 
 
 def test_deleting_or_changing_a_file_rewrites_only_its_segment(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "SEGMENT_ROWS", 2)  # segments of two passages
+    monkeypatch.setattr(update, "SEGMENT_ROWS", 2)  # segments of two passages
     corpus = write_docs(tmp_path / "docs", {**DOCS, **NEW})
     bot = Assistant(corpus, encoder=FakeEncoder())
     first = bot.refresh()
