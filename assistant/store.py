@@ -52,9 +52,9 @@ from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vect
 logger = logging.getLogger(__name__)
 
 WORK = "work"  # checkpoints of an unfinished build
-# Above this many passages sentences get no vectors of their own: they multiply the memory of
-# the vectors by ~6 and every query scans them all (~12k sentences, 25 MB, at the limit: a few ms). Recorded in the
-# manifest; ``sentence_vectors`` (auto, on, off) overrides.
+# Above this many passages sentences get no vectors of their own: they multiply the memory of the vectors
+# by ~6 (~12k sentences, 25 MB, at the limit; a query reads only its ~30 best passages' sentences) and add
+# ~6% to encoding. Recorded in the manifest; ``sentence_vectors`` (auto, on, off) overrides.
 SENTENCE_LIMIT = 2_000
 
 

@@ -199,3 +199,38 @@ def test_the_encoder_sees_a_traditional_question_in_the_corpus_script():
     assert dense_text(simplified, question) == "国际组织是什么时候成立的?" and simplified.simplified is True
     assert dense_text(traditional, question) == question and traditional.simplified is False
     assert dense_text(simplified, "When was it founded?") == "When was it founded?"
+
+
+def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_encoder, monkeypatch):
+    """Sentence vectors are read for the ``rerank`` best passages of the first stage only, and with a
+    stage as deep as the candidates the ranking is the exhaustive one: fused scores with every
+    passage's best sentence."""
+    from assistant import retriever
+    from assistant.keyword import top_k as keyword_top_k
+    from assistant.terms import tokenize
+
+    for i in range(6):
+        write(corpus, f"more{i}.txt", f"第{i}篇\n北京的会议{i}次讨论了互联网。\n\n会员单位{i}家来自{i}个国家。\n")
+    bot = Assistant(corpus, encoder=fake_encoder)
+    index = bot.refresh()
+    assert retriever.has_sentence_vectors(index) and len(index.passages) > 8
+    question = "国际组织有多少会员单位?"
+    read = []
+    real = retriever.best_sentence_scores
+    monkeypatch.setattr(
+        retriever, "best_sentence_scores", lambda ix, ids, q: read.append(ids.copy()) or real(ix, ids, q)
+    )
+    shallow = retriever.retrieve(index, fake_encoder, [question], k=2, rerank=3)[0]
+    assert [len(ids) for ids in read] == [3]
+    rows = {id(p): i for i, p in enumerate(index.passages)}
+    assert {rows[id(h.passage)] for h in shallow} <= set(read[0].tolist())
+
+    deep = retriever.retrieve(index, fake_encoder, [question], k=len(index.passages), rerank=10**6)[0]
+    everything = np.arange(len(index.passages))
+    query = fake_encoder.encode([question])[0]
+    keyword = index.keyword.scores(tokenize(question))
+    expected = retriever.fuse(retriever.dense_scores(index, everything, query), keyword)
+    candidates = set(keyword_top_k(keyword, 100)[0].tolist()) | set(everything.tolist())
+    order = sorted(candidates, key=lambda i: (-expected[i], i))
+    assert [rows[id(h.passage)] for h in deep] == order
+    np.testing.assert_allclose([h.score for h in deep], expected[order], rtol=1e-5)
