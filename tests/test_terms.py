@@ -52,6 +52,32 @@ def test_bridge_maps_chinese_words_to_english_words_in_the_corpus():
     assert "member" in bridge["会员"] and "weather" in bridge["天气"]
 
 
+def test_bridge_from_lookup_tables_equals_one_pass_over_the_dictionary():
+    """The bridge is built from per-word lookup tables; a pass over every dictionary entry is the reference."""
+    from assistant.lexicon import MAX_TRANSLATIONS, _dictionary
+
+    from .conftest import SEEDS
+
+    text = " ".join(path.read_text("utf-8") for path in SEEDS.glob("*.txt"))
+    vocabulary = set(tokenize(text + " members platform weather summit tea organization founded"))
+    ranked = {}
+    for zh, glosses in _dictionary():
+        for gloss in glosses:
+            if len(zh) > 1 and zh in vocabulary:
+                for word in gloss:
+                    ranked.setdefault(word, []).append((len(gloss), zh))
+            for word in gloss:
+                if word in vocabulary:
+                    ranked.setdefault(zh, []).append((len(gloss), word))
+    expected = {}
+    for key, targets in ranked.items():
+        chosen = list(dict.fromkeys(t for _, t in sorted(targets) if t != key))[:MAX_TRANSLATIONS]
+        if chosen:
+            expected[key] = chosen
+    assert len(expected) > 500 and "summit" in expected and "会员" in expected
+    assert build_bridge(vocabulary) == expected
+
+
 def test_keyword_scores_are_the_share_of_idf_mass_matched():
     index = KeywordIndex.build(["乌镇峰会在浙江乌镇举行。", "会员来自二十五个国家。", "完全无关的内容。"], bridge=False)
     full = index.scores(tokenize("乌镇峰会"))
