@@ -17,6 +17,7 @@ from .answer import best_sentences, make_answer
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .indexed_text import sentence_vectors_by_text
+from .passage_files import columns
 from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from .retriever import (
     DEFAULT_ALPHA,
@@ -217,14 +218,14 @@ class Assistant:
         """The documents in the index, by source: title, passage and paragraph counts, uploaded or not."""
         index = self.index
         out = []
+        cols = columns(index.passages)
         for source, rows in self._rows_by_source(index).items():
-            passages = [index.passages[i] for i in rows]
             out.append(
                 DocumentInfo(
                     source=source,
-                    title=passages[0].title,
-                    passages=len(passages),
-                    paragraphs=max(p.last_paragraph or p.paragraph for p in passages),
+                    title=cols.titles[rows[0]],
+                    passages=len(rows),
+                    paragraphs=int(cols.last[rows].max()),
                     uploaded=self.uploads is not None and source.startswith(UPLOADS + "/"),
                 )
             )
@@ -339,17 +340,14 @@ class Assistant:
         cached = self._rows
         if cached is not None and cached[0] is index:
             return cached[1]
+        cols = columns(index.passages)  # a saved index's passages are not all parsed for this
         rows: dict[str, list[int]] = {}
-        for i, p in enumerate(index.passages):
-            rows.setdefault(p.source, []).append(i)
+        for i, source in enumerate(cols.sources):
+            rows.setdefault(source, []).append(i)
         for ids in rows.values():
-            ids.sort(key=lambda i: _reading_order(index.passages[i]))
+            ids.sort(key=lambda i: (cols.paragraph[i], cols.part[i]))
         self._rows = (index, rows)
         return rows
-
-
-def _reading_order(p: Passage) -> tuple[int, int]:
-    return (p.first_paragraph or p.paragraph, p.part)
 
 
 _ALPHA_MESSAGE = "The keyword/dense balance (alpha) must be a number between 0 and 1"

@@ -30,6 +30,7 @@ from .indexed_text import (  # noqa: F401  (embed_text, passage_sentences: part 
     stack_rows,
 )
 from .keyword import KeywordIndex
+from .passage_files import columns
 from .passages import CHUNKING, make_passages
 from .records import Passage
 from .segments import count_terms, stack_counts
@@ -169,8 +170,8 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
     offsets = old.sentence_offsets
     term_counts = old.keyword.term_counts()
     rows_by_source: dict[str, list[int]] = {}
-    for i, p in enumerate(old.passages):
-        rows_by_source.setdefault(p.source, []).append(i)
+    for i, source in enumerate(columns(old.passages).sources):
+        rows_by_source.setdefault(source, []).append(i)
     units = {}
     for source, rows in rows_by_source.items():
         if source in state and old_files.get(source, {}).get("sha256") == state[source]["sha256"]:
@@ -209,7 +210,9 @@ def _build(
     fresh, skipped = _read_new(state, unreadable, skip=reused)
     new_passages = [p for ps in fresh.values() for p in ps]
     if old is not None:  # an update: the segments that keep all their passages are kept as they are
-        drop = np.fromiter((p.source not in reused for p in old.passages), dtype=bool, count=len(old.passages))
+        drop = np.fromiter(
+            (s not in reused for s in columns(old.passages).sources), dtype=bool, count=len(old.passages)
+        )
         total = len(new_passages) + len(old.passages) - int(drop.sum())
         with_sentences = sentence_vectors_wanted(total, sentence_vectors)
         spec = choose_spec(total, dense_kind, **(dense_params or {}))

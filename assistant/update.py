@@ -13,6 +13,7 @@ from . import checkpoint
 from .encoder import Encoder
 from .indexed_text import encoder_jobs, keyword_text, sentence_spans, split_rows, stack_rows
 from .keyword import KeywordIndex
+from .passage_files import kept_and_added
 from .records import Passage
 from .segments import count_terms, plan_segments
 from .terms import tokenize_many
@@ -90,8 +91,7 @@ def update(
     dense = old.dense.extended(
         vectors, saved=old.folder / "dense.faiss", nprobe=spec.params.get("nprobe"), dropped=np.flatnonzero(drop)
     )
-    passages = [p for p, gone in zip(old.passages, drop, strict=True) if not gone] if drop.any() else old.passages
-    passages = passages + new_passages
+    passages = kept_and_added(old.passages, kept, new_passages)
     corpus = old.manifest["corpus"]
     return Index(
         passages=passages,

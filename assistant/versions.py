@@ -15,6 +15,7 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .documents import file_digest
 from .encoder import Encoder
 from .errors import IndexStoreError
 from .keyword import KeywordIndex
+from .passage_files import SavedPassages
 from .passages import CHUNKING
 from .records import Passage
 
@@ -44,7 +46,7 @@ class Index:
     (hard links) and writes one new segment.
     """
 
-    passages: list[Passage]
+    passages: Sequence[Passage]  # a list, or SavedPassages / PassageView read from disk when needed
     dense: DenseIndex
     keyword: KeywordIndex
     manifest: dict
@@ -309,10 +311,8 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
     segments = [(s["name"], s["passages"]) for s in manifest["segments"]]
     if segments != [(s.name, s.rows) for s in keyword.segments]:
         raise IndexStoreError("its keyword index has other segments than its manifest")
-    rows = []
-    for name, _ in segments:
-        rows += json.loads("[" + ",".join((path / passages_file(name)).read_text("utf-8").splitlines()) + "]")
-    passages = [Passage(**row) for row in rows]  # one parse per segment, not one per line
+    # parsed when a question needs them, not now (see passage_files)
+    passages = SavedPassages([path / passages_file(name) for name, _ in segments], [rows for _, rows in segments])
     dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"], manifest["dense"]["params"], mmap=mapped)
     # Opened now, not on first use: a writer may delete this folder later, and an open map keeps the data.
     vectors = [open_vectors(path / vectors_file(name)) for name, _ in segments]

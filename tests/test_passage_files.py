@@ -1,0 +1,99 @@
+"""Saved passages read when asked for: the same passages as parsing them all, and broken files refused."""
+
+import numpy as np
+import pytest
+
+from assistant.api import Assistant
+from assistant.errors import IndexStoreError
+from assistant.passage_files import Columns, PassageView, SavedPassages, columns, kept_and_added
+from assistant.records import Passage
+
+from .conftest import FakeEncoder, write_docs
+
+
+def _passages(n: int, source: str = "a.txt") -> list[Passage]:
+    return [
+        Passage(
+            f"d{i}",
+            source if i % 3 else 'b/引号"和\\.txt',
+            "标题",
+            i + 1,
+            f"第{i}段，\n有“引号”\t和 \\ 反斜杠。",
+            part=i % 2,
+        )
+        for i in range(n)
+    ]
+
+
+def _saved(tmp_path, groups: list[list[Passage]]) -> SavedPassages:
+    import json
+
+    paths = []
+    for k, group in enumerate(groups):
+        path = tmp_path / f"passages-{k}.jsonl"
+        path.write_text("".join(json.dumps(vars(p), ensure_ascii=False) + "\n" for p in group), encoding="utf-8")
+        paths.append(path)
+    return SavedPassages(paths, [len(g) for g in groups])
+
+
+def test_saved_passages_read_on_demand_equal_the_written_ones(tmp_path):
+    groups = [_passages(7), [], _passages(5, "c.txt")]
+    everything = [p for g in groups for p in g]
+    saved = _saved(tmp_path, groups)
+    assert len(saved) == 12 and not saved._cache
+    assert saved[8] == everything[8] and saved[-1] == everything[-1] and saved[2:9:3] == everything[2:9:3]
+    assert saved[8] is saved[8] and sorted(saved._cache) == [2, 5, 8, 11]  # parsed once, only what was asked for
+    assert list(saved) == everything and saved == everything
+    with pytest.raises(IndexError):
+        saved[12]
+    cols = columns(saved)
+    assert cols.sources == [p.source for p in everything] and cols.titles == [p.title for p in everything]
+    expected = Columns.of(everything)
+    assert np.array_equal(cols.paragraph, expected.paragraph) and np.array_equal(cols.part, expected.part)
+
+
+def test_views_keep_rows_and_add_passages_without_parsing_the_rest(tmp_path):
+    base = _passages(6)
+    saved = _saved(tmp_path, [base])
+    new = _passages(2, "new.txt")
+    keep = np.array([True, False, True, True, False, True])
+    view = kept_and_added(saved, keep, new)
+    assert isinstance(view, PassageView) and not saved._cache
+    expected = [p for p, k in zip(base, keep, strict=True) if k] + new
+    assert view[5] == expected[5] and view[1] == expected[1] and list(view) == expected
+    again = kept_and_added(view, np.array([False, True, True, True, True, False]), [new[0]])
+    assert list(again) == expected[1:5] + [new[0]] and again.base is saved
+    assert columns(again).sources == [p.source for p in expected[1:5] + [new[0]]]
+    assert kept_and_added(base, keep, new) == expected  # plain lists stay lists
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [(lambda t: t[:-1], "ends in the middle"), (lambda t: t + t.splitlines(keepends=True)[0], "holds 4 passages")],
+)
+def test_a_file_that_disagrees_with_its_manifest_is_refused(tmp_path, damage, message):
+    saved = _saved(tmp_path, [_passages(3)])
+    path = tmp_path / "passages-0.jsonl"
+    path.write_text(damage(path.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(IndexStoreError, match=message):
+        SavedPassages([path], [len(saved)])
+
+
+def test_a_loaded_index_parses_only_what_questions_and_pages_need(tmp_path):
+    docs = {f"doc{i}.txt": f"第{i}篇\n北京会议{i}讨论了互联网。\n\n会员单位{i}家来自{i}个国家。\n" for i in range(12)}
+    corpus = write_docs(tmp_path / "docs", docs)
+    built = Assistant(corpus, encoder=FakeEncoder()).refresh()
+    bot = Assistant(corpus, encoder=FakeEncoder())
+    loaded = bot.refresh()
+    assert isinstance(loaded.passages, SavedPassages) and not loaded.passages._cache
+    documents = bot.documents()  # the knowledge-base panel: counts and titles from columns, no objects
+    assert len(documents) == 12 and not loaded.passages._cache
+    assert {d.source: d.passages for d in documents} == {s: sum(p.source == s for p in built.passages) for s in docs}
+    hits = bot.ask("会员单位7家", top_k=2).hits
+    assert (
+        hits[0].passage.source == "doc7.txt"
+        and hits[0].passage is loaded.passages[loaded.passages.index(hits[0].passage)]
+    )
+    context = bot.context(hits[0].passage)
+    assert [p.source for p in context] == ["doc7.txt"] * len(context) and hits[0].passage in context
+    assert loaded.passages == built.passages
