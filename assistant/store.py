@@ -210,9 +210,10 @@ def _build(
     fresh, skipped = _read_new(state, unreadable, skip=reused)
     new_passages = [p for ps in fresh.values() for p in ps]
     if old is not None:  # an update: the segments that keep all their passages are kept as they are
-        drop = np.fromiter(
-            (s not in reused for s in columns(old.passages).sources), dtype=bool, count=len(old.passages)
-        )
+        if reused == held:  # only new files: nothing to drop, and no need to read which passage is whose
+            drop = np.zeros(len(old.passages), dtype=bool)
+        else:
+            drop = np.fromiter((s not in reused for s in columns(old.passages).sources), bool, len(old.passages))
         total = len(new_passages) + len(old.passages) - int(drop.sum())
         with_sentences = sentence_vectors_wanted(total, sentence_vectors)
         spec = choose_spec(total, dense_kind, **(dense_params or {}))
