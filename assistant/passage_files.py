@@ -69,7 +69,29 @@ def columns(passages: Sequence[Passage]) -> Columns:
     return made() if made is not None else Columns.of(passages)
 
 
-class SavedPassages(Sequence[Passage]):
+class _Passages(Sequence[Passage]):
+    """Indexing, slicing and equality for passage sequences that make a passage on demand (``_item``)."""
+
+    def _item(self, i: int) -> Passage:
+        raise NotImplementedError
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("passage index out of range")
+        return self._item(i)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class SavedPassages(_Passages):
     """Passages of saved segment files (one JSON object per line), parsed when asked for.
 
     The files stay open: a writer may delete this version's folder while it is served, and an open
@@ -93,14 +115,7 @@ class SavedPassages(Sequence[Passage]):
     def __len__(self) -> int:
         return self._bounds[-1]
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("passage index out of range")
+    def _item(self, i: int) -> Passage:
         found = self._cache.get(i)
         if found is None:
             segment = bisect.bisect_right(self._bounds, i) - 1
@@ -116,11 +131,6 @@ class SavedPassages(Sequence[Passage]):
             offset = self._bounds[segment]
             for row, fields in enumerate(self._rows(segment)):
                 yield self._cache.get(offset + row) or self._cache.setdefault(offset + row, Passage(**fields))
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def columns(self) -> Columns:
         """Sources, titles and paragraph numbers of all passages (parsed once, kept as a few arrays)."""
@@ -144,11 +154,12 @@ class SavedPassages(Sequence[Passage]):
         """All rows of one segment file, in one parse (one JSON array, not one parse per line)."""
         handle = self._files[segment]
         size = int(self._starts[segment][-1])
-        text = os.pread(handle.fileno(), size, 0).decode("utf-8")
-        return json.loads("[" + ",".join(text.splitlines()) + "]")
+        lines = os.pread(handle.fileno(), size, 0).decode("utf-8").split("\n")[:-1]
+        # split at "\n" only: splitlines() also splits at U+2028, U+0085 …, which JSON leaves unescaped in text
+        return json.loads("[" + ",".join(lines) + "]")
 
 
-class PassageView(Sequence[Passage]):
+class PassageView(_Passages):
     """Some rows of saved passages followed by passages in memory: an update's passages (the rows it kept
     from the saved version, then its new files')."""
 
@@ -158,14 +169,7 @@ class PassageView(Sequence[Passage]):
     def __len__(self) -> int:
         return len(self.rows) + len(self.extra)
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("passage index out of range")
+    def _item(self, i: int) -> Passage:
         return self.base[self.rows[i]] if i < len(self.rows) else self.extra[i - len(self.rows)]
 
     def __iter__(self) -> Iterator[Passage]:
@@ -173,11 +177,6 @@ class PassageView(Sequence[Passage]):
             every = list(self.base)
             yield from (every[r] for r in self.rows)
         yield from self.extra
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def columns(self) -> Columns:
         return Columns.joined([self.base.columns().take(self.rows), Columns.of(self.extra)])

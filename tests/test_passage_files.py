@@ -18,7 +18,7 @@ def _passages(n: int, source: str = "a.txt") -> list[Passage]:
             source if i % 3 else 'b/引号"和\\.txt',
             "标题",
             i + 1,
-            f"第{i}段，\n有“引号”\t和 \\ 反斜杠。",
+            f"第{i}段，\n有“引号”\t和 \\ 反斜杠\u2028行分隔符\x85。",
             part=i % 2,
         )
         for i in range(n)
@@ -69,7 +69,7 @@ def test_views_keep_rows_and_add_passages_without_parsing_the_rest(tmp_path):
 
 @pytest.mark.parametrize(
     "damage, message",
-    [(lambda t: t[:-1], "ends in the middle"), (lambda t: t + t.splitlines(keepends=True)[0], "holds 4 passages")],
+    [(lambda t: t[:-1], "ends in the middle"), (lambda t: t + t.split("\n")[0] + "\n", "holds 4 passages")],
 )
 def test_a_file_that_disagrees_with_its_manifest_is_refused(tmp_path, damage, message):
     saved = _saved(tmp_path, [_passages(3)])
