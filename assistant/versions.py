@@ -16,6 +16,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -350,9 +351,12 @@ def _verify(path: Path, manifest: dict) -> None:
     missing = [name for name in required if name not in checksums]
     if missing:
         raise IndexStoreError(f"the manifest has no checksum for {missing[0]}")
-    for name, digest in checksums.items():
-        if file_digest(path / name) != digest:
-            raise IndexStoreError(f"checksum mismatch in {name}")
+    names = list(checksums)
+    # hashlib lets go of the GIL on large blocks: the files are hashed on all cores (1M passages: 3 GB)
+    with ThreadPoolExecutor(min(len(names), os.cpu_count() or 1) or 1, thread_name_prefix="verify") as pool:
+        for name, digest in zip(names, pool.map(lambda n: file_digest(path / n), names), strict=True):
+            if digest != checksums[name]:
+                raise IndexStoreError(f"checksum mismatch in {name}")
 
 
 def _remove_stale(folder: Path, keep: str | None) -> None:
