@@ -17,7 +17,7 @@ from .answer import best_sentences, make_answer
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .indexed_text import sentence_vectors_by_text
-from .passage_files import columns
+from .passage_files import Columns, columns
 from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from .retriever import (
     DEFAULT_ALPHA,
@@ -103,7 +103,7 @@ class Assistant:
         self.progress = progress
         self.uploads = Path(uploads) if uploads else None
         self._index: Index | None = None
-        self._rows: tuple[Index, dict[str, list[int]]] | None = None
+        self._rows: tuple[Index, Columns, dict[str, list[int]]] | None = None
         self._lock = threading.RLock()
 
     @property
@@ -219,8 +219,8 @@ class Assistant:
         """The documents in the index, by source: title, passage and paragraph counts, uploaded or not."""
         index = self.index
         out = []
-        cols = columns(index.passages)
-        for source, rows in self._rows_by_source(index).items():
+        cols, by_source = self._columns(index)
+        for source, rows in by_source.items():
             out.append(
                 DocumentInfo(
                     source=source,
@@ -338,17 +338,21 @@ class Assistant:
 
     def _rows_by_source(self, index: Index) -> dict[str, list[int]]:
         """Row numbers of each source's passages in reading order, computed once per index."""
+        return self._columns(index)[1]
+
+    def _columns(self, index: Index) -> tuple[Columns, dict[str, list[int]]]:
+        """The index's passage columns and its rows by source (see ``_rows_by_source``), made once per index."""
         cached = self._rows
         if cached is not None and cached[0] is index:
-            return cached[1]
+            return cached[1], cached[2]
         cols = columns(index.passages)  # a saved index's passages are not all parsed for this
         rows: dict[str, list[int]] = {}
         for i, source in enumerate(cols.sources):
             rows.setdefault(source, []).append(i)
         for ids in rows.values():
             ids.sort(key=lambda i: (cols.paragraph[i], cols.part[i]))
-        self._rows = (index, rows)
-        return rows
+        self._rows = (index, cols, rows)
+        return cols, rows
 
 
 _ALPHA_MESSAGE = "The keyword/dense balance (alpha) must be a number between 0 and 1"

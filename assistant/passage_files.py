@@ -165,6 +165,7 @@ class PassageView(_Passages):
 
     def __init__(self, base: SavedPassages, rows: np.ndarray, extra: list[Passage]):
         self.base, self.rows, self.extra = base, np.asarray(rows, dtype=np.int64), list(extra)
+        self._columns: Columns | None = None
 
     def __len__(self) -> int:
         return len(self.rows) + len(self.extra)
@@ -179,7 +180,9 @@ class PassageView(_Passages):
         yield from self.extra
 
     def columns(self) -> Columns:
-        return Columns.joined([self.base.columns().take(self.rows), Columns.of(self.extra)])
+        if self._columns is None:
+            self._columns = Columns.joined([self.base.columns().take(self.rows), Columns.of(self.extra)])
+        return self._columns
 
 
 def kept_and_added(passages: Sequence[Passage], keep: np.ndarray, added: list[Passage]) -> Sequence[Passage]:

@@ -217,8 +217,9 @@ def retrieve(
         dense_total = np.zeros(len(ids), np.float32)
         keyword_total = np.zeros(len(ids), np.float32)
         wholes = []
+        passage_vectors = index.vector_rows(ids) if vectors is not None else None  # gathered once for all parts
         for weight_, r, (kw, foreign) in zip(query.weights, part_rows, keyword_parts, strict=True):
-            dense = index.vector_rows(ids) @ vectors[r] if vectors is not None else np.zeros(len(ids), np.float32)
+            dense = passage_vectors @ vectors[r] if passage_vectors is not None else np.zeros(len(ids), np.float32)
             wholes.append(dense)
             fused += weight_ * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
             dense_total += weight_ * dense
