@@ -146,18 +146,23 @@ def build_bridge(vocabulary: set[str]) -> dict[str, list[str]]:
     if has_cjk:  # English question word → Chinese word (one character alone is too ambiguous to stand
         # for an English word)
         chinese = _by_chinese()
-        for zh in vocabulary:
-            for gloss in chinese.get(zh, ()) if len(zh) > 1 else ():
+        for zh in vocabulary & chinese.keys():  # a set operation in C: most corpus words are no headword
+            for gloss in chinese[zh] if len(zh) > 1 else ():
                 for word in gloss:
                     ranked.setdefault(word, []).append((len(gloss), zh))
     if has_latin:  # Chinese question word → English corpus word
         english = _by_english()
-        for word in vocabulary:
-            for length, zh in english.get(word, ()):
+        for word in vocabulary & english.keys():
+            for length, zh in english[word]:
                 ranked.setdefault(zh, []).append((length, word))
     bridge = {}
     for key, targets in ranked.items():
-        chosen = list(dict.fromkeys(t for _, t in sorted(targets) if t != key))[:MAX_TRANSLATIONS]
+        if len(targets) == 1:  # most words: one translation, nothing to rank
+            if (only := targets[0][1]) != key:
+                bridge[key] = [only]
+            continue
+        targets.sort()
+        chosen = list(dict.fromkeys(t for _, t in targets if t != key))[:MAX_TRANSLATIONS]
         if chosen:
             bridge[key] = chosen
     return bridge

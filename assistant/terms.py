@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
@@ -87,18 +89,68 @@ def tokenize(text: str, *, stopwords: frozenset[str] = STOPWORDS, junctions: boo
     With ``junctions``, each pair of adjacent Chinese words also yields the character bigram across
     their boundary (``国家|治理`` → ``~家治``): it rewards phrases kept together and names that jieba
     cut into single characters (``钱|晨|菲``).
+
+    What a word of jieba's cut contributes (its tokens, and its edge characters for junctions) depends on
+    the word alone, so it is worked out once per distinct word (``_Words``) and looked up after that.
     """
-    folded = fold(text)
-    jieba = _segmenter()
-    pieces = _split_signs(jieba.cut(folded), jieba.has_word)
-    words = _search_words(pieces, jieba.has_word)
-    tokens = [stem(w) for w in (w.strip() for w in words) if w and w not in stopwords and _TOKEN_OK.search(w)]
-    if not junctions:
-        return tokens
-    for a, b in zip(pieces, pieces[1:], strict=False):
-        if a not in stopwords and b not in stopwords and _CJK.match(a[-1]) and _CJK.match(b[0]):
-            tokens.append(f"~{a[-1]}{b[0]}")
+    cut = list(map(_words(stopwords).__getitem__, _segmenter().cut(fold(text))))
+    tokens = list(chain.from_iterable(map(_TOKENS, cut)))
+    if junctions:
+        heads = list(map(_HEAD, cut))
+        tokens += ["~" + t + h for t, h in zip(map(_TAIL, cut), heads[1:], strict=False) if t and h]
     return tokens
+
+
+# What one word of jieba's accurate cut contributes: its tokens, and its first and last characters when
+# they can make a junction (Chinese, in a word that is not a stopword), else "".
+_TOKENS, _HEAD, _TAIL = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
+class _Words(dict):
+    """``(tokens, head, tail)`` of each word seen, made on first sight (emptied past ``limit`` words: a large
+    corpus's long tail)."""
+
+    def __init__(self, stopwords: frozenset[str], limit: int = 1 << 18):
+        super().__init__()
+        self.stopwords, self.limit = stopwords, limit
+
+    def __missing__(self, word: str) -> tuple[tuple[str, ...], str, str]:
+        known, stopwords = _segmenter().has_word, self.stopwords
+        # a run such as ``1988-89`` is cut further (``_split_signs``); a longer word adds its parts (``_search_words``)
+        if len(word) > 1 and word.isascii() and not word.isalnum() and not known(word):
+            pieces = _ASCII_PARTS.findall(word)
+        elif len(word) <= 2:  # most words: no parts
+            w = word.strip()
+            kept = w and w not in stopwords and _TOKEN_OK.search(w)
+            free = word not in stopwords
+            head = word[0] if free and _CJK.match(word[0]) else ""
+            tail = word[-1] if free and _CJK.match(word[-1]) else ""
+            entry = ((stem(w),) if kept else (), head, tail)
+            return self._keep(word, entry)
+        else:
+            pieces = [word]
+        found = _search_words(pieces, known)
+        tokens = tuple(stem(w) for w in map(str.strip, found) if w and w not in stopwords and _TOKEN_OK.search(w))
+        first, last = pieces[0], pieces[-1]
+        head = first[0] if first not in stopwords and _CJK.match(first[0]) else ""
+        tail = last[-1] if last not in stopwords and _CJK.match(last[-1]) else ""
+        return self._keep(word, (tokens, head, tail))
+
+    def _keep(self, word: str, entry: tuple) -> tuple:
+        if len(self) >= self.limit:
+            self.clear()
+        self[word] = entry
+        return entry
+
+
+_BY_STOPWORDS: dict[frozenset[str], _Words] = {}
+
+
+def _words(stopwords: frozenset[str]) -> _Words:
+    words = _BY_STOPWORDS.get(stopwords)
+    if words is None:
+        words = _BY_STOPWORDS.setdefault(stopwords, _Words(stopwords))
+    return words
 
 
 def _split_signs(pieces: list[str], known) -> list[str]:

@@ -169,3 +169,43 @@ def test_to_simplified_and_the_share_of_traditional_characters():
     assert to_simplified("When was it founded? 成立") == "When was it founded? 成立"
     assert traditional_share("世界互联网大会国际组织") == 0.0 and traditional_share("no Chinese") == 0.0
     assert traditional_share("世界互聯網大會國際組織") > 0.3
+
+
+def _tokenize_reference(text, stopwords):
+    """The tokenizer's definition, word by word over the whole text (no per-word cache)."""
+    import re
+
+    from assistant.terms import _TOKEN_OK, _search_words, _segmenter, _split_signs
+
+    cjk = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+    jieba = _segmenter()
+    pieces = _split_signs(jieba.cut(fold(text)), jieba.has_word)
+    words = (w.strip() for w in _search_words(pieces, jieba.has_word))
+    tokens = [stem(w) for w in words if w and w not in stopwords and _TOKEN_OK.search(w)]
+    for a, b in zip(pieces, pieces[1:], strict=False):
+        if a not in stopwords and b not in stopwords and cjk.match(a[-1]) and cjk.match(b[0]):
+            tokens.append(f"~{a[-1]}{b[0]}")
+    return tokens
+
+
+def test_tokens_from_the_per_word_cache_equal_the_definition_on_real_text(monkeypatch):
+    import json
+
+    from assistant import terms
+
+    from .conftest import DATA, SEEDS
+
+    texts = [line for path in SEEDS.glob("*.txt") for line in path.read_text("utf-8").splitlines()]
+    data = json.loads((DATA / "cmrc2018_trial.json").read_text("utf-8"))["data"]
+    texts += [p["context"] for article in data[:60] for p in article["paragraphs"]]
+    texts += ["x光 A股 中x 中国a x光机", "1988-89赛季 e.V. 3.5% U.S.A.", "的的 the 了", " ", ""]
+    monkeypatch.setattr(terms, "_BY_STOPWORDS", {})
+    for stopwords in (terms.STOPWORDS, frozenset({"世界", "x"})):
+        cold = [tokenize(t, stopwords=stopwords) for t in texts]
+        warm = [tokenize(t, stopwords=stopwords) for t in texts]
+        assert cold == warm == [_tokenize_reference(t, stopwords) for t in texts]
+    assert tokenize("世界互联网", junctions=False) == ["世界", "互联", "联网", "互联网"]
+    small = terms._Words(terms.STOPWORDS, limit=5)  # a long tail is dropped, not kept forever
+    for word in "一二三四五六七八":
+        small[word]
+    assert len(small) <= 5
