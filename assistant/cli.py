@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--index-dir", type=Path, help="where indexes are kept (default: $ASSISTANT_INDEX_DIR or embeddings/)"
         )
         p.add_argument(
+            "--sentence-vectors",
+            choices=("auto", "on", "off"),
+            default="auto",
+            help="vectors for each passage's sentences (default auto: with the bundled USE, which makes them in "
+            "the passages' own pass, up to 2,000 passages; on: with any model, which then encodes every sentence too)",
+        )
+        p.add_argument(
             "--uploads",
             type=Path,
             help="folder of documents added from the web page, indexed with the corpus "
@@ -169,7 +176,14 @@ def _assistant(args, corpus: Path | None, **kwargs):
     uploads = None
     if not getattr(args, "no_uploads", False):
         uploads = args.uploads or default_uploads(corpus or default_corpus(), args.index_dir)
-    return Assistant(corpus, model=args.model, index_root=args.index_dir, uploads=uploads, **kwargs)
+    return Assistant(
+        corpus,
+        model=args.model,
+        index_root=args.index_dir,
+        uploads=uploads,
+        sentence_vectors=args.sentence_vectors,
+        **kwargs,
+    )
 
 
 def cmd_index(args) -> int:
@@ -182,6 +196,7 @@ def cmd_index(args) -> int:
         "files": len(m["files"]),
         "skipped": m.get("skipped", {}),
         "passages": m["passages"],
+        "sentence_vectors": m.get("sentences", 0),
         "encoded_passages": index.encoded,
         "resumed_texts": m.get("resumed_texts", 0),
         "model": m["model"],
@@ -249,6 +264,7 @@ def cmd_eval(args) -> int:
     from .evaluate import markdown_table, run_eval, to_json
 
     settings = {k: v for k, v in (("alpha", args.alpha), ("threshold", args.threshold)) if v is not None}
+    settings["sentence_vectors"] = args.sentence_vectors
     configs = ("keyword", "dense", "hybrid") if args.compare else ("hybrid",)
     results = run_eval(
         args.data,

@@ -3,13 +3,16 @@
 Loading a saved index used to parse every passage: ~7 s and about a gigabyte of objects at a million
 passages. ``SavedPassages`` finds where each line starts (one vectorised scan of each file) and parses
 a passage when a question needs it; whole-corpus views (files and their passages, reading order) come
-from ``columns``, a compact parse that keeps a few arrays, not a million objects. ``PassageView`` is
-an updated index's passages: those an update kept from a saved version, then the new ones.
+from ``columns``, a compact parse that keeps a few arrays, not a million objects; which file each
+passage is from (all an update needs) comes from the runs the manifest records (``source_runs``),
+without reading the files. ``PassageView`` is an updated index's passages: those an update kept from
+a saved version, then the new ones.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 import sys
@@ -69,6 +72,18 @@ def columns(passages: Sequence[Passage]) -> Columns:
     return made() if made is not None else Columns.of(passages)
 
 
+def sources(passages: Sequence[Passage]) -> list[str]:
+    """Each passage's file: for saved passages from the runs their manifest records, without reading them."""
+    made = getattr(passages, "sources", None)
+    return made() if made is not None else [p.source for p in passages]
+
+
+def source_runs(names: Sequence[str]) -> list[list]:
+    """``[[file, passages], …]``, one pair per run of consecutive passages of one file (a file's passages are
+    consecutive, so about one per file)."""
+    return [[name, sum(1 for _ in run)] for name, run in itertools.groupby(names)]
+
+
 class _Passages(Sequence[Passage]):
     """Indexing, slicing and equality for passage sequences that make a passage on demand (``_item``)."""
 
@@ -98,7 +113,9 @@ class SavedPassages(_Passages):
     file keeps its data. A passage asked for twice is the same object.
     """
 
-    def __init__(self, paths: list[Path], counts: list[int]):
+    def __init__(self, paths: list[Path], counts: list[int], runs: list[list] | None = None):
+        """``runs``: each segment's ``source_runs`` as the manifest records them (None: read from the files)."""
+        self._runs = _checked_runs(runs, counts)
         self._files = []
         self._starts: list[np.ndarray] = []
         for path, count in zip(paths, counts, strict=True):
@@ -131,6 +148,12 @@ class SavedPassages(_Passages):
             offset = self._bounds[segment]
             for row, fields in enumerate(self._rows(segment)):
                 yield self._cache.get(offset + row) or self._cache.setdefault(offset + row, Passage(**fields))
+
+    def sources(self) -> list[str]:
+        """Each passage's file, from the recorded runs when there are any (a million rows: ~0.1 s, not a parse)."""
+        if self._runs is None or self._columns is not None:
+            return self.columns().sources
+        return [name for name, n in self._runs for _ in range(n)]
 
     def columns(self) -> Columns:
         """Sources, titles and paragraph numbers of all passages (parsed once, kept as a few arrays)."""
@@ -184,6 +207,12 @@ class PassageView(_Passages):
             self._columns = Columns.joined([self.base.columns().take(self.rows), Columns.of(self.extra)])
         return self._columns
 
+    def sources(self) -> list[str]:
+        if self._columns is not None:
+            return self._columns.sources
+        every = self.base.sources()
+        return [every[r] for r in self.rows.tolist()] + [p.source for p in self.extra]
+
 
 def kept_and_added(passages: Sequence[Passage], keep: np.ndarray, added: list[Passage]) -> Sequence[Passage]:
     """``passages`` where ``keep``, then ``added``, without parsing saved passages that are not needed."""
@@ -195,6 +224,24 @@ def kept_and_added(passages: Sequence[Passage], keep: np.ndarray, added: list[Pa
         extra = [p for p, k in zip(passages.extra, keep[n:], strict=True) if k]
         return PassageView(passages.base, passages.rows[keep[:n]], extra + list(added))
     return [p for p, k in zip(passages, keep, strict=True) if k] + list(added)
+
+
+def _checked_runs(runs: list[list] | None, counts: list[int]) -> list[tuple[str, int]] | None:
+    """All segments' runs in one list, or None unless each segment's are ``[file, passages]`` pairs adding up
+    to its passages (then the files are read instead)."""
+    if runs is None or len(runs) != len(counts):
+        return None
+    out = []
+    for segment, count in zip(runs, counts, strict=True):
+        if not isinstance(segment, list) or not all(
+            isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) and type(r[1]) is int and r[1] > 0
+            for r in segment
+        ):
+            return None
+        if sum(n for _, n in segment) != count:
+            return None
+        out += [(sys.intern(name), n) for name, n in segment]
+    return out
 
 
 def _line_starts(handle) -> np.ndarray:

@@ -27,7 +27,7 @@ from .documents import file_digest
 from .encoder import Encoder
 from .errors import IndexStoreError
 from .keyword import KeywordIndex
-from .passage_files import SavedPassages
+from .passage_files import SavedPassages, source_runs, sources
 from .passages import CHUNKING
 from .records import Passage
 
@@ -218,7 +218,11 @@ def _save(index: Index, folder: Path) -> None:
         index.keyword.save(tmp / "keyword")
         written = [p for p in sorted(tmp.rglob("*")) if p.is_file() and str(p.relative_to(tmp)) not in checksums]
         checksums.update({str(p.relative_to(tmp)): file_digest(p) for p in written})
-        index.manifest["segments"] = [{"name": name, "passages": rows} for name, rows in index.segments]
+        names, start, entries = sources(index.passages), 0, []
+        for name, rows in index.segments:  # with each segment's files: an update finds a file's rows without a parse
+            entries.append({"name": name, "passages": rows, "sources": source_runs(names[start : start + rows])})
+            start += rows
+        index.manifest["segments"] = entries
         index.manifest["checksums"] = dict(sorted(checksums.items()))
         _write_synced(tmp / "manifest.json", json.dumps(index.manifest, ensure_ascii=False, indent=1))
         for p in written:
@@ -313,7 +317,8 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
     if segments != [(s.name, s.rows) for s in keyword.segments]:
         raise IndexStoreError("its keyword index has other segments than its manifest")
     # parsed when a question needs them, not now (see passage_files)
-    passages = SavedPassages([path / passages_file(name) for name, _ in segments], [rows for _, rows in segments])
+    runs = [s.get("sources") for s in manifest["segments"]]  # checked by SavedPassages
+    passages = SavedPassages([path / passages_file(name) for name, _ in segments], [rows for _, rows in segments], runs)
     dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"], manifest["dense"]["params"], mmap=mapped)
     # Opened now, not on first use: a writer may delete this folder later, and an open map keeps the data.
     vectors = [open_vectors(path / vectors_file(name)) for name, _ in segments]

@@ -1,7 +1,7 @@
 """One tool, one encoder, one run, in a process of its own (so that peak RSS is that tool's alone).
 
 Usage: python benchmarks/tool_run.py TOOL ENCODER WORKDIR  (prints one JSON object)
-TOOL: assistant | assistant-lean (no sentence vectors) | langchain | txtai; ENCODER: minilm | use. WORKDIR holds what squad.prepare wrote.
+TOOL: assistant | assistant-off | assistant-on (sentence vectors off / on) | langchain | txtai; ENCODER: minilm | use. WORKDIR holds what squad.prepare wrote.
 Build = from texts (files for the assistant) to a saved, searchable index, encoding included,
 model loading excluded (reported apart). Query = question in, ranked passages out, encoder included.
 """
@@ -71,6 +71,13 @@ class LeanAssistantTool(AssistantTool):
     sentence_vectors = "off"
 
 
+class SentencesAssistantTool(AssistantTool):
+    """The assistant with sentence vectors even where its default leaves them out (models that encode each
+    sentence on its own, such as MiniLM)."""
+
+    sentence_vectors = "on"
+
+
 class LangChainTool:
     def __init__(self, encoder: str, work: Path):
         from langchain_huggingface import HuggingFaceEmbeddings
@@ -122,7 +129,8 @@ class TxtaiTool:
 
 TOOLS = {
     "assistant": AssistantTool,
-    "assistant-lean": LeanAssistantTool,
+    "assistant-off": LeanAssistantTool,
+    "assistant-on": SentencesAssistantTool,
     "langchain": LangChainTool,
     "txtai": TxtaiTool,
 }

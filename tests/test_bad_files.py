@@ -29,7 +29,7 @@ from assistant.errors import CorpusError, IndexStoreError
 from assistant.passages import make_passages
 from assistant.records import Document, Paragraph
 
-from .conftest import ROOT, FakeEncoder, write
+from .conftest import ROOT, FakeEncoder, write, write_docs
 from .test_bad_questions import assert_one_clear_sentence
 
 ZH = "世界互联网大会国际组织于2022年7月12日在北京正式成立，总部设在中国北京。"
@@ -450,3 +450,14 @@ def test_names_that_are_not_utf8(tmp_path, fake_cli):
     assert_one_clear_sentence(index.manifest["skipped"]["bad-\ufffd.txt"], "not UTF-8", "rename it")
     code, out, err = fake_cli("ask", "sourdough starter", "--corpus", str(folder))
     assert code == 0 and "good.txt" in out and "Traceback" not in err
+
+
+def test_sentence_vectors_setting_from_the_command_line(tmp_path, fake_cli):
+    folder = write_docs(tmp_path / "docs", {"a.txt": "第一句话。第二句话讲茶。\n\nTea is brewed. Then it is served."})
+    code, out, _ = fake_cli("index", str(folder), "--json", "--sentence-vectors", "off")
+    assert code == 0 and json.loads(out)["sentence_vectors"] == 0
+    code, out, _ = fake_cli("index", str(folder), "--json")  # auto, with a model that pools them: made now
+    assert code == 0 and json.loads(out)["sentence_vectors"] >= 2
+    with pytest.raises(SystemExit) as stop:
+        fake_cli("index", str(folder), "--sentence-vectors", "maybe")
+    assert stop.value.code == 2

@@ -97,3 +97,46 @@ def test_a_loaded_index_parses_only_what_questions_and_pages_need(tmp_path):
     context = bot.context(hits[0].passage)
     assert [p.source for p in context] == ["doc7.txt"] * len(context) and hits[0].passage in context
     assert loaded.passages == built.passages
+
+
+def test_updates_find_a_files_rows_from_the_recorded_runs_without_reading_passages(tmp_path, monkeypatch):
+    import json
+
+    docs = {f"doc{i}.txt": f"第{i}篇\n北京会议{i}讨论了互联网。\n\n会员单位{i}家来自{i}个国家。\n" for i in range(12)}
+    corpus = write_docs(tmp_path / "docs", docs)
+    built = Assistant(corpus, encoder=FakeEncoder()).refresh()
+    saved = json.loads((built.folder / "manifest.json").read_text())["segments"]
+    per_file = {s: sum(p.source == s for p in built.passages) for s in docs}
+    assert [run for s in saved for run in s["sources"]] == [[s, per_file[s]] for s in sorted(docs)]
+
+    def no_parse(self, segment):
+        raise AssertionError("the passage files were parsed")
+
+    (corpus / "doc3.txt").unlink()  # a deletion, a change and an addition: rows by file come from the runs
+    (corpus / "doc5.txt").write_text("第5篇\n改过的内容讲茶。\n", encoding="utf-8")
+    write_docs(corpus, {"new.txt": "新文件\n乌镇峰会的新会员。\n"})
+    with monkeypatch.context() as patch:
+        patch.setattr(SavedPassages, "_rows", no_parse)
+        updated = Assistant(corpus, encoder=FakeEncoder()).refresh()
+    loaded = Assistant(corpus, encoder=FakeEncoder()).refresh()  # the saved update, its runs read back
+    rebuilt = Assistant(corpus, encoder=FakeEncoder()).refresh(rebuild=True)
+    per_file = {s: sum(p.source == s for p in rebuilt.passages) for s in {p.source for p in rebuilt.passages}}
+    kept = [s for s in sorted(docs) if s not in ("doc3.txt", "doc5.txt")]
+    expected = [s for s in [*kept, "doc5.txt", "new.txt"] for _ in range(per_file[s])]  # kept rows, then new ones
+    assert [p.source for p in updated.passages] == expected
+    assert sorted(p.text for p in updated.passages) == sorted(p.text for p in rebuilt.passages)
+    assert isinstance(loaded.passages, SavedPassages) and loaded.passages.sources() == expected
+
+
+@pytest.mark.parametrize("runs", [None, [[["a.txt", 3]], []], [[["a.txt", "7"]], [["c.txt", 5]]], [[["a.txt", 7]]]])
+def test_missing_or_wrong_runs_are_ignored_and_the_files_read(tmp_path, runs):
+    import json
+
+    groups = [_passages(7), _passages(5, "c.txt")]
+    paths = []
+    for k, group in enumerate(groups):
+        path = tmp_path / f"passages-{k}.jsonl"
+        path.write_text("".join(json.dumps(vars(p), ensure_ascii=False) + "\n" for p in group), encoding="utf-8")
+        paths.append(path)
+    saved = SavedPassages(paths, [7, 5], runs)
+    assert saved._runs is None and saved.sources() == [p.source for g in groups for p in g]
