@@ -30,6 +30,7 @@ from .indexed_text import (  # noqa: F401  (embed_text, passage_sentences: part 
     stack_rows,
 )
 from .keyword import KeywordIndex
+from .loading import _current_version, _load_current
 from .passage_files import sources
 from .passages import CHUNKING, make_passages
 from .records import Passage
@@ -42,8 +43,6 @@ from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vect
     RELEASE_BYTES,
     Index,
     _build_lock,
-    _current_version,
-    _load_current,
     _remove_stale,
     _save,
     describe,

@@ -5,7 +5,7 @@ import pytest
 
 from assistant.api import Assistant
 from assistant.errors import IndexStoreError
-from assistant.passage_files import Columns, PassageView, SavedPassages, columns, kept_and_added
+from assistant.passage_files import Columns, PassageView, SavedPassages, columns, kept_and_added, passage_lines
 from assistant.records import Passage
 
 from .conftest import FakeEncoder, write_docs
@@ -115,8 +115,9 @@ def test_updates_find_a_files_rows_from_the_recorded_runs_without_reading_passag
     (corpus / "doc3.txt").unlink()  # a deletion, a change and an addition: rows by file come from the runs
     (corpus / "doc5.txt").write_text("第5篇\n改过的内容讲茶。\n", encoding="utf-8")
     write_docs(corpus, {"new.txt": "新文件\n乌镇峰会的新会员。\n"})
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch:  # nor one by one: a rewritten segment's kept lines are copied as saved
         patch.setattr(SavedPassages, "_rows", no_parse)
+        patch.setattr(SavedPassages, "_item", no_parse)
         updated = Assistant(corpus, encoder=FakeEncoder()).refresh()
     loaded = Assistant(corpus, encoder=FakeEncoder()).refresh()  # the saved update, its runs read back
     rebuilt = Assistant(corpus, encoder=FakeEncoder()).refresh(rebuild=True)
@@ -140,3 +141,22 @@ def test_missing_or_wrong_runs_are_ignored_and_the_files_read(tmp_path, runs):
         paths.append(path)
     saved = SavedPassages(paths, [7, 5], runs)
     assert saved._runs is None and saved.sources() == [p.source for g in groups for p in g]
+
+
+def test_saved_lines_are_copied_as_written_for_any_rows(tmp_path):
+    import json
+
+    groups = [_passages(7), [], _passages(5, "c.txt"), _passages(3, "d.txt")]
+    everything = [p for g in groups for p in g]
+    saved = _saved(tmp_path, groups)
+    line = json.JSONEncoder(ensure_ascii=False).encode
+    for rows in ([], [0], [6, 7], [1, 2, 3, 8, 9, 11, 12, 13], list(range(15))):
+        expected = "".join(line(vars(everything[r])) + "\n" for r in rows).encode("utf-8")
+        assert saved.raw(np.array(rows, dtype=np.int64)) == expected
+    view = kept_and_added(saved, np.arange(15) % 4 != 1, _passages(2, "new.txt"))
+    for start, stop in ((0, len(view)), (3, 9), (10, 13), (12, 40)):
+        expected = "".join(line(vars(p)) + "\n" for p in list(view)[start:stop]).encode("utf-8")
+        assert passage_lines(view, start, stop, line) == expected
+    fresh = SavedPassages([tmp_path / f"passages-{k}.jsonl" for k in range(4)], [7, 0, 5, 3])
+    assert fresh.raw(np.arange(15)) == b"".join(p.read_bytes() for p in sorted(tmp_path.glob("passages-*.jsonl")))
+    assert not fresh._cache  # copied, never parsed
