@@ -27,6 +27,14 @@ class UndecodableFile(CorpusError):
     """A file whose bytes are not text in any encoding we support."""
 
 
+def _is(test) -> bool:
+    """``DirEntry.is_dir`` and the like, False where they raise (a link that loops) as ``Path.is_dir`` is."""
+    try:
+        return test()
+    except OSError:
+        return False
+
+
 def _suffix(name: str) -> str:
     """``Path(name).suffix`` in lower case, without making a Path."""
     dot = name.rfind(".")
@@ -59,13 +67,10 @@ def find_files(root: Path) -> list[Path]:
             name = entry.name
             if name.startswith("."):
                 continue
-            try:
-                if entry.is_dir():
-                    stack.append(folder / name)
-                elif _suffix(name) in SUFFIXES and (entry.is_file() or entry.is_symlink()):
-                    found.append(folder / name)  # a broken link is kept so that it is reported as skipped
-            except OSError:
-                continue
+            if _is(entry.is_dir):
+                stack.append(folder / name)
+            elif _suffix(name) in SUFFIXES and (_is(entry.is_file) or _is(entry.is_symlink)):
+                found.append(folder / name)  # a broken or looping link is kept so that it is reported as skipped
     return sorted(found)
 
 
