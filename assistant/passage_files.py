@@ -12,11 +12,10 @@ a saved version, then the new ones.
 from __future__ import annotations
 
 import bisect
-import itertools
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,10 +71,45 @@ def columns(passages: Sequence[Passage]) -> Columns:
     return made() if made is not None else Columns.of(passages)
 
 
-def sources(passages: Sequence[Passage]) -> list[str]:
+@dataclass(frozen=True)
+class SourceCodes:
+    """Which file each passage is from, as a number per passage (``codes``) into ``names``."""
+
+    names: list[str]
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, sources: Iterable[str]) -> SourceCodes:
+        number: dict[str, int] = {}
+        codes = np.fromiter((number.setdefault(s, len(number)) for s in sources), dtype=np.int64)
+        return cls(list(number), codes)
+
+    def joined(self, other: SourceCodes) -> SourceCodes:
+        number = {name: i for i, name in enumerate(self.names)}
+        remap = np.array([number.setdefault(name, len(number)) for name in other.names], dtype=np.int64)
+        return SourceCodes(list(number), np.concatenate([self.codes, remap[other.codes]]))
+
+    def rows_of(self, names: Iterable[str]) -> np.ndarray:
+        """A mask of the passages whose file is one of ``names``."""
+        wanted = set(names)
+        return np.isin(self.codes, [i for i, name in enumerate(self.names) if name in wanted])
+
+    def runs(self, start: int, stop: int) -> list[list]:
+        """``[[file, passages], …]`` of passages ``start:stop``, one pair per run of consecutive passages of
+        one file (a file's passages are consecutive, so about one per file)."""
+        codes = self.codes[start:stop]
+        if not len(codes):
+            return []
+        edges = np.r_[0, np.flatnonzero(np.diff(codes)) + 1, len(codes)]
+        return [
+            [self.names[c], int(n)] for c, n in zip(codes[edges[:-1]].tolist(), np.diff(edges).tolist(), strict=True)
+        ]
+
+
+def source_codes(passages: Sequence[Passage]) -> SourceCodes:
     """Each passage's file: for saved passages from the runs their manifest records, without reading them."""
-    made = getattr(passages, "sources", None)
-    return made() if made is not None else [p.source for p in passages]
+    made = getattr(passages, "source_codes", None)
+    return made() if made is not None else SourceCodes.of(p.source for p in passages)
 
 
 def passage_lines(passages: Sequence[Passage], start: int, stop: int, encode) -> bytes:
@@ -86,12 +120,6 @@ def passage_lines(passages: Sequence[Passage], start: int, stop: int, encode) ->
     if made is not None:
         return made(start, stop, encode)
     return "".join(encode(vars(p)) + "\n" for p in passages[start:stop]).encode("utf-8")  # vars: asdict deep-copies
-
-
-def source_runs(names: Sequence[str]) -> list[list]:
-    """``[[file, passages], …]``, one pair per run of consecutive passages of one file (a file's passages are
-    consecutive, so about one per file)."""
-    return [[name, sum(1 for _ in run)] for name, run in itertools.groupby(names)]
 
 
 class _Passages(Sequence[Passage]):
@@ -178,11 +206,14 @@ class SavedPassages(_Passages):
             out.append(os.pread(self._files[k].fileno(), end - begin, begin))
         return b"".join(out)
 
-    def sources(self) -> list[str]:
-        """Each passage's file, from the recorded runs when there are any (a million rows: ~0.1 s, not a parse)."""
-        if self._runs is None or self._columns is not None:
-            return self.columns().sources
-        return [name for name, n in self._runs for _ in range(n)]
+    def source_codes(self) -> SourceCodes:
+        """Each passage's file, from the recorded runs when there are any (a million rows: milliseconds)."""
+        if self._runs is None:
+            return SourceCodes.of(self.columns().sources)
+        names = list(dict.fromkeys(name for name, _ in self._runs))
+        number = {name: i for i, name in enumerate(names)}
+        codes = np.repeat([number[name] for name, _ in self._runs], [n for _, n in self._runs]).astype(np.int64)
+        return SourceCodes(names, codes)
 
     def columns(self) -> Columns:
         """Sources, titles and paragraph numbers of all passages (parsed once, kept as a few arrays)."""
@@ -242,11 +273,9 @@ class PassageView(_Passages):
         extra = self.extra[max(0, start - len(self.rows)) : max(0, stop - len(self.rows))]
         return self.base.raw(kept) + passage_lines(extra, 0, len(extra), encode)
 
-    def sources(self) -> list[str]:
-        if self._columns is not None:
-            return self._columns.sources
-        every = self.base.sources()
-        return [every[r] for r in self.rows.tolist()] + [p.source for p in self.extra]
+    def source_codes(self) -> SourceCodes:
+        base = self.base.source_codes()
+        return SourceCodes(base.names, base.codes[self.rows]).joined(SourceCodes.of(p.source for p in self.extra))
 
 
 def kept_and_added(passages: Sequence[Passage], keep: np.ndarray, added: list[Passage]) -> Sequence[Passage]:

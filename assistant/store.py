@@ -31,7 +31,7 @@ from .indexed_text import (  # noqa: F401  (embed_text, passage_sentences: part 
 )
 from .keyword import KeywordIndex
 from .loading import _current_version, _load_current
-from .passage_files import sources
+from .passage_files import source_codes
 from .passages import CHUNKING, make_passages
 from .records import Passage
 from .segments import count_terms, stack_counts
@@ -176,8 +176,9 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
     offsets = old.sentence_offsets
     term_counts = old.keyword.term_counts()
     rows_by_source: dict[str, list[int]] = {}
-    for i, source in enumerate(sources(old.passages)):
-        rows_by_source.setdefault(source, []).append(i)
+    codes = source_codes(old.passages)
+    for i, code in enumerate(codes.codes.tolist()):
+        rows_by_source.setdefault(codes.names[code], []).append(i)
     units = {}
     for source, rows in rows_by_source.items():
         if source in state and old_files.get(source, {}).get("sha256") == state[source]["sha256"]:
@@ -219,7 +220,7 @@ def _build(
         if reused == held:  # only new files: nothing to drop, and no need to read which passage is whose
             drop = np.zeros(len(old.passages), dtype=bool)
         else:
-            drop = np.fromiter((s not in reused for s in sources(old.passages)), bool, len(old.passages))
+            drop = ~source_codes(old.passages).rows_of(reused)
         total = len(new_passages) + len(old.passages) - int(drop.sum())
         with_sentences = sentence_vectors_wanted(total, sentence_vectors, cheap=encoder.pools_spans)
         spec = choose_spec(total, dense_kind, **(dense_params or {}))

@@ -25,7 +25,7 @@ from .dense import DenseIndex
 from .documents import file_digest
 from .errors import IndexStoreError
 from .keyword import KeywordIndex
-from .passage_files import passage_lines, source_runs, sources
+from .passage_files import passage_lines, source_codes
 from .passages import CHUNKING
 from .records import Passage
 
@@ -215,9 +215,9 @@ def _save(index: Index, folder: Path) -> None:
         index.keyword.save(tmp / "keyword")
         written = [p for p in sorted(tmp.rglob("*")) if p.is_file() and str(p.relative_to(tmp)) not in checksums]
         checksums.update({str(p.relative_to(tmp)): file_digest(p) for p in written})
-        names, start, entries = sources(index.passages), 0, []
+        codes, start, entries = source_codes(index.passages), 0, []
         for name, rows in index.segments:  # with each segment's files: an update finds a file's rows without a parse
-            entries.append({"name": name, "passages": rows, "sources": source_runs(names[start : start + rows])})
+            entries.append({"name": name, "passages": rows, "sources": codes.runs(start, start + rows)})
             start += rows
         index.manifest["segments"] = entries
         index.manifest["checksums"] = dict(sorted(checksums.items()))

@@ -1,11 +1,21 @@
 """Saved passages read when asked for: the same passages as parsing them all, and broken files refused."""
 
+import itertools
+
 import numpy as np
 import pytest
 
 from assistant.api import Assistant
 from assistant.errors import IndexStoreError
-from assistant.passage_files import Columns, PassageView, SavedPassages, columns, kept_and_added, passage_lines
+from assistant.passage_files import (
+    Columns,
+    PassageView,
+    SavedPassages,
+    columns,
+    kept_and_added,
+    passage_lines,
+    source_codes,
+)
 from assistant.records import Passage
 
 from .conftest import FakeEncoder, write_docs
@@ -126,7 +136,7 @@ def test_updates_find_a_files_rows_from_the_recorded_runs_without_reading_passag
     expected = [s for s in [*kept, "doc5.txt", "new.txt"] for _ in range(per_file[s])]  # kept rows, then new ones
     assert [p.source for p in updated.passages] == expected
     assert sorted(p.text for p in updated.passages) == sorted(p.text for p in rebuilt.passages)
-    assert isinstance(loaded.passages, SavedPassages) and loaded.passages.sources() == expected
+    assert isinstance(loaded.passages, SavedPassages) and _names(source_codes(loaded.passages)) == expected
 
 
 @pytest.mark.parametrize("runs", [None, [[["a.txt", 3]], []], [[["a.txt", "7"]], [["c.txt", 5]]], [[["a.txt", 7]]]])
@@ -140,7 +150,23 @@ def test_missing_or_wrong_runs_are_ignored_and_the_files_read(tmp_path, runs):
         path.write_text("".join(json.dumps(vars(p), ensure_ascii=False) + "\n" for p in group), encoding="utf-8")
         paths.append(path)
     saved = SavedPassages(paths, [7, 5], runs)
-    assert saved._runs is None and saved.sources() == [p.source for g in groups for p in g]
+    assert saved._runs is None and _names(source_codes(saved)) == [p.source for g in groups for p in g]
+
+
+def _names(codes) -> list[str]:
+    return [codes.names[c] for c in codes.codes]
+
+
+def test_source_codes_of_views_and_their_runs(tmp_path):
+    saved = _saved(tmp_path, [_passages(7), _passages(5, "c.txt")])
+    view = kept_and_added(saved, np.arange(12) % 5 != 2, _passages(3, "new.txt") + _passages(1, "c.txt"))
+    codes = source_codes(view)
+    assert _names(codes) == [p.source for p in view] and len(set(codes.names)) == len(codes.names)
+    assert list(np.flatnonzero(codes.rows_of({"c.txt", "nowhere"}))) == [
+        i for i, p in enumerate(view) if p.source == "c.txt"
+    ]
+    expected = [[s, sum(1 for _ in run)] for s, run in itertools.groupby(p.source for p in list(view)[2:11])]
+    assert codes.runs(2, 11) == expected and codes.runs(4, 4) == []
 
 
 def test_saved_lines_are_copied_as_written_for_any_rows(tmp_path):
