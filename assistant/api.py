@@ -145,9 +145,8 @@ class Assistant:
             return index
 
     def warm_up(self) -> Index:
-        """Load (or build) the index, the tokenizer, the dictionary and the documents list while the model
-        loads in a background thread, so that neither the page nor the first question pays for them."""
-        from .lexicon import load_dictionary
+        """Load (or build) the index, the tokenizer and the documents list while the model loads in a
+        background thread, so that neither the page nor the first question pays for them."""
         from .terms import tokenize
 
         model = threading.Thread(target=self._load_model, name="model-warm-up", daemon=True)
@@ -155,7 +154,6 @@ class Assistant:
         try:
             index = self.index
             tokenize("预热 warm up")  # jieba-rs's dictionary and the OpenCC tables load on first use
-            load_dictionary()  # CC-CEDICT's tables: questions' words are translated when asked
             self.documents()  # the page lists them when it opens: a saved index's passage columns are read now
         finally:
             model.join()

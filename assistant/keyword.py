@@ -13,15 +13,11 @@ import math
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .segments import Part, Postings, count_terms, segment_name, stack_counts
 from .terms import tokenize, tokenize_many
-
-if TYPE_CHECKING:
-    from .lexicon import Bridge
 
 logger = logging.getLogger(__name__)
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -41,7 +37,7 @@ class KeywordIndex:
         self.vocab: dict[str, int] = {}
         self.df = np.zeros(0, dtype=np.int64)  # passages holding each word
         self.tokens = 0.0  # tokens in all passages (for the average length)
-        self.bridge: Bridge | dict = {}  # no translations until ``_bridge``
+        self.bridge: dict[str, list[str]] = {}
         self.language = "en"  # the corpus's main script: "zh" when most of its words are Chinese
         self._norm_cache: list[np.ndarray] | None = None
 
@@ -116,21 +112,11 @@ class KeywordIndex:
         cjk = sum(int(df[i]) for w, i in vocab.items() if df[i] and _CJK.search(w))
         index.language = "zh" if cjk * 2 >= int(df.sum()) else "en"
         if bridge:
-            from .lexicon import scripts
+            from .lexicon import build_bridge
 
-            index._bridge(*scripts(w for w, i in vocab.items() if df[i]))
+            words = np.asarray(list(vocab), dtype=object)
+            index.bridge = build_bridge(set(words[np.flatnonzero(df)].tolist()) if width else set())
         return index
-
-    def _bridge(self, chinese: bool, english: bool) -> None:
-        """Translate question words into this index's words (``lexicon.Bridge``, looked up per question)."""
-        from .lexicon import Bridge
-
-        self.bridge = Bridge(self.holds, chinese=chinese, english=english)
-
-    def holds(self, word: str) -> bool:
-        """Whether a passage of this index has ``word``."""
-        i = self.vocab.get(word)
-        return i is not None and bool(self.df[i])
 
     def rows_counts(self, rows: np.ndarray, width: int):
         """The term counts of passages ``rows`` (ascending), over ``width`` words."""
@@ -244,7 +230,7 @@ class KeywordIndex:
             "language": self.language,
             "segments": [{"name": s.name, "rows": s.rows} for s in self.segments],
             "words": list(self.vocab),
-            "bridge": [self.bridge.chinese, self.bridge.english] if self.bridge else None,
+            "bridge": self.bridge,
         }
         (folder / "keyword.json").write_text(json.dumps(meta, ensure_ascii=False))
 
@@ -255,7 +241,7 @@ class KeywordIndex:
         index = cls(k1=meta["k1"], b=meta["b"])
         index.tokens = meta["tokens"]
         index.language = meta.get("language", "en")
-        bridge = meta.get("bridge")
+        index.bridge = meta.get("bridge", {})
         index.vocab = {w: i for i, w in enumerate(meta["words"])}
         index.df = np.load(folder / "df.npy")
         start = 0
@@ -267,12 +253,6 @@ class KeywordIndex:
             start += segment.rows
         if len(index.df) != len(index.vocab):
             raise ValueError("keyword document frequencies do not match the vocabulary")
-        if isinstance(bridge, list) and len(bridge) == 2:
-            index._bridge(bool(bridge[0]), bool(bridge[1]))
-        elif bridge:  # saved as a whole map by an earlier version: which scripts it can translate into is read anew
-            from .lexicon import scripts
-
-            index._bridge(*scripts(w for w, i in index.vocab.items() if index.df[i]))
         return index
 
 

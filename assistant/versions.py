@@ -139,7 +139,7 @@ def describe(corpus, encoder, state, skipped, passages, sentence_vectors, dense,
             "k1": keyword.k1,
             "b": keyword.b,
             "tokenizer": "jieba-rs-search+opencc-t2s+snowball-en",
-            "bridge": "cc-cedict, at query time" if keyword.bridge else None,
+            "bridge": len(keyword.bridge),
         },
     }
 
