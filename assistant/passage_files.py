@@ -4,7 +4,7 @@ Loading a saved index used to parse every passage: ~7 s and about a gigabyte of 
 passages. ``SavedPassages`` finds where each line starts (one vectorised scan of each file) and parses
 a passage when a question needs it; whole-corpus views (files and their passages, reading order) come
 from ``columns``, a compact parse that keeps a few arrays, not a million objects; which file each
-passage is from (all an update needs) comes from the runs the manifest records (``source_runs``),
+passage is from (all an update needs) comes from the runs the manifest records (``SourceCodes``),
 without reading the files. ``PassageView`` is an updated index's passages: those an update kept from
 a saved version, then the new ones.
 """
@@ -152,7 +152,7 @@ class SavedPassages(_Passages):
     """
 
     def __init__(self, paths: list[Path], counts: list[int], runs: list[list] | None = None):
-        """``runs``: each segment's ``source_runs`` as the manifest records them (None: read from the files)."""
+        """``runs``: each segment's ``SourceCodes.runs`` as the manifest records them (None: read the files)."""
         self._runs = _checked_runs(runs, counts)
         self._files = []
         self._starts: list[np.ndarray] = []

@@ -117,8 +117,8 @@ class _Words(dict):
     def __missing__(self, word: str) -> tuple[tuple[str, ...], str, str]:
         known, stopwords = _segmenter().has_word, self.stopwords
         # a run such as ``1988-89`` is cut further (``_split_signs``); a longer word adds its parts (``_search_words``)
-        if len(word) > 1 and word.isascii() and not word.isalnum() and not known(word):
-            pieces = _ASCII_PARTS.findall(word)
+        if len(word) > 1 and word.isascii() and not word.isalnum():
+            pieces = _split_signs([word], known)
         elif len(word) <= 2:  # most words: no parts
             w = word.strip()
             kept = w and w not in stopwords and _TOKEN_OK.search(w)
