@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .dense import DenseIndex
-from .documents import file_digest
+from .documents import file_digests
 from .errors import IndexStoreError
 from .keyword import KeywordIndex
 from .passage_files import passage_lines, source_codes
@@ -214,7 +214,7 @@ def _save(index: Index, folder: Path) -> None:
         index.dense.save(tmp / "dense.faiss")
         index.keyword.save(tmp / "keyword")
         written = [p for p in sorted(tmp.rglob("*")) if p.is_file() and str(p.relative_to(tmp)) not in checksums]
-        checksums.update({str(p.relative_to(tmp)): file_digest(p) for p in written})
+        checksums.update(zip((str(p.relative_to(tmp)) for p in written), file_digests(written), strict=True))
         codes, start, entries = source_codes(index.passages), 0, []
         for name, rows in index.segments:  # with each segment's files: an update finds a file's rows without a parse
             entries.append({"name": name, "passages": rows, "sources": codes.runs(start, start + rows)})
