@@ -17,7 +17,7 @@ from .answer import best_sentences, make_answer
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .indexed_text import sentence_vectors_by_text
-from .passage_files import Columns, columns
+from .library import Library
 from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from .retriever import (
     DEFAULT_ALPHA,
@@ -103,7 +103,7 @@ class Assistant:
         self.progress = progress
         self.uploads = Path(uploads) if uploads else None
         self._index: Index | None = None
-        self._rows: tuple[Index, Columns, dict[str, list[int]]] | None = None
+        self._documents: Library | None = None
         self._lock = threading.RLock()
 
     @property
@@ -217,20 +217,7 @@ class Assistant:
 
     def documents(self) -> list[DocumentInfo]:
         """The documents in the index, by source: title, passage and paragraph counts, uploaded or not."""
-        index = self.index
-        out = []
-        cols, by_source = self._columns(index)
-        for source, rows in by_source.items():
-            out.append(
-                DocumentInfo(
-                    source=source,
-                    title=cols.titles[rows[0]],
-                    passages=len(rows),
-                    paragraphs=int(cols.last[rows].max()),
-                    uploaded=self.uploads is not None and source.startswith(UPLOADS + "/"),
-                )
-            )
-        return out
+        return self._library().documents(uploads=self.uploads is not None)
 
     def add_documents(
         self, files: Sequence[str | Path | tuple[str, bytes]], *, progress: bool | None = None
@@ -283,7 +270,7 @@ class Assistant:
             raise UploadError("Uploads are off, so there is nothing uploaded to remove.")
         path = upload_path(self.uploads, source)
         with self._lock:
-            known = self._rows_by_source(self.index)
+            known = self._library().rows
             if source not in known or not path.exists():
                 raise UploadError(f"{source} is not in the knowledge base; refresh the list.")
             if len(known) == 1:
@@ -294,20 +281,7 @@ class Assistant:
     def context(self, passage: Passage, *, before: int = 1, after: int = 1) -> list[Passage]:
         """The passage's whole paragraph (all its parts) with ``before``/``after`` paragraphs around it,
         in reading order; just the passage when it is no longer in the index."""
-        index = self.index
-        rows = self._rows_by_source(index).get(passage.source, [])
-        passages = [index.passages[i] for i in rows]
-        blocks: list[list[Passage]] = []
-        for p in passages:
-            key = (p.paragraph, p.first_paragraph, p.last_paragraph)
-            if blocks and (blocks[-1][0].paragraph, blocks[-1][0].first_paragraph, blocks[-1][0].last_paragraph) == key:
-                blocks[-1].append(p)
-            else:
-                blocks.append([p])
-        at = next((i for i, block in enumerate(blocks) if passage in block), None)
-        if at is None:
-            return [passage]
-        return [p for block in blocks[max(0, at - before) : at + after + 1] for p in block]
+        return self._library().context(passage, before=before, after=after)
 
     def passage(self, source: str, paragraph: int, part: int = 0) -> Passage:
         """The indexed passage at ``source`` ¶``paragraph`` (``part`` of a long one).
@@ -315,44 +289,25 @@ class Assistant:
         Raises:
             QuestionError: no such passage.
         """
-        index = self.index
-        for i in self._rows_by_source(index).get(source, []):
-            p = index.passages[i]
-            if p.paragraph == paragraph and p.part == part:
-                return p
-        raise QuestionError(f"No passage {source} ¶{paragraph}" + (f", part {part}" if part else "") + ".")
+        return self._library().passage(source, paragraph, part)
 
     def _sentence_vectors(self, index: Index, hits: Sequence[Hit]) -> dict[str, np.ndarray]:
         """The index's vectors of the hits' sentences, by sentence text (for choosing each hit's best
         sentence without encoding them again); empty when the index keeps no sentence vectors."""
-        if index.sentence_vectors is None or not len(index.sentence_vectors):
-            return {}
-        rows = self._rows_by_source(index)
-        known = {}
+        library, known = self._library(index), {}
         for hit in hits:
-            row = next((i for i in rows.get(hit.passage.source, []) if index.passages[i] is hit.passage), None)
-            if row is not None:
-                first, last = index.sentence_offsets[row : row + 2]
-                known.update(sentence_vectors_by_text(hit.passage, index.sentence_vectors[first:last]))
+            vectors = library.sentence_vectors(hit.passage)
+            if vectors is not None:
+                known.update(sentence_vectors_by_text(hit.passage, vectors))
         return known
 
-    def _rows_by_source(self, index: Index) -> dict[str, list[int]]:
-        """Row numbers of each source's passages in reading order, computed once per index."""
-        return self._columns(index)[1]
-
-    def _columns(self, index: Index) -> tuple[Columns, dict[str, list[int]]]:
-        """The index's passage columns and its rows by source (see ``_rows_by_source``), made once per index."""
-        cached = self._rows
-        if cached is not None and cached[0] is index:
-            return cached[1], cached[2]
-        cols = columns(index.passages)  # a saved index's passages are not all parsed for this
-        rows: dict[str, list[int]] = {}
-        for i, source in enumerate(cols.sources):
-            rows.setdefault(source, []).append(i)
-        for ids in rows.values():
-            ids.sort(key=lambda i: (cols.paragraph[i], cols.part[i]))
-        self._rows = (index, cols, rows)
-        return cols, rows
+    def _library(self, index: Index | None = None) -> Library:
+        """The documents view of ``index`` (the current one by default), made once per index."""
+        index = index or self.index
+        library = self._documents
+        if library is None or library.index is not index:
+            library = self._documents = Library(index)
+        return library
 
 
 _ALPHA_MESSAGE = "The keyword/dense balance (alpha) must be a number between 0 and 1"

@@ -77,7 +77,7 @@ class Encoder:
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
-    @property
+    @functools.cached_property
     def pools_spans(self) -> bool:
         """Whether :meth:`encode_spans` gets sentence vectors from the passages' own pass (the bundled USE,
         also saved to a folder), so that they cost little; told from the name, without loading the model."""

@@ -83,13 +83,6 @@ def fuse(
     return alpha * np.clip(dense, 0.0, 1.0) + (1.0 - alpha) * keyword
 
 
-def dense_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Cosine of each passage, averaged with that of its best answering sentence when the index has
-    sentence vectors (see ``with_best_sentence``)."""
-    whole = index.vector_rows(ids) @ query
-    return with_best_sentence(index, ids, query, whole) if has_sentence_vectors(index) else whole
-
-
 def with_best_sentence(index: Index, ids: np.ndarray, query: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """``whole`` (the passages' cosines) averaged with each passage's best sentence cosine: a passage's
     point is often one sentence. A passage without sentence vectors (one that only asks a question)

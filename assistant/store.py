@@ -217,10 +217,7 @@ def _build(
     fresh, skipped = _read_new(state, unreadable, skip=reused)
     new_passages = [p for ps in fresh.values() for p in ps]
     if old is not None:  # an update: the segments that keep all their passages are kept as they are
-        if reused == held:  # only new files: nothing to drop, and no need to read which passage is whose
-            drop = np.zeros(len(old.passages), dtype=bool)
-        else:
-            drop = ~source_codes(old.passages).rows_of(reused)
+        drop = ~source_codes(old.passages).rows_of(reused)  # from the manifest's runs: no passage is read
         total = len(new_passages) + len(old.passages) - int(drop.sum())
         with_sentences = sentence_vectors_wanted(total, sentence_vectors, cheap=encoder.pools_spans)
         spec = choose_spec(total, dense_kind, **(dense_params or {}))

@@ -84,3 +84,12 @@ def write_docs(folder: Path, docs: dict[str, str]) -> Path:
     for name, text in docs.items():
         write(folder, name, text)
     return folder
+
+
+def dense_scores(index, ids, query):
+    """The retriever's dense score of passages ``ids`` as one step: each passage's cosine, averaged with
+    its best sentence's when the index has sentence vectors (the reference its two stages must match)."""
+    from assistant.retriever import has_sentence_vectors, with_best_sentence
+
+    whole = index.vector_rows(ids) @ query
+    return with_best_sentence(index, ids, query, whole) if has_sentence_vectors(index) else whole

@@ -10,7 +10,7 @@ from assistant.errors import CorpusError, QuestionError
 from assistant.retriever import clean_question, fuse, is_follow_up, make_query, search_query
 from assistant.store import index_folder
 
-from .conftest import FakeEncoder, write, write_docs
+from .conftest import FakeEncoder, dense_scores, write, write_docs
 
 DOCS = {
     "wic.txt": "世界互联网大会\n世界互联网大会国际组织于2022年7月12日在北京正式成立，总部设在中国北京。\n"
@@ -229,7 +229,7 @@ def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_
     everything = np.arange(len(index.passages))
     query = fake_encoder.encode([question])[0]
     keyword = index.keyword.scores(tokenize(question))
-    expected = retriever.fuse(retriever.dense_scores(index, everything, query), keyword)
+    expected = retriever.fuse(dense_scores(index, everything, query), keyword)
     candidates = set(keyword_top_k(keyword, 100)[0].tolist()) | set(everything.tolist())
     order = sorted(candidates, key=lambda i: (-expected[i], i))
     assert [rows[id(h.passage)] for h in deep] == order

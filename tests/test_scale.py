@@ -10,10 +10,9 @@ from assistant import store
 from assistant.api import Assistant
 from assistant.dense import EXACT_LIMIT, DenseIndex, choose_kind, choose_spec, recall_at, reuse_or_build
 from assistant.keyword import KeywordIndex, count_terms, stack_counts
-from assistant.retriever import dense_scores
 from assistant.terms import tokenize_many
 
-from .conftest import FakeEncoder, write, write_docs
+from .conftest import FakeEncoder, dense_scores, write, write_docs
 
 
 def clustered(n: int, dimension: int = 64, clusters: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
