@@ -104,7 +104,9 @@ class Encoder:
         # The bundled USE gives unit vectors from numpy: sentence-transformers' wrapping (tensors, then
         # numpy again, then normalising) costs a query ~0.5 ms of its ~3 ms.
         direct = getattr(model[0], "encode_texts", None) if len(model) == 1 else None
-        for rows in tqdm(batches, desc="Encoding", unit="batch", disable=not progress or len(batches) < 2):
+        if progress and len(batches) > 1:
+            batches = tqdm(batches, desc="Encoding", unit="batch")
+        for rows in batches:
             with self._lock:
                 if direct is not None:
                     out[rows] = direct([texts[i] for i in rows])

@@ -152,11 +152,11 @@ class KeywordIndex:
         A word and its translations form one group: the group's weight is the idf of its rarest
         known member (or of an unknown word), and the passage gets the BM25 of whichever members it has.
         """
-        total, ids = 0.0, []
+        total, ids, n, vocab, df = 0.0, [], self.size, self.vocab, self.df
         for group in self.groups(words):
-            known = [(w, idf) for w in group if (idf := self.idf(w)) is not None]
-            total += max((idf for _, idf in known), default=self.unknown_idf())
-            ids += [self.vocab[w] for w, _ in known]
+            known = [i for w in group if (i := vocab.get(w)) is not None and df[i]]
+            total += max((_idf(int(df[i]), n) for i in known), default=_idf(0, n))  # as idf(), unknown_idf()
+            ids += known
         if not ids or total <= 0:
             return np.zeros(self.size, dtype=np.float32)
         raw = self.bm25(ids)

@@ -193,16 +193,15 @@ def retrieve(
         n = len(query.parts)
         part_rows = range(row, row + n)
         row += n
-        keyword_parts, ids = [], set()
+        keyword_parts, pools = [], []
         for text in query.parts:
             words = tokenize(text) if alpha < 1 else []
             kw = index.keyword.scores(words) if words else np.zeros(len(index.passages), np.float32)
             keyword_parts.append((kw, index.keyword.is_foreign(text)))
-            ids.update(top_k(kw, candidates)[0].tolist())
+            pools.append(top_k(kw, candidates)[0])
         if vectors is not None:
-            for r in part_rows:
-                ids.update(int(i) for i in dense_ids[r] if i >= 0)
-        ids = np.array(sorted(ids), dtype=np.int64)
+            pools += [dense_ids[r][dense_ids[r] >= 0] for r in part_rows]
+        ids = np.unique(np.concatenate(pools)).astype(np.int64)  # sorted
         if len(ids) == 0:
             results.append([])
             continue

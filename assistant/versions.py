@@ -97,14 +97,14 @@ class Index:
         blocks = self.vector_blocks()
         ids = np.asarray(ids, dtype=np.int64)
         if len(blocks) == 1:
-            rows = np.array(blocks[0][ids], dtype=np.float32)
+            rows = blocks[0].view(np.ndarray)[ids].astype(np.float32, copy=False)  # no np.memmap wrapping
         else:
             starts = np.cumsum([0, *(len(b) for b in blocks)])
             which = np.searchsorted(starts, ids, side="right") - 1
             rows = np.empty((len(ids), blocks[0].shape[1]), dtype=np.float32)
             for block in np.unique(which):
                 chosen = which == block
-                rows[chosen] = blocks[block][ids[chosen] - starts[block]]
+                rows[chosen] = blocks[block].view(np.ndarray)[ids[chosen] - starts[block]]
         for vectors in blocks:
             if isinstance(vectors, np.memmap) and vectors.nbytes >= RELEASE_BYTES:
                 with contextlib.suppress(AttributeError, OSError, ValueError):

