@@ -160,8 +160,10 @@ class Assistant:
         return index
 
     def load_models(self) -> None:
-        """Load the encoder and the keyword side's dictionaries (jieba-rs, OpenCC, CC-CEDICT) now instead of
-        on first use: the first index build then measures building alone."""
+        """Load the encoder, FAISS and the keyword side's dictionaries (jieba-rs, OpenCC, CC-CEDICT) now instead
+        of on first use: the first index build then measures building alone."""
+        import faiss  # noqa: F401  (imported where used; this only moves its loading here)
+
         from .lexicon import load_dictionary
         from .terms import tokenize
 

@@ -297,16 +297,21 @@ def serve(n: int, work: Path) -> dict:
     load_s = time.perf_counter() - started
     encoder = Precomputed(info["questions"], question_vectors)
     questions = info["questions"]
-    for q in questions[:5]:
-        retrieve(index, encoder, [q], k=5)
-    latencies = []
-    for q in questions:
-        t = time.perf_counter()
-        retrieve(index, encoder, [q], k=5)
-        latencies.append(time.perf_counter() - t)
-    latencies.sort()
+    # Two passes over the questions: the first reads the index's pages from disk when the OS has dropped
+    # them (at 1M, p50 33 ms once after other work had evicted the 3 GB index, 10 ms warm); the second is
+    # a server that has been answering. Both are reported.
+    passes = []
+    for _ in range(2):
+        latencies = []
+        for q in questions:
+            t = time.perf_counter()
+            retrieve(index, encoder, [q], k=5)
+            latencies.append(time.perf_counter() - t)
+        passes.append(sorted(latencies))
+    first, latencies = passes
     return {
         "load_s": load_s,
+        "first_pass_p50_ms": first[len(first) // 2] * 1000,
         "query_p50_ms": latencies[len(latencies) // 2] * 1000,
         "query_p95_ms": latencies[int(0.95 * (len(latencies) - 1))] * 1000,
         "query_p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000,
@@ -491,16 +496,17 @@ def main() -> None:
     plot(rows, args.out / "scale.png")
     lines = [
         "| passages | dense index | sentence vectors | recall@10 (index / after re-scoring) | query p50 / p95 / p99 ms"
-        " | load s (mmap) | serving peak RSS MB | index build s (dense + keyword) | build peak RSS MB | on disk MB"
+        " | first pass p50 ms | load s (mmap) | serving peak RSS MB | index build s (dense + keyword) | build peak RSS MB | on disk MB"
         " | encoding estimate s | tokenizing estimate s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         params = ", ".join(f"{k}={v}" for k, v in r["dense"]["params"].items())
         lines.append(
             f"| {r['passages']:,} | {r['dense']['kind']}{f' ({params})' if params else ''} | "
             f"{'yes' if r['sentence_vectors'] else 'no'} | {r['recall_at_10']:.3f} / {r['recall_at_10_rescored']:.3f} | "
-            f"{r['query_p50_ms']:.1f} / {r['query_p95_ms']:.1f} / {r['query_p99_ms']:.1f} | {r['load_s']:.2f} | "
+            f"{r['query_p50_ms']:.1f} / {r['query_p95_ms']:.1f} / {r['query_p99_ms']:.1f} | "
+            f"{r.get('first_pass_p50_ms', float('nan')):.1f} | {r['load_s']:.2f} | "
             f"{r['serve_peak_rss_mb']:.0f} | {r['dense_build_s']:.1f} + {r['keyword_build_s']:.1f} | "
             f"{r['build_peak_rss_mb']:.0f} | {r['index_mb']:.0f} | {r['encode_estimate_s']:.0f} | "
             f"{r['tokenize_estimate_s']:.0f} |"
@@ -509,7 +515,9 @@ def main() -> None:
         "",
         f"Encoder on real text (USE multilingual v3): {info['encode_chars_per_s']:.0f} characters/s when building, "
         f"{info['query_encode_p50_ms']:.1f} ms per question (p50); tokenization (jieba-rs words, OpenCC folding) {info['tokenize_chars_per_s']:.0f} "
-        "characters/s. Estimates: passages of ~4 sentences, each encoded once (sentence vectors come from the same pass).",
+        "characters/s. Estimates: passages of ~4 sentences, each encoded once (sentence vectors come from the same pass). "
+        "Query figures: the second of two passes over the 1,000 questions (a server that has been answering); "
+        "the first pass may read the index from disk.",
     ]
     if upd:
         notes.append(
