@@ -90,6 +90,12 @@ def ratio(rounds: list[dict], mine: tuple, peer: tuple, field: str) -> float:
     return statistics.median(r[peer][field] / r[mine][field] for r in rounds)
 
 
+def spread(rounds: list[dict], mine: tuple, peer: tuple, field: str) -> str:
+    """The lowest and highest same-round ratio, to show how much a median ratio moves between rounds."""
+    values = [r[peer][field] / r[mine][field] for r in rounds]
+    return f"{min(values):.2f}–{max(values):.2f}"
+
+
 def table(title: str, mine: tuple, peers: list[tuple], summary: dict, rounds: list[dict]) -> str:
     other = [(v, mine[1]) for v in ("assistant-off", "assistant-on") if (v, mine[1]) in summary and "Same" in title]
     keys = [k for k in [mine, *peers] if k in summary] + other
@@ -154,7 +160,9 @@ def targets(summary: dict, rounds: list[dict]) -> list[tuple[str, bool]]:
                 b, q = ratio(rounds, mine, peer, "build_s"), ratio(rounds, mine, peer, "p50_ms")
                 checks.append(
                     (
-                        f"same encoder ({ENCODERS[encoder]}) vs {NAMES[peer[0]]}: build {b:.2f}×, query {q:.2f}×",
+                        f"same encoder ({ENCODERS[encoder]}) vs {NAMES[peer[0]]}: build {b:.2f}× "
+                        f"(rounds {spread(rounds, mine, peer, 'build_s')}), query {q:.2f}× "
+                        f"(rounds {spread(rounds, mine, peer, 'p50_ms')})",
                         b >= 1 and q >= 1,
                     )
                 )
@@ -167,7 +175,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--only", nargs="*", help="tool/encoder pairs to run, e.g. assistant/use txtai/minilm")
+    parser.add_argument("--report", action="store_true", help="only rewrite compare.md from --out's compare.json")
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads((args.out / "compare.json").read_text())
+        rounds = [{tuple(k.split("/")): v for k, v in r.items()} for r in saved["rounds"]]
+        print(report(args.out, Path(saved["data"]), saved["sizes"], rounds))
+        return
     runs = [tuple(x.split("/")) for x in args.only] if args.only else RUNS
     args.out.mkdir(parents=True, exist_ok=True)
     rounds: list[dict] = []
@@ -190,11 +204,16 @@ def main() -> None:
                     flush=True,
                 )
             rounds.append(results)
+    print(report(args.out, args.data, sizes, rounds))
+
+
+def report(out: Path, data: Path, sizes: dict, rounds: list[dict]) -> str:
+    """Write ``compare.md`` and ``compare.json`` from the rounds' results; returns the Markdown."""
     summary = summarise(rounds)
     checks = targets(summary, rounds)
     header = (
-        f"Corpus: {args.data.name}, {sizes['documents']} documents → {sizes['passages']} passages (the assistant's "
-        f"chunking, given to every tool), {sizes['questions']} questions; medians of {args.runs} runs; "
+        f"Corpus: {data.name}, {sizes['documents']} documents → {sizes['passages']} passages (the assistant's "
+        f"chunking, given to every tool), {sizes['questions']} questions; medians of {len(rounds)} runs; "
         f"{platform.machine()}, {_cores()} cores. Build = texts to a saved, searchable index (encoding included, "
         "model loading not); query = one question in, 5 ranked passages out (encoding included); "
         "hit@k = a passage of the right document containing the answer among the first k."
@@ -202,13 +221,13 @@ def main() -> None:
     body = "\n\n".join(table(t, m, p, summary, rounds) for t, m, p in TABLES)
     checklist = "\n".join(f"- {'✅' if ok else '❌'} {text}" for text, ok in checks)
     markdown = f"{header}\n\n{body}\n\n### Targets\n\n{checklist}\n"
-    (args.out / "compare.md").write_text(markdown)
-    (args.out / "compare.json").write_text(
+    (out / "compare.md").write_text(markdown)
+    (out / "compare.json").write_text(
         json.dumps(
             {
-                "data": str(args.data),
+                "data": str(data),
                 "sizes": sizes,
-                "runs": args.runs,
+                "runs": len(rounds),
                 "summary": {f"{t}/{e}": v for (t, e), v in summary.items()},
                 "rounds": [{f"{t}/{e}": v for (t, e), v in r.items()} for r in rounds],
                 "targets": [{"target": t, "met": ok} for t, ok in checks],
@@ -217,7 +236,7 @@ def main() -> None:
             ensure_ascii=False,
         )
     )
-    print(markdown)
+    return markdown
 
 
 def _cores() -> int:
