@@ -73,8 +73,11 @@ class Library:
 
     def sentence_vectors(self, passage: Passage) -> np.ndarray | None:
         """The index's vectors of the passage's sentences, None when it keeps none for it."""
-        index, row = self.index, self.row(passage)
-        if row is None or index.sentence_vectors is None or not len(index.sentence_vectors):
+        index = self.index
+        if index.sentence_vectors is None or not len(index.sentence_vectors):
+            return None  # before looking for the row: that reads the file's saved passages
+        row = self.row(passage)
+        if row is None:
             return None
         first, last = index.sentence_offsets[row : row + 2]
         return index.sentence_vectors[first:last]

@@ -84,6 +84,14 @@ class SourceCodes:
         codes = np.fromiter((number.setdefault(s, len(number)) for s in sources), dtype=np.int64)
         return cls(list(number), codes)
 
+    @classmethod
+    def of_runs(cls, runs: Sequence[tuple[str, int]]) -> SourceCodes:
+        """The codes that ``runs`` describes (``(file, passages)`` pairs, as :meth:`runs` makes them)."""
+        names = list(dict.fromkeys(name for name, _ in runs))
+        number = {name: i for i, name in enumerate(names)}
+        codes = np.repeat([number[name] for name, _ in runs], [n for _, n in runs]).astype(np.int64)
+        return cls(names, codes)
+
     def joined(self, other: SourceCodes) -> SourceCodes:
         number = {name: i for i, name in enumerate(self.names)}
         remap = np.array([number.setdefault(name, len(number)) for name in other.names], dtype=np.int64)
@@ -210,10 +218,7 @@ class SavedPassages(_Passages):
         """Each passage's file, from the recorded runs when there are any (a million rows: milliseconds)."""
         if self._runs is None:
             return SourceCodes.of(self.columns().sources)
-        names = list(dict.fromkeys(name for name, _ in self._runs))
-        number = {name: i for i, name in enumerate(names)}
-        codes = np.repeat([number[name] for name, _ in self._runs], [n for _, n in self._runs]).astype(np.int64)
-        return SourceCodes(names, codes)
+        return SourceCodes.of_runs(self._runs)
 
     def columns(self) -> Columns:
         """Sources, titles and paragraph numbers of all passages (parsed once, kept as a few arrays)."""
