@@ -1,5 +1,6 @@
 """Any sentence-transformers model by local path; the index records and enforces its model."""
 
+import numpy as np
 import pytest
 
 from assistant.api import Assistant
@@ -58,3 +59,12 @@ def test_load_models_loads_the_encoder_and_dictionaries_without_indexing(tmp_pat
     bot.load_models()
     assert bot.encoder._model is not None and bot._index is None and not any(tmp_path.iterdir())
     assert terms._segmenter.cache_info().currsize == 1 and lexicon._dictionary.cache_info().currsize == 1
+
+
+def test_a_transformer_batch_through_its_modules_equals_sentence_transformers_encode():
+    encoder = Encoder("all-MiniLM-L6-v2")
+    texts = ["世界互联网大会国际组织是什么时候成立的?", "When was it founded?", "乌镇" * 80, "", "a b c " * 200]
+    ours = encoder.encode(texts)
+    theirs = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert encoder.batch_size == 8 and ours.shape == (5, 384)
+    assert np.abs(ours - theirs).max() < 1e-5
