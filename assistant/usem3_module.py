@@ -292,6 +292,7 @@ class USEMultilingual(InputModule):
         return self._spread(work, [None] * len(texts), texts, spans)
 
     def cache(self) -> PieceCache:
+        """The per-piece cache of this model's forward pass (made on first use)."""
         if self._cache is None:
             self._cache = PieceCache(self._use._model)
         return self._cache
