@@ -25,6 +25,7 @@ from .retriever import (
     check_top_k,
     clean_question,
     dense_text,
+    earlier_questions,
     make_query,
     retrieve,
 )
@@ -199,9 +200,10 @@ class Assistant:
         alpha: float | None = None,
         threshold: float | None = None,
     ) -> Answer:
-        """Answer one question; ``history`` holds the earlier questions of the chat, oldest first."""
+        """Answer one question; ``history`` holds the earlier questions of the chat, oldest first (or its
+        [question, answer] pairs or {"role", "content"} messages)."""
         question = clean_question(question)
-        query = make_query(question, history)
+        query = make_query(question, earlier_questions(history))
         k = check_top_k(top_k if top_k is not None else self.top_k)
         index = self._searchable_index()
         hits = retrieve(index, self.encoder, [query], k=k, alpha=self._alpha(alpha))[0]

@@ -54,6 +54,41 @@ def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW_UP.search(question)) or weight(question) < 6
 
 
+_HISTORY_HELP = (
+    "The history must be a list of the chat's earlier questions, oldest first, e.g. "
+    '["世界互联网大会国际组织是什么时候成立的?"] ([question, answer] pairs and {{"role": "user", "content": ...}} '
+    "messages are read too); got {got}."
+)
+
+
+def earlier_questions(history) -> list[str]:
+    """The chat's earlier questions, oldest first, from a list of questions, of [question, answer] pairs or
+    of {"role", "content"} messages (the shapes chat front-ends keep; only the user's turns count)."""
+    if history is None:
+        return []
+    if isinstance(history, str):
+        history = [history]
+    if not isinstance(history, list | tuple):
+        raise QuestionError(_HISTORY_HELP.format(got=type(history).__name__))
+    questions = []
+    for item in history:
+        if isinstance(item, dict) and "content" in item:
+            text = item["content"] if item.get("role", "user") == "user" else ""
+            if isinstance(text, list):  # multimodal content: its text parts
+                text = " ".join(
+                    p.get("text", "") for p in text if isinstance(p, dict) and isinstance(p.get("text"), str)
+                )
+        elif isinstance(item, list | tuple) and item:
+            text = item[0]
+        else:
+            text = item
+        if text is not None and not isinstance(text, str):
+            raise QuestionError(_HISTORY_HELP.format(got=f"an item {type(item).__name__} {str(item)[:40]!r}"))
+        if text:
+            questions.append(text)
+    return questions
+
+
 def search_query(question: str, history: Sequence[str] = ()) -> str:
     """The text to retrieve with: a follow-up is prefixed by the (resolved) previous question."""
     history = [h for h in (_CONTROL.sub(" ", h or "").strip() for h in history) if h]

@@ -335,3 +335,20 @@ def test_questions_shown_escaped_in_the_chat_read_back_exactly(text):
     from assistant.ui import user_questions
 
     assert user_questions([{"role": "user", "content": escape_html(text)}]) == ([text.strip()] if text.strip() else [])
+
+
+def test_history_in_the_shapes_chat_programs_keep_and_one_sentence_for_others():
+    from assistant.retriever import earlier_questions
+
+    assert earlier_questions(None) == [] and earlier_questions("它是什么?") == ["它是什么?"]
+    assert earlier_questions([["q1", "a1"], ("q2", None), None, ""]) == ["q1", "q2"]
+    messages = [
+        {"role": "user", "content": "q1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": [{"type": "text", "text": "q2"}]},
+    ]
+    assert earlier_questions(messages) == ["q1", "q2"]
+    for bad in (5, [5], [[3, "a"]], [{"role": "user", "content": 3}], {"q": 1}):
+        with pytest.raises(QuestionError, match="history must be a list") as caught:
+            earlier_questions(bad)
+        assert "\n" not in str(caught.value)

@@ -89,6 +89,22 @@ def test_chat_follow_up_uses_history_returned_by_the_client(client):
     assert '<span class="kb-where">¶13</span>' in first_card
 
 
+def test_ask_endpoint_takes_the_history_shapes_chat_programs_keep(client):
+    from gradio_client.exceptions import AppError
+
+    follow_up = "它现在有多少会员?"
+    shapes = [
+        [QUESTION],
+        [[QUESTION, "2022年7月12日 [1]"]],
+        [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "2022年7月12日 [1]"}],
+    ]
+    for history in shapes:
+        result = client.predict(follow_up, history, 3, api_name="/ask")
+        assert result["passages"][0]["paragraph"] == 13, history
+    with pytest.raises(AppError, match="history must be a list of the chat's earlier questions"):
+        client.predict(follow_up, [[1, 2]], 3, api_name="/ask")
+
+
 def test_threshold_leaves_out_weak_passages(client):
     loose = text_of(chat(client, QUESTION, top_k=5, threshold=0.0)[-1])
     strict = text_of(chat(client, QUESTION, top_k=5, threshold=0.5)[-1])
