@@ -109,24 +109,14 @@ class Encoder:
         # The bundled USE gives unit vectors from numpy: sentence-transformers' wrapping (tensors, then
         # numpy again, then normalising) costs a query ~0.5 ms of its ~3 ms. Other models run their
         # forward pass directly too (``_forward``): a batch here is already one length-sorted batch.
-        direct = getattr(model[0], "encode_texts", None) if len(model) == 1 else None
+        direct = (getattr(model[0], "encode_texts", None) if len(model) == 1 else None) or functools.partial(
+            _forward, model
+        )
         if progress and len(batches) > 1:
             batches = tqdm(batches, desc="Encoding", unit="batch")
-        if direct is None:
-            direct = functools.partial(_forward, model) if hasattr(model, "preprocess") else None
         for rows in batches:
             with self._lock:
-                if direct is not None:
-                    out[rows] = direct([texts[i] for i in rows])
-                    continue
-                vectors = model.encode(
-                    [texts[i] for i in rows],
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-            out[rows] = vectors
+                out[rows] = direct([texts[i] for i in rows])
         return out
 
     def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:

@@ -61,6 +61,17 @@ _HISTORY_HELP = (
 )
 
 
+def text_of(content) -> str:
+    """The text of a chat message's content, whether a string or a list of ``{"type": "text"}`` parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, list | tuple):
+        return "".join(text_of(part) for part in content)
+    return ""
+
+
 def earlier_questions(history) -> list[str]:
     """The chat's earlier questions, oldest first, from a list of questions, of [question, answer] pairs or
     of {"role", "content"} messages (the shapes chat front-ends keep; only the user's turns count)."""
@@ -75,9 +86,7 @@ def earlier_questions(history) -> list[str]:
         if isinstance(item, dict) and "content" in item:
             text = item["content"] if item.get("role", "user") == "user" else ""
             if isinstance(text, list):  # multimodal content: its text parts
-                text = " ".join(
-                    p.get("text", "") for p in text if isinstance(p, dict) and isinstance(p.get("text"), str)
-                )
+                text = text_of(text)
         elif isinstance(item, list | tuple) and item:
             text = item[0]
         else:

@@ -16,7 +16,7 @@ from .api import Assistant
 from .errors import AssistantError
 from .records import Answer
 from .render import escape_html, render_documents, render_error, render_reply, unescape_html
-from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MAX_TOP_K
+from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MAX_TOP_K, text_of
 from .uploads import MAX_UPLOAD_BYTES
 from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples
 
@@ -26,17 +26,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
-
-
-def text_of(content) -> str:
-    """The text of a chat message's content, whether a string or a list of ``{"type": "text"}`` parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    if isinstance(content, list | tuple):
-        return "".join(text_of(part) for part in content)
-    return ""
 
 
 def user_questions(history: list) -> list[str]:

