@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .answer import best_sentences, make_answer
+from .conversation import earlier_questions, make_query
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .indexed_text import sentence_vectors_by_text
@@ -25,8 +26,6 @@ from .retriever import (
     check_top_k,
     clean_question,
     dense_text,
-    earlier_questions,
-    make_query,
     retrieve,
 )
 from .store import Index, default_index_root, open_index
@@ -224,11 +223,11 @@ class Assistant:
         return self._library().documents(uploads=self.uploads is not None)
 
     def add_documents(
-        self, files: Sequence[str | Path | tuple[str, bytes]], *, progress: bool | None = None
+        self, files: Sequence[str | Path | tuple[str, bytes | Path]], *, progress: bool | None = None
     ) -> UploadReport:
         """Store files in the uploads folder and index them with the corpus (only they are encoded).
 
-        Each file is a path or a ``(name, bytes)`` pair. A file of the wrong type or size, with a path
+        Each file is a path, or a ``(name, bytes)`` or ``(name, path)`` pair. A file of the wrong type or size, with a path
         for a name, or that is not readable text is refused with the reason; the others are added. A
         file named like an earlier upload replaces it.
 
@@ -252,17 +251,21 @@ class Assistant:
             added = [d for d in self.documents() if d.source in stored]
             return UploadReport(added=tuple(added), refused=tuple(refused))
 
-    def _store(self, item: str | Path | tuple[str, bytes]) -> str:
-        """One upload, checked and moved into the uploads folder; its file name there."""
-        if isinstance(item, tuple):
-            return store_upload(self.uploads, *item)
-        path = Path(item)
+    def _store(self, item: str | Path | tuple[str, bytes | Path]) -> str:
+        """One upload, checked and moved into the uploads folder; its file name there.
+
+        A file on disk is read only after its size is checked, one at a time: an upload of 20 files holds one
+        in memory, not all of them.
+        """
+        if isinstance(item, tuple) and isinstance(item[1], bytes | bytearray):
+            return store_upload(self.uploads, item[0], bytes(item[1]))
+        name, path = item if isinstance(item, tuple) else (Path(item).name, Path(item))
         try:
-            check_size(path.name, path.stat().st_size, MAX_UPLOAD_BYTES)
-            data = path.read_bytes()
+            check_size(name, Path(path).stat().st_size, MAX_UPLOAD_BYTES)
+            data = Path(path).read_bytes()
         except OSError as exc:
-            raise UploadError(f"{path.name} cannot be read ({exc.strerror or exc}).") from exc
-        return store_upload(self.uploads, path.name, data)
+            raise UploadError(f"{name} cannot be read ({exc.strerror or exc}); upload it again.") from exc
+        return store_upload(self.uploads, name, data)
 
     def remove_document(self, source: str, *, progress: bool | None = None) -> None:
         """Delete an uploaded document (``uploads/<name>``) and drop it from the index.

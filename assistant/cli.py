@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser, corpus_flag: bool = True) -> None:
-        p.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+        # SUPPRESS: without -v after the command, the -v given before it stands (a default would overwrite it)
+        p.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens (to stderr)"
+        )
         if corpus_flag:
             p.add_argument("--corpus", type=Path, help="folder of .txt/.md/.html documents (default: seeds/)")
         p.add_argument(

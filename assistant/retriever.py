@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from .conversation import CONTROL, Query
 from .encoder import Encoder, one_blas_thread
 from .errors import QuestionError
 from .keyword import top_k
-from .passages import weight
 from .records import Hit
 from .store import Index
 from .terms import to_simplified, tokenize, traditional_share
@@ -24,22 +23,16 @@ MAX_QUESTION_CHARS = 2000
 # Passages of the first stage (whole-passage cosine + BM25) re-scored with their sentences' vectors.
 RERANK = 30
 
-_FOLLOW_UP = re.compile(
-    r"^(那|那么|还有|另外|并且|而且|此外|so\b|and\b|also\b|what about|how about)"
-    r"|[它其该此这那][个些]?(?:组织|机构|会议|大会|活动|人|地方|时候)?"
-    r"|\b(it|its|they|their|them|there|that|this|he|she|his|her|those|these)\b",
-    re.IGNORECASE,
-)
-# Control characters, and lone surrogates (undecodable bytes from a command line), are not text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _WORD_CHAR = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
 
 def clean_question(question: str) -> str:
     """Strip control characters and surrounding space; refuse empty or over-long questions."""
+    if question is None:
+        raise QuestionError("The question is missing. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
     if not isinstance(question, str):
-        raise QuestionError("The question must be text.")
-    text = _CONTROL.sub(" ", question).strip()
+        raise QuestionError(f"The question must be text; got {type(question).__name__}.")
+    text = CONTROL.sub(" ", question).strip()
     if not text:
         raise QuestionError("The question is empty. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
     if len(text) > MAX_QUESTION_CHARS:
@@ -47,64 +40,6 @@ def clean_question(question: str) -> str:
     if not _WORD_CHAR.search(text):
         raise QuestionError("The question has no words, only symbols; ask in words, e.g. 乌镇峰会是什么时候开始的?")
     return text
-
-
-def is_follow_up(question: str) -> bool:
-    """A question that leans on the previous turn: a pronoun, a leading 那/and, or too few words alone."""
-    return bool(_FOLLOW_UP.search(question)) or weight(question) < 6
-
-
-_HISTORY_HELP = (
-    "The history must be a list of the chat's earlier questions, oldest first, e.g. "
-    '["世界互联网大会国际组织是什么时候成立的?"] ([question, answer] pairs and {{"role": "user", "content": ...}} '
-    "messages are read too); got {got}."
-)
-
-
-def text_of(content) -> str:
-    """The text of a chat message's content, whether a string or a list of ``{"type": "text"}`` parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    if isinstance(content, list | tuple):
-        return "".join(text_of(part) for part in content)
-    return ""
-
-
-def earlier_questions(history) -> list[str]:
-    """The chat's earlier questions, oldest first, from a list of questions, of [question, answer] pairs or
-    of {"role", "content"} messages (the shapes chat front-ends keep; only the user's turns count)."""
-    if history is None:
-        return []
-    if isinstance(history, str):
-        history = [history]
-    if not isinstance(history, list | tuple):
-        raise QuestionError(_HISTORY_HELP.format(got=type(history).__name__))
-    questions = []
-    for item in history:
-        if isinstance(item, dict) and "content" in item:
-            text = item["content"] if item.get("role", "user") == "user" else ""
-            if isinstance(text, list):  # multimodal content: its text parts
-                text = text_of(text)
-        elif isinstance(item, list | tuple) and item:
-            text = item[0]
-        else:
-            text = item
-        if text is not None and not isinstance(text, str):
-            raise QuestionError(_HISTORY_HELP.format(got=f"an item {type(item).__name__} {str(item)[:40]!r}"))
-        if text:
-            questions.append(text)
-    return questions
-
-
-def search_query(question: str, history: Sequence[str] = ()) -> str:
-    """The text to retrieve with: a follow-up is prefixed by the (resolved) previous question."""
-    history = [h for h in (_CONTROL.sub(" ", h or "").strip() for h in history) if h]
-    if not history or not is_follow_up(question):
-        return question
-    previous = search_query(history[-1], history[:-1])
-    return f"{previous} {question}"
 
 
 def check_top_k(k: int) -> int:
@@ -181,30 +116,6 @@ def single_blas_thread(func):
             return func(*args, **kwargs)
 
     return wrapper
-
-
-@dataclass(frozen=True)
-class Query:
-    """What to retrieve with: weighted texts (a follow-up is the question plus its context)."""
-
-    parts: tuple[str, ...]
-    weights: tuple[float, ...] = (1.0,)
-
-    @classmethod
-    def of(cls, text: str) -> Query:
-        return cls((text,), (1.0,))
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.parts)
-
-
-def make_query(question: str, history: Sequence[str] = (), *, context_weight: float = 0.5) -> Query:
-    """A follow-up keeps its own words first and borrows the resolved previous question as context."""
-    combined = search_query(question, history)
-    if combined == question:
-        return Query.of(question)
-    return Query((question, combined), (1.0 - context_weight, context_weight))
 
 
 @single_blas_thread

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 from .answer import language, make_answer, render_conversation, render_markdown
 from .api import Assistant
+from .conversation import MAX_HISTORY_ITEMS, earlier_questions, text_of
 from .errors import AssistantError
 from .records import Answer
 from .render import escape_html, render_documents, render_error, render_reply, unescape_html
-from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MAX_TOP_K, text_of
+from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MAX_TOP_K
 from .uploads import MAX_UPLOAD_BYTES
 from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples
 
@@ -26,17 +27,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
+MAX_TURNS = 200  # kept for the Markdown export: the chat's history holds no more (``MAX_HISTORY_ITEMS``)
 
 
 def user_questions(history: list) -> list[str]:
-    """The user's earlier questions from a Gradio messages history, oldest first."""
-    out = []
-    for message in history or []:
-        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
-        content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
-        if role == "user" and (text := unescape_html(text_of(content)).strip()):
-            out.append(text)
-    return out
+    """The user's last few questions (``conversation.CONTEXT_TURNS``) from a Gradio messages history, oldest
+    first (the chat keeps them escaped).
+
+    Raises:
+        QuestionError: the history is not a list of messages, or is longer than ``MAX_HISTORY_ITEMS``.
+    """
+    return [q for q in (unescape_html(text).strip() for text in earlier_questions(history)) if q]
 
 
 def relevant_only(answer: Answer, threshold: float) -> Answer:
@@ -54,20 +55,25 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
     """
     import gradio as gr
 
-    from . import webapi
+    from . import webapi, webguard
 
     examples = default_examples(assistant.documents()) if examples is None else examples
     exports = Path(tempfile.mkdtemp(prefix="assistant-chat-"))  # Markdown exports; Gradio serves copies
     atexit.register(shutil.rmtree, exports, ignore_errors=True)
 
-    def respond(message: str, history: list, top_k: float, alpha: float, threshold: float, turns: list):
-        history, turns = list(history or []), list(turns or [])
-        message = text_of(message)
+    def respond(message, history, top_k, alpha, threshold, turns):
+        # Called with the request's raw values (preprocess=False): every one is checked here or by the API,
+        # so a malformed call gets one sentence, and the history is bounded before anything is read from it.
+        turns = list(turns or [])[-MAX_TURNS:]
+        try:
+            message = text_of(message)
+            questions = user_questions(history)
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        history = list(history or [])[-(MAX_HISTORY_ITEMS - 2) :]  # the page's chat stays within the bound
         lang = language(message)
         try:
-            answer = assistant.ask(
-                message, user_questions(history), top_k=webapi.whole(top_k), alpha=alpha, threshold=threshold
-            )
+            answer = assistant.ask(message, questions, top_k=webapi.whole(top_k), alpha=alpha, threshold=threshold)
             answer = relevant_only(answer, assistant.threshold if threshold is None else threshold)
             contexts = [assistant.context(hit.passage) for hit in answer.hits]
             reply = render_reply(answer, uid=uuid.uuid4().hex[:8], contexts=contexts)
@@ -75,8 +81,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         except AssistantError as exc:
             reply = render_error(str(exc), lang)
             turns.append((message, f"⚠️ {exc}"))
-        except Exception:  # a bug or a malformed request: one sentence here, the details in the log
-            logger.exception("Could not answer %r", message)
+        except Exception as exc:  # a bug: one sentence here, one line in the log
+            logger.error("Could not answer %r: %s: %s", message[:100], type(exc).__name__, exc)
+            logger.debug("Details", exc_info=True)
             reply = render_error(webapi.UNEXPECTED, lang)
         history += [{"role": "user", "content": escape_html(message)}, {"role": "assistant", "content": reply}]
         return "", history, turns
@@ -157,7 +164,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         return knowledge_base(lang or "both", _status([words["removed"].format(source=source)], []))
 
     words = PAGE["both"]
-    with gr.Blocks(title=TITLE, fill_height=True, delete_cache=(3600, 3600)) as app:
+    with webguard.GuardedBlocks(title=TITLE, fill_height=True, delete_cache=(3600, 3600)) as app:
         lang = gr.State("both")
         turns = gr.State([])
         gr.HTML(f'<div id="masthead"><h2>{escape_html(TITLE)}</h2><p>{escape_html(INTRO)}</p></div>')
@@ -231,9 +238,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         chat_outputs = [box, chatbot, turns]
         turn_outputs = [lang, export, *labelled]
         for event in (
-            box.submit(respond, inputs, chat_outputs, api_name="chat"),
-            send.click(respond, inputs, chat_outputs, api_visibility="private"),
-            chatbot.example_select(pick_example, inputs[1:], chat_outputs, api_visibility="private"),
+            box.submit(respond, inputs, chat_outputs, api_name="chat", preprocess=False),
+            send.click(respond, inputs, chat_outputs, api_visibility="private", preprocess=False),
+            chatbot.example_select(pick_example, inputs[1:], chat_outputs, api_visibility="private", preprocess=False),
         ):
             event.then(None, js=SCROLL_TO_QUESTION).then(
                 after_turn, [turns, lang], turn_outputs, api_visibility="private"
@@ -265,7 +272,10 @@ def _status(good: list[str], bad: list[str]) -> str:
 
 def launch(app: "gr.Blocks", **kwargs):
     """``app.launch`` with the page's styles, script and upload size limit (other arguments pass through)."""
+    from .webguard import app_settings
+
     kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+    kwargs["app_kwargs"] = app_settings(kwargs.get("app_kwargs"))
     kwargs.setdefault("footer_links", ["api"])
     return app.launch(css=CSS, head=HEAD, **kwargs)
 
@@ -278,5 +288,7 @@ def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, sh
     print(
         f"Ready: {len(index.passages)} passages from {assistant.corpus}{uploads}. Open http://{host}:{port}", flush=True
     )
-    app = build_app(assistant).queue(default_concurrency_limit=4)
+    from .webguard import MAX_QUEUE
+
+    app = build_app(assistant).queue(default_concurrency_limit=4, max_size=MAX_QUEUE)
     launch(app, server_name=host, server_port=port, share=share, auth=auth, show_error=False)

@@ -338,7 +338,7 @@ def test_questions_shown_escaped_in_the_chat_read_back_exactly(text):
 
 
 def test_history_in_the_shapes_chat_programs_keep_and_one_sentence_for_others():
-    from assistant.retriever import earlier_questions
+    from assistant.conversation import earlier_questions
 
     assert earlier_questions(None) == [] and earlier_questions("它是什么?") == ["它是什么?"]
     assert earlier_questions([["q1", "a1"], ("q2", None), None, ""]) == ["q1", "q2"]

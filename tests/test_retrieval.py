@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from assistant.api import Assistant
+from assistant.conversation import is_follow_up, make_query, search_query
 from assistant.errors import CorpusError, QuestionError
-from assistant.retriever import clean_question, fuse, is_follow_up, make_query, search_query
+from assistant.retriever import clean_question, fuse
 from assistant.store import index_folder
 
 from .conftest import FakeEncoder, dense_scores, write, write_docs
