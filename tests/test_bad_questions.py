@@ -331,10 +331,12 @@ def test_errors_are_one_family():
 @given(text=st.text(max_size=500))
 @settings(max_examples=300, deadline=None)
 def test_questions_shown_escaped_in_the_chat_read_back_exactly(text):
+    from assistant.conversation import CONTROL
     from assistant.render import escape_html
     from assistant.ui import user_questions
 
-    assert user_questions([{"role": "user", "content": escape_html(text)}]) == ([text.strip()] if text.strip() else [])
+    cleaned = CONTROL.sub(" ", text).strip()  # as a question is cleaned
+    assert user_questions([{"role": "user", "content": escape_html(text)}]) == ([cleaned] if cleaned else [])
 
 
 def test_history_in_the_shapes_chat_programs_keep_and_one_sentence_for_others():
@@ -352,3 +354,31 @@ def test_history_in_the_shapes_chat_programs_keep_and_one_sentence_for_others():
         with pytest.raises(QuestionError, match="history must be a list") as caught:
             earlier_questions(bad)
         assert "\n" not in str(caught.value)
+
+
+def test_history_is_bounded_and_follow_ups_resolve_without_recursion():
+    from assistant.conversation import (
+        CONTEXT_TURNS,
+        MAX_CONTEXT_CHARS,
+        MAX_HISTORY_ITEMS,
+        earlier_questions,
+        search_query,
+        text_of,
+    )
+
+    assert earlier_questions(["x" * 2_000_000, "它呢?"]) == ["x" * MAX_CONTEXT_CHARS, "它呢?"]
+    chain = ["世界互联网大会国际组织是什么时候成立的?"] + ["那它呢?"] * 3000
+    query = search_query("它有多少会员?", chain)  # 3,000 chained follow-ups: one pass, no RecursionError
+    assert query == " ".join(["那它呢?"] * CONTEXT_TURNS + ["它有多少会员?"])
+    assert len(search_query("它呢?", ["问" * 5000] * 10)) <= MAX_CONTEXT_CHARS + len(" 它呢?")
+    assert earlier_questions([f"q{i}" for i in range(MAX_HISTORY_ITEMS)]) == [f"q{i}" for i in range(396, 400)]
+    with pytest.raises(QuestionError, match="at most 400"):
+        earlier_questions(["q"] * (MAX_HISTORY_ITEMS + 1))
+    deep = "它呢?"
+    for _ in range(900):
+        deep = [deep]
+    with pytest.raises(QuestionError, match="nested more than 3 deep"):
+        earlier_questions([{"role": "user", "content": deep}])
+    with pytest.raises(QuestionError, match="role 'wizard'"):
+        earlier_questions([{"role": "wizard", "content": "x"}])
+    assert text_of([{"type": "text", "text": "a"}, {"type": "file", "file": {"path": "x"}}, "b"]) == "ab"
