@@ -7,6 +7,7 @@ version in use and is replaced atomically. One writer at a time holds ``build.lo
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import mmap
@@ -23,7 +24,7 @@ import numpy as np
 
 from .dense import DenseIndex
 from .documents import file_digests
-from .errors import IndexStoreError
+from .errors import IndexWriteError
 from .keyword import KeywordIndex
 from .passage_files import passage_lines, source_codes
 from .passages import CHUNKING
@@ -169,7 +170,7 @@ def _build_lock(folder: Path):
         folder.mkdir(parents=True, exist_ok=True)
         handle = open(folder / "build.lock", "a+b")  # closed below, which releases the lock
     except OSError as exc:
-        raise _unwritable(folder, exc) from exc
+        raise WriteFailed(exc, needed=0) from exc
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -181,11 +182,96 @@ def _build_lock(folder: Path):
         handle.close()
 
 
-def _unwritable(folder: Path, exc: OSError) -> IndexStoreError:
-    return IndexStoreError(
-        f"Cannot write the index to {folder} ({exc.strerror or exc}). "
-        f"Make it writable or choose another folder with {INDEX_ENV}=PATH."
-    )
+class WriteFailed(Exception):
+    """A write into an index folder failed (full disk, read-only, not permitted); ``open_index`` cleans up
+    after it and turns it into one ``IndexWriteError`` sentence. ``needed``: about how many bytes the build
+    needs beyond what is already saved, 0 when unknown."""
+
+    def __init__(self, cause: BaseException, needed: int):
+        super().__init__(str(cause))
+        self.cause, self.needed = cause, needed
+        self.code = write_errno(cause)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_DENIED = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def write_errno(exc: BaseException) -> int | None:
+    """The ``errno`` of a failed write, or None when ``exc`` is no write error (a bug, then).
+
+    numpy reports a short write as an OSError without errno ("262144 requested and 138208 written"), which
+    on a local disk means it is full; FAISS raises a RuntimeError that quotes ``strerror``.
+    """
+    if isinstance(exc, OSError):
+        if exc.errno is not None:
+            return exc.errno
+        return errno.ENOSPC if re.search(r"requested and \d+ written", str(exc)) else errno.EIO
+    if isinstance(exc, RuntimeError):
+        return next((code for code in (*_FULL, *_DENIED) if os.strerror(code) in str(exc)), None)
+    return None
+
+
+@contextlib.contextmanager
+def writing(needed: int = 0):
+    """Turn a failed write in the block into ``WriteFailed`` with ``needed`` (other errors pass as they are)."""
+    try:
+        yield
+    except WriteFailed:
+        raise
+    except (OSError, RuntimeError) as exc:
+        if write_errno(exc) is None:
+            raise
+        raise WriteFailed(exc, needed) from exc
+
+
+def unwritable_error(folder: Path, failed: WriteFailed, *, previous: bool, answering: bool = False) -> IndexWriteError:
+    """One sentence: why the index in ``folder`` cannot be written and what to do; whether the ``previous``
+    index is kept, or is ``answering`` meanwhile. Measures the free space now: call it after the failed
+    build's files are removed."""
+    code = failed.code or errno.EIO
+    reason = os.strerror(code) if code in (*_FULL, *_DENIED) else getattr(failed.cause, "strerror", None)
+    reason = reason or str(failed.cause)[:80]
+    stale = ", so the index is not updated with the changed documents" if answering else ""
+    if code in _FULL:
+        needed = f"about {_size(failed.needed)}" if failed.needed else "more space"
+        free = _size(_free_bytes(folder))
+        problem = (
+            f"The disk holding {folder} is full ({reason}){stale}: the new index needs {needed} and {free} are free"
+        )
+        todo = f"Free some space or choose another folder with {INDEX_ENV}=PATH"
+    else:
+        problem = f"Cannot write the index to {folder} ({reason}){stale}"
+        todo = f"Make it writable or choose another folder with {INDEX_ENV}=PATH"
+    then = "; answering from the previous index meanwhile" if answering else "; the previous index is kept"
+    return IndexWriteError(f"{problem}. {todo}{then if previous else ''}.")
+
+
+def _free_bytes(folder: Path) -> int:
+    for path in (folder, *folder.parents):  # the folder itself may not exist (yet)
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(path).free
+    return 0
+
+
+def _size(n: int) -> str:
+    """``36 MB``, ``1.2 MB``, ``820 kB``: decimal units, two significant digits below 10."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{n} bytes"
+
+
+def folder_bytes(path: Path) -> int:
+    """The size of the files under ``path`` (0 when it is gone)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for child in path.rglob("*"):
+            with contextlib.suppress(OSError):
+                if child.is_file():
+                    total += child.stat().st_size
+    return total
 
 
 def _save(index: Index, folder: Path) -> None:
@@ -195,6 +281,7 @@ def _save(index: Index, folder: Path) -> None:
     change once written), so adding a file to a large index writes little more than the new segment.
     """
     logger.info("Saving the index to %s", folder)
+    checksums: dict[str, str] = {}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         version = f"v-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -233,12 +320,33 @@ def _save(index: Index, folder: Path) -> None:
         _write_synced(pointer, version)
         os.replace(pointer, folder / "CURRENT")
         _fsync_dir(folder)
-    except OSError as exc:
-        raise _unwritable(folder, exc) from exc
+    except (OSError, RuntimeError) as exc:  # FAISS reports a failed write as a RuntimeError
+        if write_errno(exc) is None:
+            raise
+        raise WriteFailed(exc, needed=bytes_to_save(index, linked=checksums)) from exc
     index.folder = folder / version
     index.shares = None
     _remove_stale(folder, keep=version)
     logger.info("Saved index %s (%d passages)", index.folder, len(index.passages))
+
+
+def bytes_to_save(index: Index, linked: dict | None = None) -> int:
+    """About how many bytes saving ``index`` writes (files in ``linked`` are hard links: free)."""
+    linked = linked or {}
+    by_name = {s.name: s for s in index.keyword.segments}
+    total = index.dense.saved_bytes() + 8 * len(index.keyword.vocab) + 4096  # df, words, manifest
+    for vectors in (index.sentence_vectors, index.sentence_offsets):
+        total += 0 if vectors is None else vectors.nbytes
+    for (name, rows), vectors in zip(index.segments, index.vector_blocks(), strict=True):
+        if passages_file(name) not in linked:
+            postings = by_name[name]
+            arrays = (postings.data, postings.indices, postings.indptr, postings.lengths)
+            total += vectors.nbytes + rows * PASSAGE_BYTES + sum(a.nbytes for a in arrays)
+    return total
+
+
+# About how many bytes a passage takes in its passages file (up to 400 characters, JSON with its citation).
+PASSAGE_BYTES = 1000
 
 
 def _link_shared(index: Index, tmp: Path) -> dict[str, str]:
