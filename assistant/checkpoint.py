@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .encoder import Encoder
-from .versions import writing
+from .write_errors import writing
 
 logger = logging.getLogger(__name__)
 

@@ -40,20 +40,16 @@ from .terms import tokenize_many
 from .update import segment_rows, updatable, update
 from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vectors: part of this module's API)
     FORMAT_VERSION,
-    INDEX_ENV,
     PASSAGE_BYTES,
     RELEASE_BYTES,
     Index,
-    WriteFailed,
     _build_lock,
     _remove_stale,
     _save,
     describe,
-    folder_bytes,
     open_vectors,
-    unwritable_error,
-    writing,
 )
+from .write_errors import INDEX_ENV, WriteFailed, folder_bytes, unwritable_error, writing
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +104,7 @@ def open_index(
     ``extra`` maps a name to another folder whose files join the same index, cited as ``name/file``
     (the web chat's uploads); the index folder is still keyed on ``corpus`` and the model.
 
-    A build that cannot be written (full disk, read-only or locked folder) removes what it wrote; with
+    A build that cannot be written (full disk, read-only folder, no permission) removes what it wrote; with
     ``fallback`` the previous saved index, if there is one, is then returned with one warning saying why.
 
     Raises:

@@ -17,7 +17,8 @@ from .passage_files import kept_and_added
 from .records import Passage
 from .segments import count_terms, plan_segments
 from .terms import tokenize_many
-from .versions import PASSAGE_BYTES, Index, describe, folder_bytes
+from .versions import PASSAGE_BYTES, Index, describe
+from .write_errors import folder_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import pytest
 from assistant.api import Assistant
 from assistant.errors import IndexWriteError
 from assistant.store import index_folder
-from assistant.versions import folder_bytes, write_errno
+from assistant.write_errors import folder_bytes, write_errno
 
 from .conftest import ROOT, FakeEncoder, write, write_docs
 
