@@ -67,7 +67,7 @@ def update(
     with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:  # as in _build
         keyword_job = pool.submit(_updated_keyword, old.keyword, parts, new_passages)
         try:
-            reserve = len(new_passages) * PASSAGE_BYTES + folder_bytes(old.folder)  # about: shared files cost nothing
+            reserve = len(new_passages) * PASSAGE_BYTES + folder_bytes(old.folder)  # at most: shared files are links
             jobs = encoder_jobs(fresh, spans)
             encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress, reserve=reserve)
         except BaseException:
