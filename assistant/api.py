@@ -108,9 +108,10 @@ class Assistant:
 
     @property
     def index(self) -> Index:
-        """The corpus index, loaded (or built) on first use."""
+        """The corpus index, loaded (or built) on first use; the previous saved index, with a warning, when
+        the documents changed but the update cannot be written (full disk, read-only folder)."""
         if self._index is None:
-            self.refresh()
+            self.refresh(fallback=True)
         return self._index
 
     def _searchable_index(self) -> Index:
@@ -121,10 +122,12 @@ class Assistant:
             index = self.refresh(rebuild=True)
         return index
 
-    def refresh(self, *, rebuild: bool = False, progress: bool | None = None) -> Index:
+    def refresh(self, *, rebuild: bool = False, progress: bool | None = None, fallback: bool = False) -> Index:
         """Re-read the corpus folder: re-index changed files only, or everything with ``rebuild``.
 
         Questions asked meanwhile are answered from the previous index, which is swapped out at the end.
+        An update that cannot be written removes what it wrote and raises ``IndexWriteError``; with
+        ``fallback`` the previous saved index stays in use instead, with one warning saying why.
         """
         with self._lock:
             if self._index is not None:
@@ -140,6 +143,7 @@ class Assistant:
                 current=self._index,
                 progress=self.progress if progress is None else progress,
                 extra={UPLOADS: self.uploads} if self.uploads else None,
+                fallback=fallback,
             )
             self._index = index
             return index

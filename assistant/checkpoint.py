@@ -3,6 +3,7 @@ was interrupted (killed, out of power) re-uses what it had already encoded."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -14,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .encoder import Encoder
+from .write_errors import writing
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,13 @@ class _Piece:
 
 
 def encode_resumable(
-    jobs: dict[str, list[Item]], encoder: Encoder, work: Path, *, progress: bool = False, chunk: int | None = None
+    jobs: dict[str, list[Item]],
+    encoder: Encoder,
+    work: Path,
+    *,
+    progress: bool = False,
+    chunk: int | None = None,
+    reserve: int = 0,
 ) -> tuple[dict[str, np.ndarray], int]:
     """Vectors for each source's texts, re-using chunks a previous (interrupted) build saved in ``work``.
 
@@ -51,11 +59,14 @@ def encode_resumable(
     the files' content, so a restarted build finds the chunks it had already made. A text given
     with spans gets its own row followed by one row per span (``Encoder.encode_spans``).
 
+    When the disk cannot hold the chunks and the same vectors again in the saved index, this fails before
+    encoding anything. A failed write raises ``WriteFailed`` with the bytes the whole build needs: the chunks,
+    their vectors in the index, FAISS's copy of them, and ``reserve`` (the rest of the index).
+
     Returns:
         The vectors per source (one row per text or span) and how many rows came from saved chunks.
     """
     chunk = chunk or CHUNK_TEXTS
-    work.mkdir(parents=True, exist_ok=True)
     dimension = encoder.dimension
     items = {s: [(i, ()) if isinstance(i, str) else (i[0], tuple(i[1])) for i in v] for s, v in jobs.items()}
     pieces = [
@@ -71,13 +82,20 @@ def encode_resumable(
     reused = sum(sizes[i] for i in done)
     if reused:
         logger.info("Resuming: %d vectors were already made by an interrupted build", reused)
+    row_bytes = 4 * dimension
+    needed = 3 * sum(sizes) * row_bytes + reserve
+    with writing(needed):
+        work.mkdir(parents=True, exist_ok=True)
+        if reused < sum(sizes) and shutil.disk_usage(work).free < (2 * sum(sizes) - reused) * row_bytes:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(work))  # now, not after encoding
     with tqdm(
         total=sum(sizes) - reused, desc="Encoding", unit="vector", disable=not progress or reused == sum(sizes)
     ) as bar:
         for i, group in enumerate(groups):
             if i not in done:
                 done[i] = _encode(encoder, group)
-                _save(work / f"{keys[i]}.npy", done[i])
+                with writing(needed):
+                    _save(work / f"{keys[i]}.npy", done[i])
                 bar.update(sizes[i])
     out: dict[str, list[np.ndarray]] = {source: [] for source in jobs}
     for i, group in enumerate(groups):

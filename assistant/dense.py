@@ -165,6 +165,15 @@ class DenseIndex:
         scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return ids, scores
 
+    def saved_bytes(self) -> int:
+        """About the size of the file ``save`` writes: the vectors' codes, HNSW's links, IVF's ids and centroids."""
+        rows, dimension = self.size, self.dimension
+        if self.kind == "ivf":
+            code = dimension if self.params.get("quantizer", "sq8") == "sq8" else 4 * dimension
+            return rows * (code + 8) + self.params.get("nlist", 0) * dimension * 4
+        links = 8 * self.params.get("m", 0) if self.kind == "hnsw" else 0
+        return rows * (4 * dimension + links)
+
     def save(self, path: Path) -> None:
         import faiss
 

@@ -17,6 +17,10 @@ class IndexStoreError(AssistantError):
     """The saved index is missing, corrupt, or was built by another model."""
 
 
+class IndexWriteError(IndexStoreError):
+    """The index cannot be saved: its disk is full, or its folder is read-only or not writable."""
+
+
 class QuestionError(AssistantError):
     """The question or a search setting is not usable."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -39,7 +40,7 @@ from .terms import tokenize_many
 from .update import segment_rows, updatable, update
 from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vectors: part of this module's API)
     FORMAT_VERSION,
-    INDEX_ENV,
+    PASSAGE_BYTES,
     RELEASE_BYTES,
     Index,
     _build_lock,
@@ -48,6 +49,7 @@ from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vect
     describe,
     open_vectors,
 )
+from .write_errors import INDEX_ENV, WriteFailed, folder_bytes, unwritable_error, writing
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +97,19 @@ def open_index(
     progress: bool = False,
     extra: Mapping[str, Path] | None = None,
     current: Index | None = None,
+    fallback: bool = False,
 ) -> Index:
     """Load the saved index of ``corpus`` if it is current, else (re)build what changed and save it.
 
     ``extra`` maps a name to another folder whose files join the same index, cited as ``name/file``
     (the web chat's uploads); the index folder is still keyed on ``corpus`` and the model.
 
+    A build that cannot be written (full disk, read-only folder, no permission) removes what it wrote; with
+    ``fallback`` the previous saved index, if there is one, is then returned with one warning saying why.
+
     Raises:
         CorpusError: the corpus has no readable documents.
-        IndexStoreError: the index folder cannot be written.
+        IndexWriteError: the index folder cannot be written (and ``fallback`` found no previous index).
     """
     corpus = Path(corpus)
     files = corpus_files(corpus, extra)
@@ -119,18 +125,44 @@ def open_index(
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         return old
     options = {"dense_kind": dense_kind, "dense_params": dense_params, "sentence_vectors": sentence_vectors}
-    with _build_lock(folder):
-        _remove_stale(folder, keep=_current_version(folder))  # left by a writer that was killed
-        if rebuild:
-            checkpoint.clear(folder / WORK)
-        elif _current_version(folder) != (old.folder.name if old else None):
-            # Another process saved a version while this one waited for the lock: start from it.
-            old = _load_current(folder, encoder)
-            if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
-                return old
-        index = _build(corpus, state, unreadable, encoder, old, work=folder / WORK, progress=progress, **options)
+    try:
+        with _build_lock(folder):
+            with writing():
+                _remove_stale(folder, keep=_current_version(folder))  # left by a writer that was killed
+            if rebuild:
+                checkpoint.clear(folder / WORK)
+            elif _current_version(folder) != (old.folder.name if old else None):
+                # Another process saved a version while this one waited for the lock: start from it.
+                old = _load_current(folder, encoder)
+                if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
+                    return old
+            return _build_and_save(corpus, state, unreadable, encoder, old, folder, progress=progress, **options)
+    except WriteFailed as failed:
+        if fallback and old is not None:
+            logger.warning("%s", unwritable_error(folder, failed, previous=True, answering=True))
+            return old
+        kept = _current_version(folder) is not None  # never touched by a failed build
+        raise unwritable_error(folder, failed, previous=kept) from failed.cause
+
+
+def _build_and_save(corpus, state, unreadable, encoder: Encoder, old: Index | None, folder: Path, **options) -> Index:
+    """Build the index (``_build``) and save it as the new version; called with the build lock held.
+
+    A write that fails (``WriteFailed``) takes the failed build's files with it: the unfinished version and
+    the encoding checkpoints, which cannot be completed and would only keep the disk full.
+    """
+    work, index = folder / WORK, None
+    try:
+        index = _build(corpus, state, unreadable, encoder, old, work=work, **options)
         _save(index, folder)
-        checkpoint.clear(folder / WORK)
+    except WriteFailed as failed:
+        if index is not None:  # the checkpoints were complete: the next build needs their room again
+            failed.needed += folder_bytes(work)
+        checkpoint.clear(work)
+        with contextlib.suppress(OSError):
+            _remove_stale(folder, keep=_current_version(folder))
+        raise
+    checkpoint.clear(work)
     return index
 
 
@@ -247,7 +279,8 @@ def _build(
     with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:
         keyword_job = pool.submit(_keyword_index, fresh, reused_counts, order, vocab)
         try:
-            encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress)
+            reserve = len(new_passages) * PASSAGE_BYTES + (folder_bytes(old.folder) if old is not None else 0)
+            encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress, reserve=reserve)
         except BaseException:
             keyword_job.cancel()
             raise

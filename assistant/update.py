@@ -17,7 +17,8 @@ from .passage_files import kept_and_added
 from .records import Passage
 from .segments import count_terms, plan_segments
 from .terms import tokenize_many
-from .versions import Index, describe
+from .versions import PASSAGE_BYTES, Index, describe
+from .write_errors import folder_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ def update(
     with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:  # as in _build
         keyword_job = pool.submit(_updated_keyword, old.keyword, parts, new_passages)
         try:
-            encoded, resumed = checkpoint.encode_resumable(encoder_jobs(fresh, spans), encoder, work, progress=progress)
+            reserve = len(new_passages) * PASSAGE_BYTES + folder_bytes(old.folder)  # at most: shared files are links
+            jobs = encoder_jobs(fresh, spans)
+            encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress, reserve=reserve)
         except BaseException:
             keyword_job.cancel()
             raise

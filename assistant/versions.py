@@ -23,16 +23,15 @@ import numpy as np
 
 from .dense import DenseIndex
 from .documents import file_digests
-from .errors import IndexStoreError
 from .keyword import KeywordIndex
 from .passage_files import passage_lines, source_codes
 from .passages import CHUNKING
 from .records import Passage
+from .write_errors import WriteFailed, write_errno
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 9
-INDEX_ENV = "ASSISTANT_INDEX_DIR"
 _VERSION = re.compile(r"v-\d{14}-[0-9a-f]{6}")
 
 
@@ -169,7 +168,7 @@ def _build_lock(folder: Path):
         folder.mkdir(parents=True, exist_ok=True)
         handle = open(folder / "build.lock", "a+b")  # closed below, which releases the lock
     except OSError as exc:
-        raise _unwritable(folder, exc) from exc
+        raise WriteFailed(exc, needed=0) from exc
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -181,13 +180,6 @@ def _build_lock(folder: Path):
         handle.close()
 
 
-def _unwritable(folder: Path, exc: OSError) -> IndexStoreError:
-    return IndexStoreError(
-        f"Cannot write the index to {folder} ({exc.strerror or exc}). "
-        f"Make it writable or choose another folder with {INDEX_ENV}=PATH."
-    )
-
-
 def _save(index: Index, folder: Path) -> None:
     """Write a new version folder, fsync it, then switch ``CURRENT`` to it with one atomic rename.
 
@@ -195,6 +187,7 @@ def _save(index: Index, folder: Path) -> None:
     change once written), so adding a file to a large index writes little more than the new segment.
     """
     logger.info("Saving the index to %s", folder)
+    checksums: dict[str, str] = {}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         version = f"v-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -233,12 +226,33 @@ def _save(index: Index, folder: Path) -> None:
         _write_synced(pointer, version)
         os.replace(pointer, folder / "CURRENT")
         _fsync_dir(folder)
-    except OSError as exc:
-        raise _unwritable(folder, exc) from exc
+    except (OSError, RuntimeError) as exc:  # FAISS reports a failed write as a RuntimeError
+        if write_errno(exc) is None:
+            raise
+        raise WriteFailed(exc, needed=bytes_to_save(index, linked=checksums)) from exc
     index.folder = folder / version
     index.shares = None
     _remove_stale(folder, keep=version)
     logger.info("Saved index %s (%d passages)", index.folder, len(index.passages))
+
+
+def bytes_to_save(index: Index, linked: dict | None = None) -> int:
+    """About how many bytes saving ``index`` writes (files in ``linked`` are hard links: free)."""
+    linked = linked or {}
+    by_name = {s.name: s for s in index.keyword.segments}
+    total = index.dense.saved_bytes() + 8 * len(index.keyword.vocab) + 4096  # df, words, manifest
+    for vectors in (index.sentence_vectors, index.sentence_offsets):
+        total += 0 if vectors is None else vectors.nbytes
+    for (name, rows), vectors in zip(index.segments, index.vector_blocks(), strict=True):
+        if passages_file(name) not in linked:
+            postings = by_name[name]
+            arrays = (postings.data, postings.indices, postings.indptr, postings.lengths)
+            total += vectors.nbytes + rows * PASSAGE_BYTES + sum(a.nbytes for a in arrays)
+    return total
+
+
+# About how many bytes a passage takes in its passages file (up to 400 characters, JSON with its citation).
+PASSAGE_BYTES = 1000
 
 
 def _link_shared(index: Index, tmp: Path) -> dict[str, str]:
