@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.api import Assistant
-from assistant.ui import build_app, launch
+from assistant.web.ui import build_app, launch
 
 from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, SEEDS, write
 

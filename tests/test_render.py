@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.answer import make_answer
 from assistant.records import DocumentInfo, Hit, Passage
-from assistant.render import (
+from assistant.search.answer import make_answer
+from assistant.web.render import (
     escape_html,
     highlight,
     query_terms,
@@ -19,7 +19,7 @@ from assistant.render import (
     term_spans,
     unescape_html,
 )
-from assistant.webpage import SEED_EXAMPLES, default_examples
+from assistant.web.webpage import SEED_EXAMPLES, default_examples
 
 OUR_TAGS = {"div", "p", "span", "a", "code", "mark", "strong", "details", "summary", "br", "table", "thead"}
 OUR_TAGS |= {"tbody", "tr", "th", "td"}

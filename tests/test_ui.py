@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from assistant.api import Assistant
-from assistant.ui import build_app, launch, user_questions
+from assistant.web.ui import build_app, launch, user_questions
 
 from .conftest import SEEDS, write
 

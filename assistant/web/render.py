@@ -11,9 +11,9 @@ import html
 from collections.abc import Sequence
 from functools import lru_cache
 
-from .answer import LABELS, answer_sentences, language, uncited
-from .records import Answer, DocumentInfo, Passage
-from .terms import fold, stem, tokenize
+from ..keyword import fold, stem, tokenize
+from ..records import Answer, DocumentInfo, Passage
+from ..search import LABELS, answer_sentences, language, uncited
 
 WORDS = {
     "zh": {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import json
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from .errors import ModelError
+from ..errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -27,6 +26,21 @@ MODEL_ENV = "ASSISTANT_MODEL"
 _USE_ALIASES = {"use-multilingual-v3", "usem3", "use", "universal-sentence-encoder-multilingual-3"}
 _MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}
 _USE_MODULE = "assistant.usem3_module.USEMultilingual"  # its type in a saved model's modules.json
+
+
+_factory = None  # set by ``set_encoder_factory``: builds every encoder the API makes
+
+
+def set_encoder_factory(factory) -> None:
+    """Have ``make_encoder`` (so ``Assistant``, the CLI and ``eval``) build encoders with ``factory(model)``
+    instead of loading the model; ``None`` restores the real models. The seam for tests and plug-ins."""
+    global _factory
+    _factory = factory
+
+
+def make_encoder(model: str | None = None) -> Encoder:
+    """The encoder for ``model`` (an alias or a local folder; default ``$ASSISTANT_MODEL`` or the bundled USE)."""
+    return _factory(model) if _factory is not None else Encoder(model)
 
 
 def default_model() -> str:
@@ -152,30 +166,6 @@ class Encoder:
         """The model's ``encode_spans(texts, spans)`` if it has a working one, else None."""
         pooled = getattr(self.model[0], "encode_spans", None)
         return pooled if pooled is not None and pooled([], []) is not None else None
-
-
-@functools.cache
-def _blas_libraries() -> list:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController().select(user_api="blas").lib_controllers
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """BLAS limited to one thread meanwhile (for small matrices, where more threads only wait).
-
-    Only libraries not already at one thread are touched: a query inside a limited section pays two
-    cheap calls per library, not threadpoolctl's ``limit`` (~0.7 ms, a third of encoding a question).
-    """
-    changed = [(lib, n) for lib in _blas_libraries() if (n := lib.num_threads) != 1]
-    for lib, _ in changed:
-        lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, n in changed:
-            lib.set_num_threads(n)
 
 
 class FairLock:

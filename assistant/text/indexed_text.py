@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 
+from ..records import Passage
 from .passages import split_sentences, weight
-from .records import Passage
 
 
 def embed_text(passage: Passage) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from .api import Assistant
-from .errors import AssistantError, QuestionError, UploadError
-from .uploads import MAX_FILES_PER_UPLOAD
+from ..api import Assistant
+from ..errors import AssistantError, QuestionError, UploadError
+from ..text import MAX_FILES_PER_UPLOAD
 from .webguard import UNEXPECTED
 
 MAX_CONTEXT = 10

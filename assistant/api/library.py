@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import QuestionError
-from .passage_files import columns
-from .records import DocumentInfo, Passage
-from .store import Index
-from .uploads import UPLOADS
+from ..errors import QuestionError
+from ..records import DocumentInfo, Passage
+from ..storage import Index, columns
+from ..text import UPLOADS
 
 
 class Library:

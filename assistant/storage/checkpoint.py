@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .encoder import Encoder
+from ..encoders import Encoder
 from .write_errors import writing
 
 logger = logging.getLogger(__name__)

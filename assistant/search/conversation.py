@@ -6,8 +6,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import QuestionError
-from .passages import weight
+from ..errors import QuestionError
+from ..text import weight
 
 # Bounds on what a request's history may hold (a question alone is capped by ``retriever.MAX_QUESTION_CHARS``).
 MAX_HISTORY_ITEMS = 400  # messages or turns in one history: 200 questions with their answers

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..encoders import Encoder
+from ..keyword import KeywordIndex, count_terms, plan_segments, tokenize_many
+from ..records import Passage
+from ..text import encoder_jobs, keyword_text, sentence_spans, split_rows, stack_rows
 from . import checkpoint
-from .encoder import Encoder
-from .indexed_text import encoder_jobs, keyword_text, sentence_spans, split_rows, stack_rows
-from .keyword import KeywordIndex
 from .passage_files import kept_and_added
-from .records import Passage
-from .segments import count_terms, plan_segments
-from .terms import tokenize_many
 from .versions import PASSAGE_BYTES, Index, describe
 from .write_errors import folder_bytes
 

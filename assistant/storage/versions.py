@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .dense import DenseIndex
-from .documents import file_digests
-from .keyword import KeywordIndex
+from ..dense import DenseIndex
+from ..keyword import KeywordIndex
+from ..records import Passage
+from ..text import CHUNKING, file_digests
 from .passage_files import passage_lines, source_codes
-from .passages import CHUNKING
-from .records import Passage
 from .write_errors import WriteFailed, write_errno
 
 logger = logging.getLogger(__name__)

@@ -15,28 +15,25 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
-from .changes import corpus_files, file_state, held_sources
-from .dense import choose_kind, choose_spec, reuse_or_build
-from .documents import read_document
-from .encoder import Encoder
-from .errors import AssistantError, CorpusError
-from .indexed_text import (  # noqa: F401  (embed_text, passage_sentences: part of this module's API)
-    embed_text,
+from ..dense import choose_kind, choose_spec, reuse_or_build
+from ..encoders import Encoder
+from ..errors import AssistantError, CorpusError
+from ..keyword import KeywordIndex, count_terms, stack_counts, tokenize_many
+from ..records import Passage
+from ..text import (
+    CHUNKING,
     encoder_jobs,
     keyword_text,
-    passage_sentences,
+    make_passages,
+    read_document,
     sentence_spans,
     split_rows,
     stack_rows,
 )
-from .keyword import KeywordIndex
+from . import checkpoint
+from .changes import corpus_files, file_state, held_sources
 from .loading import _current_version, _load_current
 from .passage_files import source_codes
-from .passages import CHUNKING, make_passages
-from .records import Passage
-from .segments import count_terms, stack_counts
-from .terms import tokenize_many
 from .update import segment_rows, updatable, update
 from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vectors: part of this module's API)
     FORMAT_VERSION,

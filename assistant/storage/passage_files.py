@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexStoreError
-from .records import Passage
+from ..errors import IndexStoreError
+from ..records import Passage
 
 _SCAN = 16 << 20  # bytes per read when finding line starts
 

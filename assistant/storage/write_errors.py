@@ -9,7 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .errors import IndexWriteError
+from ..errors import IndexWriteError
 
 INDEX_ENV = "ASSISTANT_INDEX_DIR"
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .documents import file_digest, find_files
+from ..text import file_digest, find_files
 
 if TYPE_CHECKING:
     from .versions import Index

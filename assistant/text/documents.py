@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import CorpusError
-from .records import Document, Paragraph
+from ..errors import CorpusError
+from ..records import Document, Paragraph
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .dense import DenseIndex
-from .documents import file_digests
-from .encoder import Encoder
-from .errors import IndexStoreError
-from .keyword import KeywordIndex
+from ..dense import DenseIndex
+from ..encoders import Encoder
+from ..errors import IndexStoreError
+from ..keyword import KeywordIndex
+from ..text import file_digests
 from .passage_files import SavedPassages
 from .versions import _VERSION, FORMAT_VERSION, Index, open_vectors, passages_file, vectors_file
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from .encoder import Encoder
-from .passages import split_sentences
-from .records import Answer, Hit
-from .terms import fold, tokenize
+from ..encoders import Encoder
+from ..keyword import fold, tokenize
+from ..records import Answer, Hit
+from ..text import split_sentences
 
 NOT_FOUND = {
     "zh": "抱歉，知识库中没有找到与这个问题相关的内容。",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .records import DocumentInfo
-from .uploads import MAX_UPLOAD_BYTES
+from ..records import DocumentInfo
+from ..text import MAX_UPLOAD_BYTES
 
 _MB = MAX_UPLOAD_BYTES >> 20
 

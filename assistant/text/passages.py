@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .records import Document, Paragraph, Passage
+from ..records import Document, Paragraph, Passage
 
 _SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z]|etc|vs|approx|no)\.$")

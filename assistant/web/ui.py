@@ -11,14 +11,23 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .answer import language, make_answer, render_conversation, render_markdown
-from .api import Assistant
-from .conversation import MAX_HISTORY_ITEMS, earlier_questions, text_of
-from .errors import AssistantError
-from .records import Answer
+from ..api import Assistant
+from ..errors import AssistantError
+from ..records import Answer
+from ..search import (
+    DEFAULT_ALPHA,
+    DEFAULT_THRESHOLD,
+    MAX_HISTORY_ITEMS,
+    MAX_TOP_K,
+    earlier_questions,
+    language,
+    make_answer,
+    render_conversation,
+    render_markdown,
+    text_of,
+)
+from ..text import MAX_UPLOAD_BYTES
 from .render import escape_html, render_documents, render_error, render_reply, unescape_html
-from .retriever import DEFAULT_ALPHA, DEFAULT_THRESHOLD, MAX_TOP_K
-from .uploads import MAX_UPLOAD_BYTES
 from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples
 
 if TYPE_CHECKING:

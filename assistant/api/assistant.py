@@ -13,23 +13,32 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import best_sentences, make_answer
-from .conversation import earlier_questions, make_query
-from .encoder import Encoder
-from .errors import AssistantError, QuestionError, UploadError
-from .indexed_text import sentence_vectors_by_text
-from .library import Library
-from .records import Answer, DocumentInfo, Hit, Passage, UploadReport
-from .retriever import (
+from ..encoders import Encoder, make_encoder
+from ..errors import AssistantError, QuestionError, UploadError
+from ..records import Answer, DocumentInfo, Hit, Passage, UploadReport
+from ..search import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
+    best_sentences,
     check_top_k,
     clean_question,
     dense_text,
+    earlier_questions,
+    make_answer,
+    make_query,
     retrieve,
 )
-from .store import Index, default_index_root, open_index
-from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
+from ..storage import Index, default_index_root, open_index
+from ..text import (
+    MAX_FILES_PER_UPLOAD,
+    MAX_UPLOAD_BYTES,
+    UPLOADS,
+    check_size,
+    sentence_vectors_by_text,
+    store_upload,
+    upload_path,
+)
+from .library import Library
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +101,7 @@ class Assistant:
         uploads: str | Path | None = None,
     ):
         self.corpus = Path(corpus) if corpus else default_corpus()
-        self.encoder = encoder or Encoder(model)
+        self.encoder = encoder or make_encoder(model)
         self.index_root = Path(index_root) if index_root else None
         self.top_k = check_top_k(top_k)
         self.alpha = _number(DEFAULT_ALPHA if alpha is None else alpha, _ALPHA_MESSAGE)
@@ -151,7 +160,7 @@ class Assistant:
     def warm_up(self) -> Index:
         """Load (or build) the index, the tokenizer and the documents list while the model loads in a
         background thread, so that neither the page nor the first question pays for them."""
-        from .terms import tokenize
+        from ..keyword import tokenize
 
         model = threading.Thread(target=self._load_model, name="model-warm-up", daemon=True)
         model.start()
@@ -168,8 +177,7 @@ class Assistant:
         of on first use: the first index build then measures building alone."""
         import faiss  # noqa: F401  (imported where used; this only moves its loading here)
 
-        from .lexicon import load_dictionary
-        from .terms import tokenize
+        from ..keyword import load_dictionary, tokenize
 
         self.encoder.encode(["warm up"])
         tokenize("预热 warm up")

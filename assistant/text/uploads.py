@@ -8,8 +8,8 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+from ..errors import AssistantError, UploadError
 from .documents import SUFFIXES, read_document
-from .errors import AssistantError, UploadError
 
 UPLOADS = "uploads"  # how uploaded files are cited: uploads/<name>
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

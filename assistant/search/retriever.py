@@ -8,13 +8,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..encoders import Encoder, one_blas_thread
+from ..errors import QuestionError
+from ..keyword import to_simplified, tokenize, top_k, traditional_share
+from ..records import Hit
+from ..storage import Index
 from .conversation import CONTROL, Query
-from .encoder import Encoder, one_blas_thread
-from .errors import QuestionError
-from .keyword import top_k
-from .records import Hit
-from .store import Index
-from .terms import to_simplified, tokenize, traditional_share
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_THRESHOLD = 0.2
