@@ -25,6 +25,8 @@ def _become(user: str) -> None:
     import bm25s  # noqa: F401
     import faiss  # noqa: F401
 
+    import assistant.api  # noqa: F401  (every module a command may import: that user cannot read them later)
+    import assistant.search  # noqa: F401
     from assistant.encoders.blas import blas_libraries
     from assistant.storage.build import KeywordIndex
 

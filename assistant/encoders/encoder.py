@@ -25,7 +25,8 @@ DEFAULT_MODEL = "use-multilingual-v3"
 MODEL_ENV = "ASSISTANT_MODEL"
 _USE_ALIASES = {"use-multilingual-v3", "usem3", "use", "universal-sentence-encoder-multilingual-3"}
 _MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}
-_USE_MODULE = "assistant.usem3_module.USEMultilingual"  # its type in a saved model's modules.json
+# Its type in a saved model's modules.json: the path earlier versions saved, and the module's own.
+_USE_MODULES = ("assistant.usem3_module.USEMultilingual", "assistant.encoders.usem3_module.USEMultilingual")
 
 
 _factory = None  # set by ``set_encoder_factory``: builds every encoder the API makes
@@ -107,7 +108,7 @@ class Encoder:
                 modules = json.loads((Path(self.name) / "modules.json").read_text())
             except (OSError, ValueError):
                 return False
-            usem3 = any(isinstance(m, dict) and m.get("type") == _USE_MODULE for m in modules)
+            usem3 = any(isinstance(m, dict) and m.get("type") in _USE_MODULES for m in modules)
         return usem3 and importlib.util.find_spec("sentencepiece") is not None  # its offsets place the spans
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
