@@ -269,7 +269,7 @@ def render_documents(
         return f'<p class="kb-docs-empty">{words["empty"]}</p>'
     ordered = sorted(documents, key=lambda d: (not d.uploaded, natural_key(d.source), d.source))
     rows = "".join(
-        f'<tr class="kb-row"><td><span class="kb-doc-title">{escape_html(d.title)}</span><br>'
+        f'<tr class="kb-row"><td><span class="kb-doc-title">{escape_html(d.title)}</span> '
         f"<code>{escape_html(d.source)}</code>"
         + (f' <span class="kb-tag">{words["uploaded"]}</span>' if d.uploaded else "")
         + f'</td><td class="kb-num">{d.passages}</td></tr>'

@@ -141,8 +141,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                 + (f'<p class="kb-hint">{escape_html(words["upload_hint"])}</p>' if assistant.uploads else "")
                 + "</div>"
             ),
-            gr.update(choices=uploaded, value=None, label=words["remove_pick"], visible=bool(uploaded)),
-            gr.update(value=words["remove"], visible=bool(uploaded)),
+            gr.update(choices=uploaded, value=None, label=words["remove_pick"]),
+            gr.update(value=words["remove"]),
+            gr.update(visible=bool(uploaded)),  # the remove row: no empty row while nothing is uploaded
             gr.update(label=words["upload"]),
         )
         return out if report is None else (*out, render_status(report, lang))
@@ -223,7 +224,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                         visible=assistant.uploads is not None,
                     )
                     status = gr.HTML(elem_id="upload-status", elem_classes=["kb-status"], min_height=24)
-                    with gr.Row(visible=assistant.uploads is not None):
+                    with gr.Row(visible=False, elem_id="remove-row") as remove_row:
                         to_remove = gr.Dropdown(
                             choices=[], label=words["remove_pick"], scale=3, min_width=160, elem_id="remove-pick"
                         )
@@ -245,7 +246,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                         label=words["threshold"],
                     )
 
-        kb_outputs = [documents, to_remove, remove_btn, upload]
+        kb_outputs = [documents, to_remove, remove_btn, remove_row, upload]
         labelled = [send, box, clear, kb, settings, top_k, alpha, threshold, *kb_outputs, status]
         inputs = [box, chatbot, top_k, alpha, threshold, turns, lang]
         chat_outputs = [box, chatbot, turns]

@@ -28,7 +28,7 @@ PAGE = {
         "threshold": "Relevance threshold (weaker passages are not shown)",
         "summary": "Documents: {docs} · passages: {passages}",
         "indexing": "Indexing {n} file(s)…",
-        "added": "Added {source} ({passages} passages).",
+        "added": "Added {source} (passages: {passages}).",
         "refused": "Not added: {reason}",
         "removed": "Removed {source}.",
         "pick_first": "Choose an uploaded document first.",
@@ -212,9 +212,11 @@ details.kb-context > summary { cursor: pointer; color: var(--color-accent); font
 .kb-para { padding-left: 0.6em; border-left: 3px solid transparent; opacity: 0.7; overflow-wrap: anywhere; }
 .kb-para.kb-cited { border-left-color: var(--color-accent); opacity: 1; }
 .kb-pn { font-size: 0.8em; color: var(--body-text-color-subdued); margin-right: 0.5em; }
-.kb-docs { width: 100%; font-size: 0.85em; border-collapse: collapse; }
-.kb-docs th, .kb-docs td { text-align: left; padding: 0.2em 0.4em; border-bottom: 1px solid var(--border-color-primary);
-  overflow-wrap: anywhere; vertical-align: top; }
+.kb-docs { width: 100%; font-size: 0.85em; border-collapse: collapse; border: none !important; margin: 0 !important; }
+.kb-docs th, .kb-docs td { text-align: left; padding: 0.25em 0.5em; border: none !important;
+  border-bottom: 1px solid var(--border-color-primary) !important; overflow-wrap: anywhere; vertical-align: top; }
+.kb-docs tr { border: none !important; }
+.kb-doc-title { margin-right: 0.3em; }
 .kb-docs .kb-num { text-align: right; white-space: nowrap; }
 .kb-docs code { font-size: 0.9em; white-space: normal; overflow-wrap: anywhere; }
 .kb-tag { font-size: 0.8em; padding: 0 0.35em; border-radius: 4px; background: var(--color-accent-soft); }
@@ -225,9 +227,15 @@ details.kb-context > summary { cursor: pointer; color: var(--color-accent); font
   font-size: 0.9em; color: var(--body-text-color); background: var(--input-background-fill);
   border: 1px solid var(--border-color-primary); border-radius: 6px; }
 .kb-docs-box { max-height: min(300px, 36vh); overflow-y: auto; border: 1px solid var(--border-color-primary);
-  border-radius: 6px; }
+  border-radius: 6px; margin-bottom: 0.4em; }
 .kb-docs-box .kb-docs thead th { position: sticky; top: 0; z-index: 1; background: var(--background-fill-secondary); }
 .kb-docs-box .kb-docs tr:last-child td { border-bottom: none; }
+/* Gradio opens a dropdown's list upwards in the lower half of the window, over the list's own label:
+   open it right under the box instead (Gradio positions it with inline styles, hence !important). */
+#kb, #remove-row, #remove-row .form, #remove-pick { overflow: visible !important; }
+#remove-pick .wrap { position: relative; }
+#remove-pick .options { position: absolute !important; top: calc(100% + 2px) !important; bottom: auto !important;
+  left: 0 !important; width: 100% !important; z-index: 50; }
 /* Gradio's scroll-to-bottom arrow sits over the last card's text; the chat scrolls by itself instead. */
 #chat .scroll-down-button-container { display: none !important; }
 #ask-row { align-items: stretch; }
@@ -321,7 +329,8 @@ body, .gradio-container, .gradio-container button, .gradio-container input, .gra
       note = document.createElement("div");
       note.id = "upload-note";
       note.className = "kb-status";
-      status.parentNode.insertBefore(note, status.nextSibling);
+      // after Gradio's own content, which it re-renders without touching this
+      (status.querySelector(".prose") || status).insertAdjacentElement("afterend", note);
       new MutationObserver(showRefused).observe(document.getElementById("documents"), { childList: true, subtree: true });
     }
     var lang = pageLanguage(), langs = lang === "zh" || lang === "en" ? [lang] : ["en", "zh"];

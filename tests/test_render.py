@@ -292,7 +292,7 @@ def test_upload_status_is_rendered_again_in_each_language():
         '<p class="kb-good">已添加 uploads/a.md（3 个片段）。</p><p class="kb-bad">未添加：b.txt 是空文件，没有可添加的内容。</p>'
     )
     assert unescape_html(render_status(report, "en")) == (
-        '<p class="kb-good">Added uploads/a.md (3 passages).</p><p class="kb-bad">Not added: b.txt is empty; nothing to add.</p>'
+        '<p class="kb-good">Added uploads/a.md (passages: 3).</p><p class="kb-bad">Not added: b.txt is empty; nothing to add.</p>'
     )
     assert "<br>" in render_status(report, "both") and "已添加" in render_status(report, "both")
     assert render_status([("bad", "refused", {"reason": "<img src=x>.txt is empty; nothing to add."})], "zh") == (
