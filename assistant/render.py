@@ -91,8 +91,11 @@ def term_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
         start = flat.find(term)
         while start >= 0:
             latin = term[0].isascii() and term[0].isalnum()
-            if not (latin and start > 0 and flat[start - 1].isascii() and flat[start - 1].isalnum()):
-                end = start + len(term)
+            end = start + len(term)
+            inside = latin and start > 0 and flat[start - 1].isascii() and flat[start - 1].isalnum()
+            if term.isdigit() and end < len(flat) and flat[end].isdigit():
+                inside = True  # a number is whole or nothing: 12 is not in 129
+            if not inside:
                 if latin:  # a stem marks the whole word it stands for: "blueberri" marks "blueberries"
                     word_end = end
                     while word_end < len(flat) and flat[word_end].isascii() and flat[word_end].isalpha():

@@ -67,6 +67,7 @@ def test_query_terms_are_folded_words_longest_first():
         ("fresh blueberries needs", ["blueberri", "need"], ["blueberries", "needs"]),  # stems mark their words
         ("國際組織成立於北京", ["国际组织", "成立"], ["國際組織成立"]),  # traditional text, simplified terms
         ("ＷＩＣ　founded", ["wic"], ["ＷＩＣ"]),  # full-width letters
+        ("device 129 and device 12", ["12"], ["12"]),  # a number matches whole numbers only
     ],
 )
 def test_term_spans_map_back_to_the_original_characters(text, terms, expected):
