@@ -266,8 +266,9 @@ def render_documents(
     (the page's script hides the rows that do not match).
 
     At most ``limit`` rows; the rest are counted, not listed (a page is no place for 10,000 rows).
+    ``lang`` is ``zh``, ``en`` or ``both`` (the page before its first question).
     """
-    words = WORDS[lang]
+    words = WORDS.get(lang) or {key: f"{WORDS['en'][key]} · {WORDS['zh'][key]}" for key in WORDS["en"]}
     if not documents:
         return f'<p class="kb-docs-empty">{words["empty"]}</p>'
     ordered = sorted(documents, key=lambda d: (not d.uploaded, natural_key(d.source), d.source))

@@ -134,7 +134,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         docs = assistant.documents()
         summary = words["summary"].format(docs=len(docs), passages=sum(d.passages for d in docs))
         uploaded = [d.source for d in docs if d.uploaded]
-        table = render_documents(docs, "zh" if lang == "zh" else "en")
+        table = render_documents(docs, lang)
         out = (
             gr.update(
                 value=f'<div class="kb-base" data-lang="{lang}"><p class="kb-summary">{escape_html(summary)}</p>{table}'

@@ -336,10 +336,12 @@ body, .gradio-container, .gradio-container button, .gradio-container input, .gra
     var lang = pageLanguage(), langs = lang === "zh" || lang === "en" ? [lang] : ["en", "zh"];
     note.textContent = "";
     refused.forEach(function (name) {
-      var line = document.createElement("p");
-      line.className = "kb-bad";
-      line.textContent = langs.map(function (l) { return TOO_BIG[l].replace("{name}", name); }).join(" · ");
-      note.appendChild(line);
+      langs.forEach(function (l) {
+        var line = document.createElement("p");
+        line.className = "kb-bad";
+        line.textContent = TOO_BIG[l].replace("{name}", name);
+        note.appendChild(line);
+      });
     });
   }
   document.addEventListener("change", function (event) {

@@ -203,6 +203,7 @@ def test_document_table_is_in_natural_order_with_a_filter_box():
     assert '<div class="kb-docs-box"><table class="kb-docs" id="kb-docs">' in html
     assert '<tr class="kb-nomatch" hidden>' in html and html.count('<tr class="kb-row">') == 6
     assert "kb-filter" not in render_documents(docs[:2], "en")  # two documents need no filter
+    assert "<th>Document · 文档</th>" in render_documents(docs, "both")  # before the first question
 
 
 def test_many_hostile_documents_stay_text_in_the_table():
