@@ -20,6 +20,16 @@ SEED = "wuzhen_summit_ten_years_interview.txt"
 BOT = "#chat [data-testid='bot']"
 
 
+def serve(bot: Assistant):
+    """The chat of ``bot`` on a free port of this machine: (url, app)."""
+    app = build_app(bot)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    return f"http://127.0.0.1:{port}/", app
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
@@ -34,12 +44,8 @@ def server(tmp_path_factory):
         folder, index_root=tmp_path_factory.mktemp("emb"), uploads=tmp_path_factory.mktemp("data") / "uploads"
     )
     bot.refresh()
-    app = build_app(bot)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
+    url, app = serve(bot)
+    yield url
     app.close()
 
 
@@ -53,16 +59,6 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
-
-
-def serve(bot: Assistant):
-    """The chat of ``bot`` on a free port of this machine: (url, app)."""
-    app = build_app(bot)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    return f"http://127.0.0.1:{port}/", app
 
 
 @pytest.fixture(scope="module")
