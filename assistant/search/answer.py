@@ -19,11 +19,18 @@ NOT_FOUND = {
     "en": "Sorry, nothing in the documents answers this question.",
 }
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
-def language(text: str) -> str:
-    """``zh`` when the text has Chinese characters, else ``en``."""
-    return "zh" if _CJK.search(text) else "en"
+def language(text: str, default: str = "en") -> str:
+    """``zh`` when the text has Chinese characters, ``en`` when it has other letters, else ``default``.
+
+    A question of digits and symbols alone (or a blank one) says nothing about its language, so the
+    web page passes its current language as ``default`` and keeps it.
+    """
+    if _CJK.search(text):
+        return "zh"
+    return "en" if _LETTER.search(text) else default
 
 
 def best_sentences(

@@ -8,6 +8,7 @@ line, no newline) and Markdown's special characters are escaped as entities as w
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -21,10 +22,12 @@ WORDS = {
         "context": "查看原文上下文",
         "not_found_hint": "换个说法再问，或在“知识库”里上传相关文档。",
         "documents": "文档",
-        "passages": "段落",
+        "passages": "片段",
         "uploaded": "已上传",
         "empty": "知识库是空的。",
         "more": "……另有 {n} 个文档未列出",
+        "filter": "筛选文档（标题或文件名）…",
+        "no_match": "没有匹配的文档。",
     },
     "en": {
         **LABELS["en"],
@@ -35,6 +38,8 @@ WORDS = {
         "uploaded": "uploaded",
         "empty": "The knowledge base is empty.",
         "more": "… and {n} more documents",
+        "filter": "Filter documents (title or file)…",
+        "no_match": "No document matches.",
     },
 }
 
@@ -86,8 +91,11 @@ def term_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
         start = flat.find(term)
         while start >= 0:
             latin = term[0].isascii() and term[0].isalnum()
-            if not (latin and start > 0 and flat[start - 1].isascii() and flat[start - 1].isalnum()):
-                end = start + len(term)
+            end = start + len(term)
+            inside = latin and start > 0 and flat[start - 1].isascii() and flat[start - 1].isalnum()
+            if term.isdigit() and end < len(flat) and flat[end].isdigit():
+                inside = True  # a number is whole or nothing: 12 is not in 129
+            if not inside:
                 if latin:  # a stem marks the whole word it stands for: "blueberri" marks "blueberries"
                     word_end = end
                     while word_end < len(flat) and flat[word_end].isascii() and flat[word_end].isalpha():
@@ -241,20 +249,32 @@ def _join(texts: list[str]) -> str:
 
 def render_error(message: str, lang: str = "en") -> str:
     """A user mistake (empty question, bad setting) as one escaped sentence."""
-    return f'<div class="kb-reply kb-error" lang="{lang}"><p>{escape_html(message)}</p></div>'
+    tag = f' lang="{lang}"' if lang in WORDS else ""  # the bilingual page has no one language
+    return f'<div class="kb-reply kb-error"{tag}><p>{escape_html(message)}</p></div>'
 
 
-def render_documents(documents: Sequence[DocumentInfo], lang: str = "en", *, limit: int = 100) -> str:
-    """The knowledge base as a table: title and file (uploaded ones tagged, and listed first), passages.
+def natural_key(text: str) -> list:
+    """Sort key that reads digit runs as numbers: ``DEV_2`` before ``DEV_10``, case ignored."""
+    return [int(part) if n % 2 else part.casefold() for n, part in enumerate(re.split(r"(\d+)", text))]
+
+
+def render_documents(
+    documents: Sequence[DocumentInfo], lang: str = "en", *, limit: int = 500, filter_at: int = 6
+) -> str:
+    """The knowledge base as a table in a scrolling box: title and file (uploaded ones tagged, and listed
+    first), passages; files in natural order. With ``filter_at`` documents or more, a filter box above it
+    (the page's script hides the rows that do not match).
 
     At most ``limit`` rows; the rest are counted, not listed (a page is no place for 10,000 rows).
+    ``lang`` is ``zh``, ``en`` or ``both`` (the page before its first question).
     """
-    words = WORDS[lang]
+    words = WORDS.get(lang) or {key: f"{WORDS['en'][key]} · {WORDS['zh'][key]}" for key in WORDS["en"]}
     if not documents:
         return f'<p class="kb-docs-empty">{words["empty"]}</p>'
-    ordered = sorted(documents, key=lambda d: (not d.uploaded, d.source))
+    ordered = sorted(documents, key=lambda d: (not d.uploaded, natural_key(d.source), d.source))
     rows = "".join(
-        f'<tr><td><span class="kb-doc-title">{escape_html(d.title)}</span><br><code>{escape_html(d.source)}</code>'
+        f'<tr class="kb-row"><td><span class="kb-doc-title">{escape_html(d.title)}</span> '
+        f"<code>{escape_html(d.source)}</code>"
         + (f' <span class="kb-tag">{words["uploaded"]}</span>' if d.uploaded else "")
         + f'</td><td class="kb-num">{d.passages}</td></tr>'
         for d in ordered[:limit]
@@ -262,7 +282,14 @@ def render_documents(documents: Sequence[DocumentInfo], lang: str = "en", *, lim
     more = len(ordered) - limit
     if more > 0:
         rows += f'<tr><td colspan="2" class="kb-hint">{words["more"].format(n=more)}</td></tr>'
+    search = ""
+    if len(documents) >= filter_at:
+        rows += f'<tr class="kb-nomatch" hidden><td colspan="2" class="kb-hint">{words["no_match"]}</td></tr>'
+        search = (
+            f'<input type="search" class="kb-filter" aria-controls="kb-docs" placeholder="{words["filter"]}"'
+            f' aria-label="{words["filter"]}">'
+        )
     return (
-        f'<table class="kb-docs"><thead><tr><th>{words["documents"]}</th>'
-        f'<th class="kb-num">{words["passages"]}</th></tr></thead><tbody>{rows}</tbody></table>'
+        f'{search}<div class="kb-docs-box"><table class="kb-docs" id="kb-docs"><thead><tr><th>{words["documents"]}</th>'
+        f'<th class="kb-num">{words["passages"]}</th></tr></thead><tbody>{rows}</tbody></table></div>'
     )

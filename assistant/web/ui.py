@@ -28,15 +28,25 @@ from ..search import (
 )
 from ..text import MAX_UPLOAD_BYTES
 from .render import escape_html, render_documents, render_error, render_reply, unescape_html
-from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples
+from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples, localise, say
 
 if TYPE_CHECKING:
     import gradio as gr
 
 logger = logging.getLogger(__name__)
 
-FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 MAX_TURNS = 200  # kept for the Markdown export: the chat's history holds no more (``MAX_HISTORY_ITEMS``)
+
+
+def page_language(questions: list[str], shown: str) -> str:
+    """The page's language: that of the last question with letters in it (one of digits and symbols
+    alone says nothing), ``shown`` when none has any, both languages on an empty chat."""
+    if not questions:
+        return "both"
+    for question in reversed(questions):
+        if (lang := language(question, default="")) != "":
+            return lang
+    return shown
 
 
 def user_questions(history: list) -> list[str]:
@@ -70,7 +80,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
     exports = Path(tempfile.mkdtemp(prefix="assistant-chat-"))  # Markdown exports; Gradio serves copies
     atexit.register(shutil.rmtree, exports, ignore_errors=True)
 
-    def respond(message, history, top_k, alpha, threshold, turns):
+    def respond(message, history, top_k, alpha, threshold, turns, shown="both"):
         # Called with the request's raw values (preprocess=False): every one is checked here or by the API,
         # so a malformed call gets one sentence, and the history is bounded before anything is read from it.
         turns = list(turns or [])[-MAX_TURNS:]
@@ -78,9 +88,11 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             message = text_of(message)
             questions = user_questions(history)
         except AssistantError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise gr.Error(localise(str(exc), shown or "both"), print_exception=False) from None
         history = list(history or [])[-(MAX_HISTORY_ITEMS - 2) :]  # the page's chat stays within the bound
-        lang = language(message)
+        if not message.strip():  # nothing asked: no empty bubble, no message, the chat as it was
+            return "", history, turns
+        lang = language(message, default=shown or "both")
         try:
             answer = assistant.ask(message, questions, top_k=webapi.whole(top_k), alpha=alpha, threshold=threshold)
             answer = relevant_only(answer, assistant.threshold if threshold is None else threshold)
@@ -88,22 +100,24 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             reply = render_reply(answer, uid=uuid.uuid4().hex[:8], contexts=contexts)
             turns.append((message, render_markdown(answer)))
         except AssistantError as exc:
-            reply = render_error(str(exc), lang)
-            turns.append((message, f"⚠️ {exc}"))
+            reply = render_error(localise(str(exc), lang), lang)
+            turns.append((message, f"⚠️ {localise(str(exc), lang)}"))
         except Exception as exc:  # a bug: one sentence here, one line in the log
             logger.error("Could not answer %r: %s: %s", message[:100], type(exc).__name__, exc)
             logger.debug("Details", exc_info=True)
-            reply = render_error(webapi.UNEXPECTED, lang)
+            reply = render_error(localise(webapi.UNEXPECTED, lang), lang)
         history += [{"role": "user", "content": escape_html(message)}, {"role": "assistant", "content": reply}]
         return "", history, turns
 
-    def pick_example(history: list, top_k: float, alpha: float, threshold: float, turns: list, evt: gr.SelectData):
-        return respond(text_of(evt.value), history, top_k, alpha, threshold, turns)
+    def pick_example(
+        history: list, top_k: float, alpha: float, threshold: float, turns: list, shown: str, evt: gr.SelectData
+    ):
+        return respond(text_of(evt.value), history, top_k, alpha, threshold, turns, shown)
 
-    def after_turn(turns: list, shown: str):
+    def after_turn(turns: list, shown: str, report: list):
         """The export file, and the page's words in the language of the last question (if it changed)."""
-        lang = language(turns[-1][0]) if turns else "both"
-        labels = relabel(lang) if lang != shown else [gr.skip()] * len(labelled)
+        lang = page_language([question for question, _ in turns], shown)
+        labels = relabel(lang, report) if lang != shown else [gr.skip()] * len(labelled)
         return (lang, export_file(turns, PAGE[lang]["export"]), *labels)
 
     def export_file(turns: list, label: str):
@@ -115,7 +129,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         path.write_text(render_conversation(turns, when=time.strftime("%Y-%m-%d %H:%M")), encoding="utf-8")
         return gr.update(value=str(path), interactive=True, label=label)
 
-    def relabel(lang: str):
+    def relabel(lang: str, report: list):
         words = PAGE[lang]
         return (
             gr.update(value=words["ask"]),
@@ -126,56 +140,61 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             gr.update(label=words["top_k"]),
             gr.update(label=words["alpha"]),
             gr.update(label=words["threshold"]),
-            *knowledge_base(lang),
+            *knowledge_base(lang, report),
         )
 
-    def knowledge_base(lang: str, status: str | None = None):
-        """Summary, document table, remove choices (and status, when given) in ``lang``."""
+    def knowledge_base(lang: str, report: list | None = None):
+        """Summary, document table, remove choices (and the status of ``report``, when given) in ``lang``."""
         words = PAGE[lang]
         docs = assistant.documents()
         summary = words["summary"].format(docs=len(docs), passages=sum(d.passages for d in docs))
         uploaded = [d.source for d in docs if d.uploaded]
-        table = render_documents(docs, "zh" if lang == "zh" else "en")
+        table = render_documents(docs, lang)
         out = (
             gr.update(
-                value=f'<p class="kb-summary">{escape_html(summary)}</p>{table}'
+                value=f'<div class="kb-base" data-lang="{lang}"><p class="kb-summary">{escape_html(summary)}</p>{table}'
                 + (f'<p class="kb-hint">{escape_html(words["upload_hint"])}</p>' if assistant.uploads else "")
+                + "</div>"
             ),
-            gr.update(choices=uploaded, value=None, label=words["remove_pick"], visible=bool(uploaded)),
-            gr.update(value=words["remove"], visible=bool(uploaded)),
+            gr.update(choices=uploaded, value=None, label=words["remove_pick"]),
+            gr.update(value=words["remove"]),
+            gr.update(visible=bool(uploaded)),  # the remove row: no empty row while nothing is uploaded
             gr.update(label=words["upload"]),
         )
-        return out if status is None else (*out, status)
+        return out if report is None else (*out, render_status(report, lang))
+
+    def reported(lang: str, report: list):
+        """The knowledge base with the status of ``report``, and the report kept for a change of language."""
+        return (*knowledge_base(lang or "both", report), report)
 
     def on_upload(files: list[str] | None, lang: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
-        words = PAGE[lang or "both"]
         files = [f for f in files or [] if f]
         if not files:
-            return knowledge_base(lang or "both", "")
-        progress(0.05, desc=words["indexing"].format(n=len(files)))
+            return reported(lang, [])
+        progress(0.05, desc=PAGE[lang or "both"]["indexing"].format(n=len(files)))
         try:
             report = assistant.add_documents(files, progress=True)
         except AssistantError as exc:
-            return knowledge_base(lang or "both", _status([], [str(exc)]))
+            return reported(lang, [("bad", "error", {"message": str(exc)})])
         progress(1.0)
-        good = [words["added"].format(source=d.source, passages=d.passages) for d in report.added]
-        bad = [words["refused"].format(reason=reason) for _, reason in report.refused]
-        return knowledge_base(lang or "both", _status(good, bad))
+        good = [("good", "added", {"source": d.source, "passages": d.passages}) for d in report.added]
+        bad = [("bad", "refused", {"reason": reason}) for _, reason in report.refused]
+        return reported(lang, good + bad)
 
     def on_remove(source: str | None, lang: str):
-        words = PAGE[lang or "both"]
         if not source:
-            return knowledge_base(lang or "both", _status([], [words["pick_first"]]))
+            return reported(lang, [("bad", "pick_first", {})])
         try:
             assistant.remove_document(source)
         except AssistantError as exc:
-            return knowledge_base(lang or "both", _status([], [str(exc)]))
-        return knowledge_base(lang or "both", _status([words["removed"].format(source=source)], []))
+            return reported(lang, [("bad", "error", {"message": str(exc)})])
+        return reported(lang, [("good", "removed", {"source": source})])
 
     words = PAGE["both"]
     with webguard.GuardedBlocks(title=TITLE, fill_height=True, delete_cache=(3600, 3600)) as app:
         lang = gr.State("both")
         turns = gr.State([])
+        report = gr.State([])  # the last upload/remove outcome, re-rendered when the page's language changes
         gr.HTML(f'<div id="masthead"><h2>{escape_html(TITLE)}</h2><p>{escape_html(INTRO)}</p></div>')
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
@@ -209,17 +228,18 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             with gr.Column(scale=2, min_width=300):
                 with gr.Accordion(words["kb"], open=True, elem_id="kb") as kb:
                     documents = gr.HTML(elem_id="documents")
+                    # No file_types: Gradio's own refusal is an English toast. The page's script filters the
+                    # picker; the server refuses any other file with a sentence in the page's language.
                     upload = gr.UploadButton(
                         label=words["upload"],
                         file_count="multiple",
-                        file_types=FILE_TYPES,
                         type="filepath",
                         size="sm",
                         elem_id="upload",
                         visible=assistant.uploads is not None,
                     )
                     status = gr.HTML(elem_id="upload-status", elem_classes=["kb-status"], min_height=24)
-                    with gr.Row(visible=assistant.uploads is not None):
+                    with gr.Row(visible=False, elem_id="remove-row") as remove_row:
                         to_remove = gr.Dropdown(
                             choices=[], label=words["remove_pick"], scale=3, min_width=160, elem_id="remove-pick"
                         )
@@ -241,42 +261,45 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                         label=words["threshold"],
                     )
 
-        kb_outputs = [documents, to_remove, remove_btn, upload]
-        labelled = [send, box, clear, kb, settings, top_k, alpha, threshold, *kb_outputs]
-        inputs = [box, chatbot, top_k, alpha, threshold, turns]
+        kb_outputs = [documents, to_remove, remove_btn, remove_row, upload]
+        labelled = [send, box, clear, kb, settings, top_k, alpha, threshold, *kb_outputs, status]
+        inputs = [box, chatbot, top_k, alpha, threshold, turns, lang]
         chat_outputs = [box, chatbot, turns]
         turn_outputs = [lang, export, *labelled]
+        turn_inputs = [turns, lang, report]
         for event in (
             box.submit(respond, inputs, chat_outputs, api_name="chat", preprocess=False),
             send.click(respond, inputs, chat_outputs, api_visibility="private", preprocess=False),
             chatbot.example_select(pick_example, inputs[1:], chat_outputs, api_visibility="private", preprocess=False),
         ):
             event.then(None, js=SCROLL_TO_QUESTION).then(
-                after_turn, [turns, lang], turn_outputs, api_visibility="private"
+                after_turn, turn_inputs, turn_outputs, api_visibility="private"
             )
         clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private").then(
-            after_turn, [turns, lang], turn_outputs, api_visibility="private"
+            after_turn, turn_inputs, turn_outputs, api_visibility="private"
         )
         chatbot.clear(lambda: [], None, turns, api_visibility="private").then(  # the chat's own bin icon
-            after_turn, [turns, lang], turn_outputs, api_visibility="private"
+            after_turn, turn_inputs, turn_outputs, api_visibility="private"
         )
         upload.upload(
             on_upload,
             [upload, lang],
-            [*kb_outputs, status],
+            [*kb_outputs, status, report],
             api_visibility="private",
             show_progress_on=[status],
         )
-        remove_btn.click(on_remove, [to_remove, lang], [*kb_outputs, status], api_visibility="private")
+        remove_btn.click(on_remove, [to_remove, lang], [*kb_outputs, status, report], api_visibility="private")
         app.load(lambda: knowledge_base("both"), None, kb_outputs, api_visibility="private")
         webapi.register(assistant)
     return app
 
 
-def _status(good: list[str], bad: list[str]) -> str:
-    lines = [f'<p class="kb-good">{escape_html(line)}</p>' for line in good]
-    lines += [f'<p class="kb-bad">{escape_html(line)}</p>' for line in bad]
-    return "".join(lines)
+def render_status(report: list, lang: str) -> str:
+    """The upload/remove status: one escaped line per ``(kind, key, params)`` of the report, in ``lang``."""
+    return "".join(
+        f'<p class="kb-{"good" if kind == "good" else "bad"}">{escape_html(say(key, lang, **params))}</p>'
+        for kind, key, params in report or []
+    )
 
 
 def launch(app: "gr.Blocks", **kwargs):

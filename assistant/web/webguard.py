@@ -94,9 +94,10 @@ def app_settings(settings: dict | None = None) -> dict:
 
 
 def parameters(fn) -> list[inspect.Parameter]:
-    """The parameters a client sends to ``fn`` (Gradio's own request and progress arguments left out)."""
+    """The parameters of ``fn`` that take the event's inputs (Gradio's own request, progress and event data
+    left out)."""
     params = inspect.signature(inspect.unwrap(fn)).parameters.values()
-    return [p for p in params if p.name not in ("request", "progress", "evt", "turns")]
+    return [p for p in params if p.name not in ("request", "progress", "evt")]
 
 
 class GuardedBlocks(gr.Blocks):
@@ -131,7 +132,10 @@ def _with_defaults(fn, inputs: list, name: str) -> list:
     sent = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][len(inputs) : wanted]
     missing = [p.name for p in sent if p.default is inspect.Parameter.empty]
     if missing or len(inputs) + len(sent) < wanted:
-        names = ", ".join(p.name for p in params[:wanted])
+        sent_by_clients = [
+            p for p, block in zip(params, fn.inputs, strict=False) if not getattr(block, "stateful", False)
+        ]
+        names = ", ".join(p.name for p in sent_by_clients)
         raise gr.Error(
             f"{name} takes {wanted} values ({names}); got {len(inputs)}"
             + (f", without {', '.join(missing)}." if missing else "."),
