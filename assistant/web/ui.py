@@ -86,13 +86,16 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         turns = list(turns or [])[-MAX_TURNS:]
         try:
             message = text_of(message)
+        except AssistantError as exc:  # a malformed call: one sentence, not a reply
+            raise gr.Error(str(exc), print_exception=False) from None
+        lang = language(message, default=shown or "both")
+        try:
             questions = user_questions(history)
         except AssistantError as exc:
-            raise gr.Error(localise(str(exc), shown or "both"), print_exception=False) from None
+            raise gr.Error(localise(str(exc), "en" if lang == "both" else lang), print_exception=False) from None
         history = list(history or [])[-(MAX_HISTORY_ITEMS - 2) :]  # the page's chat stays within the bound
         if not message.strip():  # nothing asked: no empty bubble, no message, the chat as it was
             return "", history, turns
-        lang = language(message, default=shown or "both")
         try:
             answer = assistant.ask(message, questions, top_k=webapi.whole(top_k), alpha=alpha, threshold=threshold)
             answer = relevant_only(answer, assistant.threshold if threshold is None else threshold)
