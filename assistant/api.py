@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .answer import best_sentences, make_answer
+from .changes import folder_files
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .indexed_text import sentence_vectors_by_text
@@ -140,7 +141,7 @@ class Assistant:
                 sentence_vectors=self.sentence_vectors,
                 current=self._index,
                 progress=self.progress if progress is None else progress,
-                extra={UPLOADS: self.uploads} if self.uploads else None,
+                extra={UPLOADS: self.uploads},  # reserved even when off: corpus files never take its names
             )
             self._index = index
             return index
@@ -221,7 +222,11 @@ class Assistant:
 
     def documents(self) -> list[DocumentInfo]:
         """The documents in the index, by source: title, passage and paragraph counts, uploaded or not."""
-        return self._library().documents(uploads=self.uploads is not None)
+        return self._library().documents(uploaded=self._uploaded())
+
+    def _uploaded(self) -> set[str]:
+        """The sources of the files in the uploads folder (decided by where a file is, not by its name)."""
+        return set(folder_files(UPLOADS, self.uploads))
 
     def add_documents(
         self, files: Sequence[str | Path | tuple[str, bytes]], *, progress: bool | None = None

@@ -1,6 +1,5 @@
 """Uploads, removal, the document list and passages in context, through the Python API (fake encoder)."""
 
-import logging
 
 import pytest
 
@@ -153,14 +152,41 @@ def test_too_many_files_at_once(bot):
         bot.add_documents([(f"{i}.md", NOTE.encode()) for i in range(21)])
 
 
-def test_a_corpus_file_wins_over_an_upload_of_the_same_source(tmp_path, fake_encoder, caplog):
+def test_a_corpus_uploads_folder_and_an_upload_of_the_same_name_never_collide(tmp_path, fake_encoder):
     corpus = tmp_path / "corpus"
-    write(corpus, "uploads/notes.md", "# Corpus copy\n\nThis one lives in the corpus folder itself, not uploads.\n")
+    write(corpus, "uploads/notes.md", "# Corpus copy\n\nThe corpus copy says the kiln is fired on Mondays.\n")
     bot = Assistant(corpus, encoder=fake_encoder, uploads=tmp_path / "uploads")
-    with caplog.at_level(logging.WARNING, logger="assistant.store"):
-        bot.add_documents([("notes.md", NOTE.encode())])
-    assert {d.source: d.title for d in bot.documents()} == {"uploads/notes.md": "Corpus copy"}
-    assert "same name" in caplog.text
+    assert [(d.source, d.uploaded) for d in bot.documents()] == [("./uploads/notes.md", False)]
+    report = bot.add_documents([("notes.md", NOTE.encode())])
+    assert [(d.source, d.title, d.uploaded) for d in report.added] == [("uploads/notes.md", "Sourdough notes", True)]
+    docs = {d.source: (d.title, d.uploaded) for d in bot.documents()}
+    assert docs == {"./uploads/notes.md": ("Corpus copy", False), "uploads/notes.md": ("Sourdough notes", True)}
+    assert bot.ask("What does the sourdough starter need?").hits[0].passage.source == "uploads/notes.md"
+    assert bot.ask("When is the kiln fired?").hits[0].passage.source == "./uploads/notes.md"
+    with pytest.raises(UploadError, match="./uploads/notes.md is not an uploaded document"):
+        bot.remove_document("./uploads/notes.md")
+    bot.remove_document("uploads/notes.md")
+    assert [(d.source, d.uploaded) for d in bot.documents()] == [("./uploads/notes.md", False)]
+    assert (corpus / "uploads" / "notes.md").exists() and not (tmp_path / "uploads" / "notes.md").exists()
+
+
+def test_a_corpus_uploads_folder_is_cited_the_same_with_uploads_off(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    write(corpus, "uploads/notes.md", NOTE)
+    write(corpus, "more/uploads/tea.md", "# Tea\n\nGreen tea is brewed at 80 degrees.\n")
+    bot = Assistant(corpus, encoder=fake_encoder)
+    assert [(d.source, d.uploaded) for d in bot.documents()] == [
+        ("./uploads/notes.md", False),
+        ("more/uploads/tea.md", False),
+    ]
+
+
+def test_an_uploads_folder_inside_the_corpus_is_read_once_as_uploads(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    write(corpus, "wic.md", SEED)
+    bot = Assistant(corpus, encoder=fake_encoder, uploads=corpus / "uploads")
+    bot.add_documents([("notes.md", NOTE.encode())])
+    assert [(d.source, d.uploaded) for d in bot.documents()] == [("uploads/notes.md", True), ("wic.md", False)]
 
 
 def test_default_uploads_folder_is_per_corpus_under_the_index_root(tmp_path):
