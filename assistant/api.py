@@ -241,7 +241,10 @@ class Assistant:
             UploadError: this assistant has no uploads folder, or too many files at once.
         """
         if self.uploads is None:
-            raise UploadError("Uploads are off: start the assistant with an uploads folder (serve --uploads DIR).")
+            raise UploadError(
+                "Uploads are off: give the assistant an uploads folder (Assistant(corpus, uploads=DIR) in Python; "
+                "the web chat has one unless it was started with --no-uploads)."
+            )
         if len(files) > MAX_FILES_PER_UPLOAD:
             raise UploadError(f"{len(files)} files at once; upload at most {MAX_FILES_PER_UPLOAD} at a time.")
         with self._lock:

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import AssistantError
+from .errors import AssistantError, CorpusError
 
 AUTH_ENV = "ASSISTANT_AUTH"
 PASSWORD_ENV = "ASSISTANT_PASSWORD"
@@ -22,6 +22,14 @@ EPILOG = {
     "serve": "example: python -m assistant serve --corpus my_docs/ --port 7860",
     "eval": "examples:\n  python -m assistant eval eval/data/cmrc2018_trial.json --compare\n"
     "  python -m assistant eval eval/data/seed_dev_questions.jsonl --corpus seeds/",
+}
+
+# How each command is given a folder, added to an error that asks for another one.
+FOLDER_HINT = {
+    "index": "For example: python -m assistant index FOLDER",
+    "ask": 'For example: python -m assistant ask "QUESTION" --corpus FOLDER',
+    "serve": "For example: python -m assistant serve --corpus FOLDER",
+    "eval": "For example: python -m assistant eval QUESTIONS.jsonl --corpus FOLDER",
 }
 
 
@@ -144,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except AssistantError as exc:
-        print(f"error: {_printable(str(exc))}", file=sys.stderr)
+        hint = f" {FOLDER_HINT[args.command]}" if isinstance(exc, CorpusError) and exc.wrong_folder else ""
+        print(f"error: {_printable(str(exc))}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -109,7 +109,8 @@ def open_index(
     files = corpus_files(corpus, extra)
     if not files:
         raise CorpusError(
-            f"No .txt, .md or .html documents in {corpus}. Put documents there or pass another folder with --corpus."
+            f"No .txt, .md or .html documents in {corpus}; put documents there or pass another folder.",
+            wrong_folder=True,
         )
     folder = index_folder(corpus, encoder.name, root)
     old = None if rebuild else (current if _is_current(current, folder, encoder.name) else None)

@@ -30,11 +30,16 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(autouse=True)
-def _index_in_tmp(tmp_path, monkeypatch):
-    """Tests never write to the repo or the home folder."""
-    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "embeddings"))
-    monkeypatch.delenv("ASSISTANT_MODEL", raising=False)
-    monkeypatch.delenv("ASSISTANT_CORPUS", raising=False)
+def _index_in_tmp(tmp_path):
+    """Tests never write to the repo or the home folder.
+
+    A patcher of its own: a test's ``monkeypatch.undo()`` must not send the index back to ``embeddings/``.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "embeddings"))
+        patch.delenv("ASSISTANT_MODEL", raising=False)
+        patch.delenv("ASSISTANT_CORPUS", raising=False)
+        yield
 
 
 class FakeEncoder(Encoder):

@@ -1,6 +1,5 @@
 """Uploads, removal, the document list and passages in context, through the Python API (fake encoder)."""
 
-
 import pytest
 
 from assistant.api import Assistant, default_uploads
