@@ -202,7 +202,7 @@ def cmd_index(args) -> int:
     m = index.manifest
     summary = {
         "corpus": m["corpus"],
-        "files": len(m["files"]),
+        "files": len(set(m["files"]) - set(m.get("skipped", {}))),  # the files indexed, not those skipped
         "skipped": m.get("skipped", {}),
         "passages": m["passages"],
         "sentence_vectors": m.get("sentences", 0),
@@ -215,8 +215,9 @@ def cmd_index(args) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
+        skipped = f" ({len(summary['skipped'])} skipped, below)" if summary["skipped"] else ""
         print(
-            f"Indexed {summary['files']} file(s), {summary['passages']} passages with {summary['model']} "
+            f"Indexed {summary['files']} file(s){skipped}, {summary['passages']} passages with {summary['model']} "
             f"in {summary['seconds']} s → {summary['index']}"
         )
         if summary["resumed_texts"]:
