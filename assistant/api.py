@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .answer import best_sentences, make_answer
-from .changes import folder_files
+from .changes import changed_sources, corpus_files, folder_files
 from .encoder import Encoder
 from .errors import AssistantError, QuestionError, UploadError
 from .indexed_text import sentence_vectors_by_text
@@ -107,6 +107,7 @@ class Assistant:
         self._index: Index | None = None
         self._documents: Library | None = None
         self._lock = threading.RLock()
+        self.indexing = 0  # files being indexed by update_in_background (0: none)
 
     @property
     def index(self) -> Index:
@@ -123,8 +124,9 @@ class Assistant:
             index = self.refresh(rebuild=True)
         return index
 
-    def refresh(self, *, rebuild: bool = False, progress: bool | None = None) -> Index:
-        """Re-read the corpus folder: re-index changed files only, or everything with ``rebuild``.
+    def refresh(self, *, rebuild: bool = False, progress: bool | None = None, stale_ok: bool = False) -> Index:
+        """Re-read the corpus folder: re-index changed files only, or everything with ``rebuild``; with
+        ``stale_ok``, take the saved index as it is if there is one (see :meth:`update_in_background`).
 
         Questions asked meanwhile are answered from the previous index, which is swapped out at the end.
         """
@@ -142,24 +144,59 @@ class Assistant:
                 current=self._index,
                 progress=self.progress if progress is None else progress,
                 extra={UPLOADS: self.uploads},  # reserved even when off: corpus files never take its names
+                stale_ok=stale_ok,
             )
             self._index = index
             return index
 
-    def warm_up(self) -> Index:
+    def warm_up(self, *, stale_ok: bool = False) -> Index:
         """Load (or build) the index, the tokenizer and the documents list while the model loads in a
-        background thread, so that neither the page nor the first question pays for them."""
+        background thread, so that neither the page nor the first question pays for them.
+
+        With ``stale_ok`` the saved index is loaded as it is, even if files changed since: bring it up to
+        date with :meth:`update_in_background`. Only when there is none is one built first.
+        """
         from .terms import tokenize
 
         model = threading.Thread(target=self._load_model, name="model-warm-up", daemon=True)
         model.start()
         try:
-            index = self.index
+            index = self.refresh(stale_ok=True) if stale_ok and self._index is None else self.index
             tokenize("预热 warm up")  # jieba-rs's dictionary and the OpenCC tables load on first use
             self.documents()  # the page lists them when it opens: a saved index's passage columns are read now
         finally:
             model.join()
         return index
+
+    @property
+    def indexing_status(self) -> str:
+        """What :meth:`update_in_background` is doing, in a line ("" when nothing)."""
+        n = self.indexing
+        return f"Indexing {n} changed file{'s' * (n != 1)} in the background…" if n else ""
+
+    def update_in_background(self) -> threading.Thread:
+        """Index what changed since the loaded index was saved (files of the corpus, uploads a stopped server
+        had not indexed) in a daemon thread; questions are answered from the loaded index meanwhile, and
+        :attr:`indexing` counts the files being indexed until the new index replaces it."""
+        index = self.index
+        self.indexing = len(changed_sources(corpus_files(self.corpus, {UPLOADS: self.uploads}), index.manifest))
+        if self.indexing:
+            logger.warning("%s Questions are answered from the last index until it is done.", self.indexing_status)
+        thread = threading.Thread(target=self._update, name="index-update", daemon=True)
+        thread.start()
+        return thread
+
+    def _update(self) -> None:
+        try:
+            index = self.refresh()
+            if self.indexing:
+                logger.warning("Indexed the changes: %d passages now (%d encoded).", len(index.passages), index.encoded)
+        except AssistantError as exc:
+            logger.warning("Could not index the changes (%s); answering from the last index.", exc)
+        except Exception:  # a bug: the page keeps answering from the last index
+            logger.exception("Indexing the changes failed; answering from the last index.")
+        finally:
+            self.indexing = 0
 
     def load_models(self) -> None:
         """Load the encoder, FAISS and the keyword side's dictionaries (jieba-rs, OpenCC, CC-CEDICT) now instead

@@ -100,6 +100,23 @@ def _unreadable(source: str, path: Path, exc: OSError) -> str:
     return f"{source} cannot be read ({exc.strerror or exc}); check the file."
 
 
+def changed_sources(files: dict[str, tuple[Path, Path]], manifest: dict) -> list[str]:
+    """The files that an index saved with ``manifest`` may lack as they are now, told by size and mtime
+    (no file is read): new or changed ones, and held ones that are gone."""
+    known = manifest.get("files", {})
+    held = set(known) - set(manifest.get("skipped", {}))
+    changed = set()
+    for source, (path, _) in files.items():
+        entry = known.get(source)
+        try:
+            st = path.stat()
+        except OSError:  # reported as skipped when the index is brought up to date
+            continue
+        if not entry or (entry["size"], entry["mtime_ns"]) != (st.st_size, st.st_mtime_ns):
+            changed.add(source)
+    return sorted(changed | (held - set(files)))
+
+
 def held_sources(old: Index | None) -> set[str]:
     """The files that have passages in ``old``."""
     if old is None:

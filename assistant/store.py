@@ -95,11 +95,14 @@ def open_index(
     progress: bool = False,
     extra: Mapping[str, Path] | None = None,
     current: Index | None = None,
+    stale_ok: bool = False,
 ) -> Index:
     """Load the saved index of ``corpus`` if it is current, else (re)build what changed and save it.
 
     ``extra`` maps a name to another folder whose files join the same index, cited as ``name/file``
-    (the web chat's uploads); the index folder is still keyed on ``corpus`` and the model.
+    (the web chat's uploads); the index folder is still keyed on ``corpus`` and the model. With
+    ``stale_ok`` the saved index is returned as it is even if files changed since (the web chat answers
+    from it while it brings it up to date); only when there is none is one built first.
 
     Raises:
         CorpusError: the corpus has no readable documents.
@@ -116,6 +119,9 @@ def open_index(
     seen = _current_version(folder)  # a version that is not loaded (damaged, another model) is not read twice
     old = None if rebuild else (current if _is_current(current, folder, encoder.name) else None)
     old = old or (None if rebuild else _load_current(folder, encoder))
+    if old and stale_ok:
+        logger.info("Loaded index %s (%d passages) as saved", folder, len(old.passages))
+        return old
     state, unreadable = file_state(files, corpus, old.manifest if old else None)
     if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
