@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,19 @@ class FakeEncoder(Encoder):
             norm = np.linalg.norm(out[row])
             out[row] = out[row] / norm if norm else out[row]
         return out
+
+
+class GatedEncoder(FakeEncoder):
+    """The fake encoder, holding back any text about sourdough until ``gate`` is set (a long indexing)."""
+
+    def __init__(self, gate: threading.Event):
+        super().__init__()
+        self.gate = gate
+
+    def encode(self, texts, *, progress=False):
+        if any("sourdough" in t.lower() for t in texts):
+            assert self.gate.wait(120), "the test never opened the gate"
+        return super().encode(texts, progress=progress)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from assistant.api import Assistant
 from assistant.ui import build_app, launch, user_questions
 
-from .conftest import SEEDS, FakeEncoder, write
+from .conftest import SEEDS, FakeEncoder, GatedEncoder, write
 
 pytestmark = pytest.mark.slow
 QUESTION = "世界互联网大会国际组织是什么时候成立的?"
@@ -189,19 +189,6 @@ def test_login_is_required_when_auth_is_set(tmp_path, fake_encoder):
         assert client.predict(api_name="/documents")[0]["source"] == "a.md"
     finally:
         app.close()
-
-
-class GatedEncoder(FakeEncoder):
-    """The fake encoder, holding back any text about sourdough until ``gate`` is set (a long indexing)."""
-
-    def __init__(self, gate: threading.Event):
-        super().__init__()
-        self.gate = gate
-
-    def encode(self, texts, *, progress=False):
-        if any("sourdough" in t.lower() for t in texts):
-            assert self.gate.wait(120), "the test never opened the gate"
-        return super().encode(texts, progress=progress)
 
 
 def test_a_restarted_server_answers_from_the_last_index_while_it_indexes_the_changes(tmp_path, caplog):
