@@ -123,6 +123,13 @@ def open_index(
         logger.info("Loaded index %s (%d passages) as saved", folder, len(old.passages))
         return old
     state, unreadable = file_state(files, corpus, old.manifest if old else None)
+    if old and (renamed := [s for s in state if s.startswith("./") and s[2:] in old.manifest["files"]]):
+        logger.warning(
+            "%d corpus file(s) such as %s are now cited %s, apart from uploaded documents; re-indexing them.",
+            len(renamed),
+            renamed[0][2:],
+            renamed[0],
+        )
     if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         still = {s: why for s, why in old.manifest.get("skipped", {}).items() if s in state}

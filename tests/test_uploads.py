@@ -1,9 +1,12 @@
 """Uploads, removal, the document list and passages in context, through the Python API (fake encoder)."""
 
+import logging
+
 import pytest
 
 from assistant.api import Assistant, default_uploads
 from assistant.errors import QuestionError, UploadError
+from assistant.store import open_index
 from assistant.uploads import MAX_UPLOAD_BYTES, check_size, safe_name, upload_path
 
 from .conftest import write
@@ -250,3 +253,17 @@ def test_questions_are_answered_from_the_old_index_while_an_upload_is_indexed(tm
         Paused.release.set()
         worker.join(10)
     assert bot.ask("What does the sourdough starter need?").hits[0].passage.source == "uploads/notes.md"
+
+
+def test_an_index_that_cited_a_corpus_uploads_folder_the_old_way_is_updated_with_a_message(
+    tmp_path, fake_encoder, caplog
+):
+    corpus = tmp_path / "corpus"
+    write(corpus, "wic.md", SEED)
+    write(corpus, "uploads/notes.md", NOTE)
+    old = open_index(corpus, fake_encoder)  # no name reserved, as every index was saved before
+    assert sorted({p.source for p in old.passages}) == ["uploads/notes.md", "wic.md"]
+    with caplog.at_level(logging.WARNING, logger="assistant.store"):
+        index = Assistant(corpus, encoder=fake_encoder).refresh()
+    assert "1 corpus file(s) such as uploads/notes.md are now cited ./uploads/notes.md" in caplog.text
+    assert sorted({p.source for p in index.passages}) == ["./uploads/notes.md", "wic.md"]
