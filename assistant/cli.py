@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import AssistantError
+from .errors import AssistantError, CorpusError
 
 AUTH_ENV = "ASSISTANT_AUTH"
 PASSWORD_ENV = "ASSISTANT_PASSWORD"
@@ -22,6 +22,14 @@ EPILOG = {
     "serve": "example: python -m assistant serve --corpus my_docs/ --port 7860",
     "eval": "examples:\n  python -m assistant eval eval/data/cmrc2018_trial.json --compare\n"
     "  python -m assistant eval eval/data/seed_dev_questions.jsonl --corpus seeds/",
+}
+
+# How each command is given a folder, added to an error that asks for another one.
+FOLDER_HINT = {
+    "index": "For example: python -m assistant index FOLDER",
+    "ask": 'For example: python -m assistant ask "QUESTION" --corpus FOLDER',
+    "serve": "For example: python -m assistant serve --corpus FOLDER",
+    "eval": "For example: python -m assistant eval QUESTIONS.jsonl --corpus FOLDER",
 }
 
 
@@ -147,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except AssistantError as exc:
-        print(f"error: {_printable(str(exc))}", file=sys.stderr)
+        hint = f" {FOLDER_HINT[args.command]}" if isinstance(exc, CorpusError) and exc.wrong_folder else ""
+        print(f"error: {_printable(str(exc))}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -196,7 +205,7 @@ def cmd_index(args) -> int:
     m = index.manifest
     summary = {
         "corpus": m["corpus"],
-        "files": len(m["files"]),
+        "files": len(set(m["files"]) - set(m.get("skipped", {}))),  # the files indexed, not those skipped
         "skipped": m.get("skipped", {}),
         "passages": m["passages"],
         "sentence_vectors": m.get("sentences", 0),
@@ -209,8 +218,9 @@ def cmd_index(args) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
+        skipped = f" ({len(summary['skipped'])} skipped, below)" if summary["skipped"] else ""
         print(
-            f"Indexed {summary['files']} file(s), {summary['passages']} passages with {summary['model']} "
+            f"Indexed {summary['files']} file(s){skipped}, {summary['passages']} passages with {summary['model']} "
             f"in {summary['seconds']} s → {summary['index']}"
         )
         if summary["resumed_texts"]:

@@ -6,7 +6,15 @@ class AssistantError(Exception):
 
 
 class CorpusError(AssistantError):
-    """The documents folder is missing, empty or unreadable."""
+    """The documents folder is missing, empty or unreadable.
+
+    ``wrong_folder`` marks a message that ends by asking for another folder: each front end adds how to
+    give one (the CLI's ``index FOLDER`` or ``--corpus FOLDER``; ``Assistant(folder)`` in Python).
+    """
+
+    def __init__(self, message: str, *, wrong_folder: bool = False):
+        super().__init__(message)
+        self.wrong_folder = wrong_folder
 
 
 class ModelError(AssistantError):

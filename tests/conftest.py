@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,16 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(autouse=True)
-def _index_in_tmp(tmp_path, monkeypatch):
-    """Tests never write to the repo or the home folder."""
-    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "embeddings"))
-    monkeypatch.delenv("ASSISTANT_MODEL", raising=False)
-    monkeypatch.delenv("ASSISTANT_CORPUS", raising=False)
+def _index_in_tmp(tmp_path):
+    """Tests never write to the repo or the home folder.
+
+    A patcher of its own: a test's ``monkeypatch.undo()`` must not send the index back to ``embeddings/``.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "embeddings"))
+        patch.delenv("ASSISTANT_MODEL", raising=False)
+        patch.delenv("ASSISTANT_CORPUS", raising=False)
+        yield
 
 
 class FakeEncoder(Encoder):
@@ -65,6 +71,19 @@ class FakeEncoder(Encoder):
             norm = np.linalg.norm(out[row])
             out[row] = out[row] / norm if norm else out[row]
         return out
+
+
+class GatedEncoder(FakeEncoder):
+    """The fake encoder, holding back any text about sourdough until ``gate`` is set (a long indexing)."""
+
+    def __init__(self, gate: threading.Event):
+        super().__init__()
+        self.gate = gate
+
+    def encode(self, texts, *, progress=False):
+        if any("sourdough" in t.lower() for t in texts):
+            assert self.gate.wait(120), "the test never opened the gate"
+        return super().encode(texts, progress=progress)
 
 
 @pytest.fixture

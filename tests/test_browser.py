@@ -5,6 +5,7 @@ Screenshots of the main states go to test-artifacts/ (git-ignored); docs/screens
 
 import re
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from assistant.api import Assistant
 from assistant.web.ui import build_app, launch
 
-from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, SEEDS, FakeEncoder, write
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, SEEDS, FakeEncoder, GatedEncoder, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -357,3 +358,32 @@ def test_upload_messages_follow_the_page_language(browser, many, tmp_path):
         page.wait_for_selector("#upload-status :text('Removed uploads/蓝莓酱.md')", timeout=60_000)
     finally:
         context.close()
+
+
+def test_a_restarted_server_shows_its_background_indexing_then_the_new_documents(browser, tmp_path):
+    from assistant.web.ui import serve
+
+    corpus = tmp_path / "corpus"
+    write(corpus, SEED, (SEEDS / SEED).read_text(encoding="utf-8"))
+    Assistant(corpus, encoder=FakeEncoder()).refresh()  # the index the last run saved
+    write(
+        corpus, "bakery.md", "# Bakery\n\n" + "\n\n".join(f"Day {i}: the sourdough starter is fed." for i in range(50))
+    )
+    gate = threading.Event()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = serve(Assistant(corpus, encoder=GatedEncoder(gate)), port=port, block=False)
+    try:
+        context, page = open_page(browser, f"http://127.0.0.1:{port}/")
+        docs = page.locator("#documents")
+        assert "Indexing 1 changed file(s) in the background" in docs.inner_text()
+        assert "正在后台索引 1 个有变化的文件" in docs.inner_text() and "bakery.md" not in docs.inner_text()
+        shot(page, "indexing-in-background.png")
+        gate.set()
+        page.wait_for_function("() => document.querySelector('#documents').innerText.includes('bakery.md')")
+        assert "in the background" not in docs.inner_text()
+        context.close()
+    finally:
+        gate.set()
+        app.close()

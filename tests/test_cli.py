@@ -1,12 +1,20 @@
 """The command line, in-process, with the real default model."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
+from assistant.api import Assistant
 from assistant.cli import build_parser, main
+from assistant.errors import CorpusError
+from assistant.storage import checkpoint
+from assistant.storage.build import index_folder
 
-from .conftest import SEEDS, write
+from .conftest import ROOT, SEEDS, FakeEncoder, write, write_docs
+
+TEA = "# Tea notes\n\nGreen tea is brewed at 80 degrees for two minutes.\n"
 
 pytestmark = pytest.mark.slow
 
@@ -100,3 +108,76 @@ def test_every_command_has_help_with_an_example(capsys, command):
     with pytest.raises(SystemExit):
         build_parser().parse_args([command, "--help"])
     assert "example: python -m assistant" in capsys.readouterr().out
+
+
+def fake_cli(*argv: str) -> subprocess.CompletedProcess:
+    """The real CLI as a process, with the fake encoder (no model is loaded)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tests.fake_cli", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_an_empty_folder_error_shows_how_each_front_end_gives_a_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = fake_cli("index", str(tmp_path / "empty"))
+    assert done.returncode == 2 and "--corpus" not in done.stderr
+    assert done.stderr.strip().endswith("pass another folder. For example: python -m assistant index FOLDER")
+    done = fake_cli("ask", "hello", "--corpus", str(tmp_path / "missing"))
+    assert done.returncode == 2 and "For example: python -m assistant ask" in done.stderr
+    with pytest.raises(CorpusError) as info:
+        Assistant(tmp_path / "empty", encoder=FakeEncoder()).refresh()
+    assert str(info.value).endswith("put documents there or pass another folder.") and "--" not in str(info.value)
+
+
+def test_index_counts_indexed_files_and_names_the_skipped_ones(tmp_path):
+    docs = write_docs(tmp_path / "docs", {"notes.md": TEA, "more.md": "# More\n\nBlack tea is brewed hotter.\n"})
+    write(docs, "bad.txt", "")
+    (docs / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    done = fake_cli("index", str(docs))
+    assert done.returncode == 0 and done.stdout.startswith("Indexed 2 file(s) (2 skipped, below), 2 passages")
+    assert "  skipped bad.txt: bad.txt is empty" in done.stdout and "  skipped photo.txt: " in done.stdout
+    assert json.loads(fake_cli("index", str(docs), "--json").stdout)["files"] == 2
+
+
+@pytest.mark.parametrize("change", ["delete", "rewrite"])
+def test_a_change_to_skipped_files_only_loads_no_model_and_saves_no_version(tmp_path, change):
+    docs = write_docs(tmp_path / "docs", {"notes.md": TEA})
+    write(docs, "bad.txt", "")
+    write(docs, "worse.txt", "")
+    first = Assistant(docs, encoder=FakeEncoder()).refresh()
+    if change == "delete":
+        (docs / "bad.txt").unlink()
+    else:
+        write(docs, "bad.txt", " \n\n ")
+    index = Assistant(docs, encoder=NoModel()).refresh()
+    assert index.folder == first.folder and sorted(p.name for p in first.folder.parent.glob("v-*")) == [
+        first.folder.name
+    ]
+    expected = ["worse.txt"] if change == "delete" else ["bad.txt", "worse.txt"]
+    assert sorted(index.manifest["skipped"]) == expected and "notes.md" in index.manifest["files"]
+
+
+def test_a_damaged_index_is_reported_once(tmp_path):
+    docs = write_docs(tmp_path / "docs", {"notes.md": TEA})
+    assert fake_cli("index", str(docs)).returncode == 0
+    folder = index_folder(docs, "fake-bigrams")
+    (folder / (folder / "CURRENT").read_text() / "dense.faiss").write_bytes(b"not an index")
+    done = fake_cli("index", str(docs))
+    assert done.returncode == 0 and done.stderr.count("is damaged") == 1, done.stderr
+
+
+def test_the_progress_bar_says_what_it_counts(tmp_path, capsys):
+    jobs = {"a.md": [("First passage.", ((0, 6), (7, 14))), ("Second passage.", ())]}
+    checkpoint.encode_resumable(jobs, FakeEncoder(), tmp_path / "work", progress=True)
+    assert "Encoding 2 passages (4 texts with their sentences)" in capsys.readouterr().err
+
+
+class NoModel(FakeEncoder):
+    """Fails as soon as the model would be loaded."""
+
+    @property
+    def dimension(self) -> int:
+        raise AssertionError("the model was loaded")
+
+    def encode(self, texts, *, progress=False):
+        raise AssertionError("the model was loaded")

@@ -128,7 +128,7 @@ def test_every_requirement_is_pinned(name):
         pytest.skip(f"{name} does not exist on this branch")
     lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
     for line in filter(None, lines):
-        assert line.startswith("-r ") or REQUIREMENT.match(line), f"{name}: {line!r} is not pinned with =="
+        assert line.startswith("-r ") or line == "-e ." or REQUIREMENT.match(line), f"{name}: {line!r} is not pinned"
 
 
 def test_package_dependencies_are_pinned_like_requirements():
@@ -141,6 +141,12 @@ def test_package_dependencies_are_pinned_like_requirements():
     for dependency in pyproject["project"]["dependencies"]:
         assert REQUIREMENT.match(dependency), dependency
         assert pins.get(dependency.split("==")[0].lower()) == dependency
+    assert len(pins) == len(pyproject["project"]["dependencies"])  # installing the package installs them all
+
+
+def test_the_requirements_install_the_package_itself():
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    assert "-e ." in lines  # the README's Python example then runs from any folder
 
 
 @pytest.mark.parametrize(

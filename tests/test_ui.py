@@ -1,14 +1,17 @@
 """The real Gradio app, served on 127.0.0.1 and called through gradio_client."""
 
+import logging
 import re
 import socket
+import threading
+import time
 
 import pytest
 
 from assistant.api import Assistant
 from assistant.web.ui import build_app, launch, user_questions
 
-from .conftest import SEEDS, write
+from .conftest import SEEDS, FakeEncoder, GatedEncoder, write
 
 pytestmark = pytest.mark.slow
 QUESTION = "世界互联网大会国际组织是什么时候成立的?"
@@ -192,4 +195,43 @@ def test_login_is_required_when_auth_is_set(tmp_path, fake_encoder):
         client = Client(url, verbose=False, auth=("ann", "s3cret"))
         assert client.predict(api_name="/documents")[0]["source"] == "a.md"
     finally:
+        app.close()
+
+
+def test_a_restarted_server_answers_from_the_last_index_while_it_indexes_the_changes(tmp_path, caplog):
+    from gradio_client import Client
+
+    from assistant.web.ui import serve
+
+    corpus, uploads = tmp_path / "corpus", tmp_path / "uploads"
+    (corpus / "seed.txt").parent.mkdir()
+    (corpus / "seed.txt").write_bytes((SEEDS / "wuzhen_summit_ten_years_interview.txt").read_bytes())
+    Assistant(corpus, encoder=FakeEncoder(), uploads=uploads).refresh()  # the index the last run saved
+    # Since then a large file was added, and an upload was stored by a server killed before indexing it.
+    write(
+        corpus, "bakery.md", "# Bakery\n\n" + "\n\n".join(f"Day {i}: the sourdough starter is fed." for i in range(400))
+    )
+    write(uploads, "tea.md", "# Tea\n\nGreen tea is brewed at 80 degrees for two minutes.\n")
+    gate = threading.Event()
+    bot = Assistant(corpus, encoder=GatedEncoder(gate), uploads=uploads)
+    port = free_port()
+    with caplog.at_level(logging.WARNING, logger="assistant.api"):
+        app = serve(bot, port=port, block=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        assert bot.indexing == 2 and "Indexing 2 changed files in the background…" in caplog.text
+        assert [d["source"] for d in client.predict(api_name="/documents")] == ["seed.txt"]
+        top = client.predict(QUESTION, [], 3, api_name="/ask")["passages"][0]
+        assert (top["source"], top["paragraph"]) == ("seed.txt", 15)
+        gate.set()
+        deadline = time.monotonic() + 120
+        while bot.indexing and time.monotonic() < deadline:
+            time.sleep(0.1)
+        documents = {d["source"]: d["uploaded"] for d in client.predict(api_name="/documents")}
+        assert documents == {"bakery.md": False, "seed.txt": False, "uploads/tea.md": True}
+        answer = client.predict("What is the sourdough starter fed?", [], 3, api_name="/ask")
+        assert answer["passages"][0]["source"] == "bakery.md"
+        assert "Indexed the changes" in caplog.text and bot.indexing_status == ""
+    finally:
+        gate.set()
         app.close()

@@ -6,6 +6,7 @@ import pytest
 
 from assistant.api import Assistant, default_uploads
 from assistant.errors import QuestionError, UploadError
+from assistant.storage.build import open_index
 from assistant.text.uploads import MAX_UPLOAD_BYTES, check_size, safe_name, upload_path
 
 from .conftest import write
@@ -153,14 +154,41 @@ def test_too_many_files_at_once(bot):
         bot.add_documents([(f"{i}.md", NOTE.encode()) for i in range(21)])
 
 
-def test_a_corpus_file_wins_over_an_upload_of_the_same_source(tmp_path, fake_encoder, caplog):
+def test_a_corpus_uploads_folder_and_an_upload_of_the_same_name_never_collide(tmp_path, fake_encoder):
     corpus = tmp_path / "corpus"
-    write(corpus, "uploads/notes.md", "# Corpus copy\n\nThis one lives in the corpus folder itself, not uploads.\n")
+    write(corpus, "uploads/notes.md", "# Corpus copy\n\nThe corpus copy says the kiln is fired on Mondays.\n")
     bot = Assistant(corpus, encoder=fake_encoder, uploads=tmp_path / "uploads")
-    with caplog.at_level(logging.WARNING, logger="assistant.storage.build"):
-        bot.add_documents([("notes.md", NOTE.encode())])
-    assert {d.source: d.title for d in bot.documents()} == {"uploads/notes.md": "Corpus copy"}
-    assert "same name" in caplog.text
+    assert [(d.source, d.uploaded) for d in bot.documents()] == [("./uploads/notes.md", False)]
+    report = bot.add_documents([("notes.md", NOTE.encode())])
+    assert [(d.source, d.title, d.uploaded) for d in report.added] == [("uploads/notes.md", "Sourdough notes", True)]
+    docs = {d.source: (d.title, d.uploaded) for d in bot.documents()}
+    assert docs == {"./uploads/notes.md": ("Corpus copy", False), "uploads/notes.md": ("Sourdough notes", True)}
+    assert bot.ask("What does the sourdough starter need?").hits[0].passage.source == "uploads/notes.md"
+    assert bot.ask("When is the kiln fired?").hits[0].passage.source == "./uploads/notes.md"
+    with pytest.raises(UploadError, match="./uploads/notes.md is not an uploaded document"):
+        bot.remove_document("./uploads/notes.md")
+    bot.remove_document("uploads/notes.md")
+    assert [(d.source, d.uploaded) for d in bot.documents()] == [("./uploads/notes.md", False)]
+    assert (corpus / "uploads" / "notes.md").exists() and not (tmp_path / "uploads" / "notes.md").exists()
+
+
+def test_a_corpus_uploads_folder_is_cited_the_same_with_uploads_off(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    write(corpus, "uploads/notes.md", NOTE)
+    write(corpus, "more/uploads/tea.md", "# Tea\n\nGreen tea is brewed at 80 degrees.\n")
+    bot = Assistant(corpus, encoder=fake_encoder)
+    assert [(d.source, d.uploaded) for d in bot.documents()] == [
+        ("./uploads/notes.md", False),
+        ("more/uploads/tea.md", False),
+    ]
+
+
+def test_an_uploads_folder_inside_the_corpus_is_read_once_as_uploads(tmp_path, fake_encoder):
+    corpus = tmp_path / "corpus"
+    write(corpus, "wic.md", SEED)
+    bot = Assistant(corpus, encoder=fake_encoder, uploads=corpus / "uploads")
+    bot.add_documents([("notes.md", NOTE.encode())])
+    assert [(d.source, d.uploaded) for d in bot.documents()] == [("uploads/notes.md", True), ("wic.md", False)]
 
 
 def test_default_uploads_folder_is_per_corpus_under_the_index_root(tmp_path):
@@ -225,3 +253,17 @@ def test_questions_are_answered_from_the_old_index_while_an_upload_is_indexed(tm
         Paused.release.set()
         worker.join(10)
     assert bot.ask("What does the sourdough starter need?").hits[0].passage.source == "uploads/notes.md"
+
+
+def test_an_index_that_cited_a_corpus_uploads_folder_the_old_way_is_updated_with_a_message(
+    tmp_path, fake_encoder, caplog
+):
+    corpus = tmp_path / "corpus"
+    write(corpus, "wic.md", SEED)
+    write(corpus, "uploads/notes.md", NOTE)
+    old = open_index(corpus, fake_encoder)  # no name reserved, as every index was saved before
+    assert sorted({p.source for p in old.passages}) == ["uploads/notes.md", "wic.md"]
+    with caplog.at_level(logging.WARNING, logger="assistant.storage.build"):
+        index = Assistant(corpus, encoder=fake_encoder).refresh()
+    assert "1 corpus file(s) such as uploads/notes.md are now cited ./uploads/notes.md" in caplog.text
+    assert sorted({p.source for p in index.passages}) == ["./uploads/notes.md", "wic.md"]

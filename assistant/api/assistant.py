@@ -28,7 +28,7 @@ from ..search import (
     make_query,
     retrieve,
 )
-from ..storage import Index, default_index_root, open_index
+from ..storage import Index, changed_sources, corpus_files, default_index_root, folder_files, open_index
 from ..text import (
     MAX_FILES_PER_UPLOAD,
     MAX_UPLOAD_BYTES,
@@ -114,6 +114,7 @@ class Assistant:
         self._index: Index | None = None
         self._documents: Library | None = None
         self._lock = threading.RLock()
+        self.indexing = 0  # files being indexed by update_in_background (0: none)
 
     @property
     def index(self) -> Index:
@@ -131,8 +132,11 @@ class Assistant:
             index = self.refresh(rebuild=True)
         return index
 
-    def refresh(self, *, rebuild: bool = False, progress: bool | None = None, fallback: bool = False) -> Index:
-        """Re-read the corpus folder: re-index changed files only, or everything with ``rebuild``.
+    def refresh(
+        self, *, rebuild: bool = False, progress: bool | None = None, fallback: bool = False, stale_ok: bool = False
+    ) -> Index:
+        """Re-read the corpus folder: re-index changed files only, or everything with ``rebuild``; with
+        ``stale_ok``, take the saved index as it is if there is one (see :meth:`update_in_background`).
 
         Questions asked meanwhile are answered from the previous index, which is swapped out at the end.
         An update that cannot be written removes what it wrote and raises ``IndexWriteError``; with
@@ -151,26 +155,61 @@ class Assistant:
                 sentence_vectors=self.sentence_vectors,
                 current=self._index,
                 progress=self.progress if progress is None else progress,
-                extra={UPLOADS: self.uploads} if self.uploads else None,
+                extra={UPLOADS: self.uploads},  # reserved even when off: corpus files never take its names
                 fallback=fallback,
+                stale_ok=stale_ok,
             )
             self._index = index
             return index
 
-    def warm_up(self) -> Index:
+    def warm_up(self, *, stale_ok: bool = False) -> Index:
         """Load (or build) the index, the tokenizer and the documents list while the model loads in a
-        background thread, so that neither the page nor the first question pays for them."""
+        background thread, so that neither the page nor the first question pays for them.
+
+        With ``stale_ok`` the saved index is loaded as it is, even if files changed since: bring it up to
+        date with :meth:`update_in_background`. Only when there is none is one built first.
+        """
         from ..keyword import tokenize
 
         model = threading.Thread(target=self._load_model, name="model-warm-up", daemon=True)
         model.start()
         try:
-            index = self.index
+            index = self.refresh(stale_ok=True) if stale_ok and self._index is None else self.index
             tokenize("预热 warm up")  # jieba-rs's dictionary and the OpenCC tables load on first use
             self.documents()  # the page lists them when it opens: a saved index's passage columns are read now
         finally:
             model.join()
         return index
+
+    @property
+    def indexing_status(self) -> str:
+        """What :meth:`update_in_background` is doing, in a line ("" when nothing)."""
+        n = self.indexing
+        return f"Indexing {n} changed file{'s' * (n != 1)} in the background…" if n else ""
+
+    def update_in_background(self) -> threading.Thread:
+        """Index what changed since the loaded index was saved (files of the corpus, uploads a stopped server
+        had not indexed) in a daemon thread; questions are answered from the loaded index meanwhile, and
+        :attr:`indexing` counts the files being indexed until the new index replaces it."""
+        index = self.index
+        self.indexing = len(changed_sources(corpus_files(self.corpus, {UPLOADS: self.uploads}), index.manifest))
+        if self.indexing:
+            logger.warning("%s Questions are answered from the last index until it is done.", self.indexing_status)
+        thread = threading.Thread(target=self._update, name="index-update", daemon=True)
+        thread.start()
+        return thread
+
+    def _update(self) -> None:
+        try:
+            index = self.refresh()
+            if self.indexing:
+                logger.warning("Indexed the changes: %d passages now (%d encoded).", len(index.passages), index.encoded)
+        except AssistantError as exc:
+            logger.warning("Could not index the changes (%s); answering from the last index.", exc)
+        except Exception:  # a bug: the page keeps answering from the last index
+            logger.exception("Indexing the changes failed; answering from the last index.")
+        finally:
+            self.indexing = 0
 
     def load_models(self) -> None:
         """Load the encoder, FAISS and the keyword side's dictionaries (jieba-rs, OpenCC, CC-CEDICT) now instead
@@ -232,7 +271,11 @@ class Assistant:
 
     def documents(self) -> list[DocumentInfo]:
         """The documents in the index, by source: title, passage and paragraph counts, uploaded or not."""
-        return self._library().documents(uploads=self.uploads is not None)
+        return self._library().documents(uploaded=self._uploaded())
+
+    def _uploaded(self) -> set[str]:
+        """The sources of the files in the uploads folder (decided by where a file is, not by its name)."""
+        return set(folder_files(UPLOADS, self.uploads))
 
     def add_documents(
         self, files: Sequence[str | Path | tuple[str, bytes | Path]], *, progress: bool | None = None
@@ -247,7 +290,10 @@ class Assistant:
             UploadError: this assistant has no uploads folder, or too many files at once.
         """
         if self.uploads is None:
-            raise UploadError("Uploads are off: start the assistant with an uploads folder (serve --uploads DIR).")
+            raise UploadError(
+                "Uploads are off: give the assistant an uploads folder (Assistant(corpus, uploads=DIR) in Python; "
+                "the web chat has one unless it was started with --no-uploads)."
+            )
         if len(files) > MAX_FILES_PER_UPLOAD:
             raise UploadError(f"{len(files)} files at once; upload at most {MAX_FILES_PER_UPLOAD} at a time.")
         with self._lock:

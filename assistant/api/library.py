@@ -3,12 +3,13 @@ order, the paragraphs around a passage, a passage by its citation."""
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 import numpy as np
 
 from ..errors import QuestionError
 from ..records import DocumentInfo, Passage
 from ..storage import Index, columns
-from ..text import UPLOADS
 
 
 class Library:
@@ -25,8 +26,9 @@ class Library:
             ids.sort(key=lambda i: (cols.paragraph[i], cols.part[i]))
         self.rows = rows
 
-    def documents(self, *, uploads: bool) -> list[DocumentInfo]:
-        """The documents by source: title, passage and paragraph counts, uploaded or not (with ``uploads`` on)."""
+    def documents(self, *, uploaded: Set[str] = frozenset()) -> list[DocumentInfo]:
+        """The documents by source: title, passage and paragraph counts, and whether each is one of ``uploaded``
+        (the sources read from the uploads folder: a corpus file is never marked, whatever its name)."""
         cols = self.columns
         return [
             DocumentInfo(
@@ -34,7 +36,7 @@ class Library:
                 title=cols.titles[rows[0]],
                 passages=len(rows),
                 paragraphs=int(cols.last[rows].max()),
-                uploaded=uploads and source.startswith(UPLOADS + "/"),
+                uploaded=source in uploaded,
             )
             for source, rows in self.rows.items()
         ]

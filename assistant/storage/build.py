@@ -95,11 +95,14 @@ def open_index(
     extra: Mapping[str, Path] | None = None,
     current: Index | None = None,
     fallback: bool = False,
+    stale_ok: bool = False,
 ) -> Index:
     """Load the saved index of ``corpus`` if it is current, else (re)build what changed and save it.
 
     ``extra`` maps a name to another folder whose files join the same index, cited as ``name/file``
-    (the web chat's uploads); the index folder is still keyed on ``corpus`` and the model.
+    (the web chat's uploads); the index folder is still keyed on ``corpus`` and the model. With
+    ``stale_ok`` the saved index is returned as it is even if files changed since (the web chat answers
+    from it while it brings it up to date); only when there is none is one built first.
 
     A build that cannot be written (full disk, read-only folder, no permission) removes what it wrote; with
     ``fallback`` the previous saved index, if there is one, is then returned with one warning saying why.
@@ -112,15 +115,28 @@ def open_index(
     files = corpus_files(corpus, extra)
     if not files:
         raise CorpusError(
-            f"No .txt, .md or .html documents in {corpus}. Put documents there or pass another folder with --corpus."
+            f"No .txt, .md or .html documents in {corpus}; put documents there or pass another folder.",
+            wrong_folder=True,
         )
     folder = index_folder(corpus, encoder.name, root)
+    seen = _current_version(folder)  # a version that is not loaded (damaged, another model) is not read twice
     old = None if rebuild else (current if _is_current(current, folder, encoder.name) else None)
     old = old or (None if rebuild else _load_current(folder, encoder))
+    if old and stale_ok:
+        logger.info("Loaded index %s (%d passages) as saved", folder, len(old.passages))
+        return old
     state, unreadable = file_state(files, corpus, old.manifest if old else None)
+    if old and (renamed := [s for s in state if s.startswith("./") and s[2:] in old.manifest["files"]]):
+        logger.warning(
+            "%d corpus file(s) such as %s are now cited %s, apart from uploaded documents; re-indexing them.",
+            len(renamed),
+            renamed[0][2:],
+            renamed[0],
+        )
     if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
-        return old
+        still = {s: why for s, why in old.manifest.get("skipped", {}).items() if s in state}
+        return _as_read(old, state, still | unreadable)
     options = {"dense_kind": dense_kind, "dense_params": dense_params, "sentence_vectors": sentence_vectors}
     try:
         with _build_lock(folder):
@@ -128,7 +144,7 @@ def open_index(
                 _remove_stale(folder, keep=_current_version(folder))  # left by a writer that was killed
             if rebuild:
                 checkpoint.clear(folder / WORK)
-            elif _current_version(folder) != (old.folder.name if old else None):
+            elif _current_version(folder) not in ((old.folder.name,) if old else (None, seen)):
                 # Another process saved a version while this one waited for the lock: start from it.
                 old = _load_current(folder, encoder)
                 if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
@@ -151,7 +167,8 @@ def _build_and_save(corpus, state, unreadable, encoder: Encoder, old: Index | No
     work, index = folder / WORK, None
     try:
         index = _build(corpus, state, unreadable, encoder, old, work=work, **options)
-        _save(index, folder)
+        if index is not old:  # old itself: only skipped files changed, and no passage did
+            _save(index, folder)
     except WriteFailed as failed:
         if index is not None:  # the checkpoints were complete: the next build needs their room again
             failed.needed += folder_bytes(work)
@@ -173,16 +190,30 @@ def _is_current(index: Index | None, folder: Path, model: str) -> bool:
 def _unchanged(
     manifest: dict, state: dict, dense_kind: str, sentence_vectors: str = "auto", cheap: bool = True
 ) -> bool:
+    """Whether the saved index holds every file as it is now, with these settings. A skipped file that is
+    gone, or still there unchanged, changes no passage."""
     files = manifest.get("files", {})
-    same_files = set(files) == set(state) and all(files[s]["sha256"] == state[s]["sha256"] for s in state)
+    held = set(files) - set(manifest.get("skipped", {}))
+    same_files = held <= set(state) and all(s in files and files[s]["sha256"] == state[s]["sha256"] for s in state)
+    return same_files and _same_settings(manifest, dense_kind, sentence_vectors, cheap)
+
+
+def _same_settings(manifest: dict, dense_kind: str, sentence_vectors: str, cheap: bool) -> bool:
     wanted_kind = choose_kind(manifest.get("passages", 0), dense_kind)
     sentences = sentence_vectors_wanted(manifest.get("passages", 0), sentence_vectors, cheap=cheap)
     return (
-        same_files
-        and manifest.get("chunking") == CHUNKING
+        manifest.get("chunking") == CHUNKING
         and manifest["dense"]["kind"] == wanted_kind
         and manifest.get("sentence_vectors") == sentences
     )
+
+
+def _as_read(old: Index, state: dict, skipped: dict[str, str]) -> Index:
+    """``old``, its manifest (in memory; the saved one is unchanged) listing the files as they are now:
+    skipped files that are gone are forgotten, new ones that cannot be read are listed."""
+    old.manifest["files"] = {s: {k: v for k, v in e.items() if k not in ("path", "root")} for s, e in state.items()}
+    old.manifest["skipped"] = skipped
+    return old
 
 
 @dataclass
@@ -244,6 +275,13 @@ def _build(
     held = held_sources(old)
     reused = {s for s in held if s in state and old.manifest["files"][s]["sha256"] == state[s]["sha256"]}
     fresh, skipped = _read_new(state, unreadable, skip=reused)
+    if (
+        old is not None
+        and not fresh
+        and reused == held
+        and _same_settings(old.manifest, dense_kind, sentence_vectors, encoder.pools_spans)
+    ):
+        return _as_read(old, state, skipped)  # only skipped files changed: nothing to encode, nothing to save
     new_passages = [p for ps in fresh.values() for p in ps]
     if old is not None:  # an update: the segments that keep all their passages are kept as they are
         drop = ~source_codes(old.passages).rows_of(reused)  # from the manifest's runs: no passage is read

@@ -15,20 +15,39 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def corpus_files(corpus: Path, extra: Mapping[str, Path] | None = None) -> dict[str, tuple[Path, Path]]:
-    """``source → (path, root it is read relative to)`` for the corpus and each extra folder (as ``name/…``)."""
+def corpus_files(corpus: Path, extra: Mapping[str, Path | None] | None = None) -> dict[str, tuple[Path, Path]]:
+    """``source → (path, root it is read relative to)`` for the corpus and each extra folder (as ``name/…``).
+
+    Each extra name is reserved for its folder: a corpus file under a top-level folder of that name is
+    cited ``./name/…`` (no other source starts with ``./``), so the two never share a source. A folder
+    that is None or missing adds nothing but still reserves its name; one inside the corpus is not read twice.
+    """
     root = corpus if corpus.is_dir() else corpus.parent
-    files = {path.relative_to(root).as_posix(): (path, root) for path in find_files(corpus)}
-    for name, folder in (extra or {}).items():
-        if not Path(folder).is_dir():
+    extra = dict(extra or {})
+    base = root.resolve()
+    inside = [  # an extra folder kept inside the corpus: its files are read as its own, not the corpus's
+        Path(f).resolve().relative_to(base).as_posix() + "/"
+        for f in extra.values()
+        if f is not None and Path(f).resolve().is_relative_to(base)
+    ]
+    files = {}
+    for path in find_files(corpus):
+        source = path.relative_to(root).as_posix()
+        if any(source.startswith(prefix) for prefix in inside):
             continue
-        for path in find_files(Path(folder)):
-            source = f"{name}/{path.relative_to(folder).as_posix()}"
-            if source in files:
-                logger.warning("Skipped %s: the corpus has a file of the same name.", path)
-                continue
-            files[source] = (path, Path(folder))
+        if source.split("/", 1)[0] in extra:
+            source = "./" + source
+        files[source] = (path, root)
+    for name, folder in extra.items():
+        files.update((source, (path, Path(folder))) for source, path in folder_files(name, folder).items())
     return files
+
+
+def folder_files(name: str, folder: Path | None) -> dict[str, Path]:
+    """``source → path`` of an extra folder's files, cited ``name/…``; empty when it is None or missing."""
+    if folder is None or not Path(folder).is_dir():
+        return {}
+    return {f"{name}/{path.relative_to(folder).as_posix()}": path for path in find_files(Path(folder))}
 
 
 def file_state(
@@ -79,6 +98,23 @@ def _unreadable(source: str, path: Path, exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return f"{source} cannot be read (permission denied); fix its permissions or remove it."
     return f"{source} cannot be read ({exc.strerror or exc}); check the file."
+
+
+def changed_sources(files: dict[str, tuple[Path, Path]], manifest: dict) -> list[str]:
+    """The files that an index saved with ``manifest`` may lack as they are now, told by size and mtime
+    (no file is read): new or changed ones, and held ones that are gone."""
+    known = manifest.get("files", {})
+    held = set(known) - set(manifest.get("skipped", {}))
+    changed = set()
+    for source, (path, _) in files.items():
+        entry = known.get(source)
+        try:
+            st = path.stat()
+        except OSError:  # reported as skipped when the index is brought up to date
+            continue
+        if not entry or (entry["size"], entry["mtime_ns"]) != (st.st_size, st.st_mtime_ns):
+            changed.add(source)
+    return sorted(changed | (held - set(files)))
 
 
 def held_sources(old: Index | None) -> set[str]:

@@ -89,7 +89,12 @@ def encode_resumable(
         if reused < sum(sizes) and shutil.disk_usage(work).free < (2 * sum(sizes) - reused) * row_bytes:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(work))  # now, not after encoding
     with tqdm(
-        total=sum(sizes) - reused, desc="Encoding", unit="vector", disable=not progress or reused == sum(sizes)
+        total=sum(sizes) - reused,
+        desc=_describe(
+            sum(len(p.texts) for i, g in enumerate(groups) if i not in done for p in g), sum(sizes) - reused
+        ),
+        unit=" texts",
+        disable=not progress or reused == sum(sizes),
     ) as bar:
         for i, group in enumerate(groups):
             if i not in done:
@@ -105,6 +110,13 @@ def encode_resumable(
             row += p.rows
     empty = np.zeros((0, dimension), np.float32)
     return {s: np.concatenate(v).astype(np.float32) if v else empty for s, v in out.items()}, reused
+
+
+def _describe(passages: int, texts: int) -> str:
+    """What the progress bar counts: passages, or passages and their sentences (each its own text)."""
+    if texts == passages:
+        return f"Encoding {passages} passages"
+    return f"Encoding {passages} passages ({texts} texts with their sentences)"
 
 
 def clear(work: Path) -> None:

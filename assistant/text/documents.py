@@ -45,7 +45,9 @@ def find_files(root: Path) -> list[Path]:
     """All supported files under ``root`` (or ``root`` itself), sorted, skipping hidden ones and folder loops."""
     root = Path(root)
     if not root.exists():
-        raise CorpusError(f"Corpus folder {root} does not exist. Pass a folder of .txt/.md files, e.g. --corpus seeds/")
+        raise CorpusError(
+            f"Corpus folder {root} does not exist; pass a folder of .txt, .md or .html documents.", wrong_folder=True
+        )
     if root.is_file():
         return [root] if root.suffix.lower() in SUFFIXES else []
     found: list[Path] = []

@@ -149,13 +149,15 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
     def knowledge_base(lang: str, report: list | None = None):
         """Summary, document table, remove choices (and the status of ``report``, when given) in ``lang``."""
         words = PAGE[lang]
-        docs = assistant.documents()
+        docs, busy = assistant.documents(), assistant.indexing
         summary = words["summary"].format(docs=len(docs), passages=sum(d.passages for d in docs))
         uploaded = [d.source for d in docs if d.uploaded]
         table = render_documents(docs, lang)
         out = (
             gr.update(
-                value=f'<div class="kb-base" data-lang="{lang}"><p class="kb-summary">{escape_html(summary)}</p>{table}'
+                value=f'<div class="kb-base" data-lang="{lang}"><p class="kb-summary">{escape_html(summary)}</p>'
+                + (f'<p class="kb-hint">{escape_html(words["background"].format(n=busy))}</p>' if busy else "")
+                + table
                 + (f'<p class="kb-hint">{escape_html(words["upload_hint"])}</p>' if assistant.uploads else "")
                 + "</div>"
             ),
@@ -292,7 +294,21 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             show_progress_on=[status],
         )
         remove_btn.click(on_remove, [to_remove, lang], [*kb_outputs, status, report], api_visibility="private")
-        app.load(lambda: knowledge_base("both"), None, kb_outputs, api_visibility="private")
+        # While the index is brought up to date in the background, the list is shown again when it is done.
+        timer = gr.Timer(2, active=False)
+
+        def when_indexed(lang: str):
+            if assistant.indexing:
+                return (gr.skip(),) * (len(kb_outputs) + 1)
+            return (*knowledge_base(lang), gr.Timer(active=False))
+
+        timer.tick(when_indexed, lang, [*kb_outputs, timer], api_visibility="private")
+        app.load(
+            lambda: (*knowledge_base("both"), gr.Timer(active=bool(assistant.indexing))),
+            None,
+            [*kb_outputs, timer],
+            api_visibility="private",
+        )
         webapi.register(assistant)
     return app
 
@@ -315,15 +331,22 @@ def launch(app: "gr.Blocks", **kwargs):
     return app.launch(css=CSS, head=HEAD, **kwargs)
 
 
-def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None) -> None:
-    """Index (or load) the corpus, then serve the chat until interrupted."""
-    index = assistant.warm_up()
+def serve(
+    assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None, block=True
+):
+    """Load the last saved index (build one if there is none), open the chat, then index what changed
+    since in the background; serve until interrupted (or, without ``block``, return the running app)."""
+    index = assistant.warm_up(stale_ok=True)
     logger.info("Serving %d passages from %s", len(index.passages), assistant.corpus)
+    from .webguard import MAX_QUEUE
+
+    app = build_app(assistant).queue(default_concurrency_limit=4, max_size=MAX_QUEUE)
+    launch(app, server_name=host, server_port=port, share=share, auth=auth, show_error=False, prevent_thread_lock=True)
+    assistant.update_in_background()
     uploads = f"; uploads go to {assistant.uploads}" if assistant.uploads else "; uploads are off"
     print(
         f"Ready: {len(index.passages)} passages from {assistant.corpus}{uploads}. Open http://{host}:{port}", flush=True
     )
-    from .webguard import MAX_QUEUE
-
-    app = build_app(assistant).queue(default_concurrency_limit=4, max_size=MAX_QUEUE)
-    launch(app, server_name=host, server_port=port, share=share, auth=auth, show_error=False)
+    if block:
+        app.block_thread()
+    return app
