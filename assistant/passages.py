@@ -47,15 +47,16 @@ def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 
     groups: list[list[Paragraph]] = []
     pending: list[Paragraph] = []
     for paragraph in document.paragraphs:
+        if pending and _place(pending[0]) != _place(paragraph):  # never attach across a page, slide, row or section
+            _attach(groups, pending)
+            pending = []
         pending.append(paragraph)
         if weight(paragraph.text) >= min_weight:
             groups.append(pending)
             pending = []
     if pending:
-        if groups:
-            groups[-1].extend(pending)
-        else:
-            groups.append(pending)
+        _attach(groups, pending)
+    local = _local_numbers(document.paragraphs)
     passages: list[Passage] = []
     for group in groups:
         main = max(group, key=lambda p: weight(p.text))
@@ -73,9 +74,44 @@ def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 
                     last_paragraph=last,
                     part=part,
                     text=window,
+                    page=main.page,
+                    slide=main.slide,
+                    section=main.section,
+                    sheet=main.sheet,
+                    row=main.row,
+                    local_paragraph=local.get(main.number, 0),
                 )
             )
     return passages
+
+
+def _place(p: Paragraph) -> tuple:
+    return (p.page, p.slide, p.sheet, p.row, p.section)
+
+
+def _attach(groups: list[list[Paragraph]], pending: list[Paragraph]) -> None:
+    """Light paragraphs left over: onto the previous group when it is in the same place, else on their own."""
+    if groups and _place(groups[-1][0]) == _place(pending[0]):
+        groups[-1].extend(pending)
+    else:
+        groups.append(pending)
+
+
+def _local_numbers(paragraphs) -> dict[int, int]:
+    """Each paragraph's number counted from the start of its page (PDF) or section (a heading itself: 0)."""
+    local: dict[int, int] = {}
+    place, count = None, 0
+    for p in paragraphs:
+        if p.slide or p.sheet or not (p.page or p.section):
+            continue
+        here = ("page", p.page) if p.page else ("section", p.section)
+        if here != place:
+            place, count = here, 0
+        if not p.page and p.text == p.section.rsplit(" › ", 1)[-1]:
+            continue  # the heading that opens the section
+        count += 1
+        local[p.number] = count
+    return local
 
 
 def _windows(text: str, max_chars: int) -> list[str]:
