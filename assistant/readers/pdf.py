@@ -1,0 +1,199 @@
+"""PDF: the text layer of each page (pypdfium2), lines re-joined into paragraphs, running headers, footers
+and page numbers dropped, the outline (bookmarks) as sections."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .blocks import Block, UnreadableDocument, section_path
+from .lines import join_lines
+
+logger = logging.getLogger(__name__)
+
+_PAGE_NUMBER = re.compile(
+    r"^[\s\-–—]*(?:(?:page|p\.|seite)\s*)?(?:\d{1,4}|[ivxlcdm]{1,6})(?:\s*(?:/|of|von)\s*\d{1,4})?[\s\-–—]*$"
+    r"|^第\s*\d{1,4}\s*页(?:\s*[/，,]?\s*共\s*\d{1,4}\s*页)?$",
+    re.I,
+)
+_EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be a running header or footer
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of a page's text layer and where it is (PDF points, y upwards)."""
+
+    text: str
+    left: float
+    right: float
+    bottom: float
+    top: float
+
+
+def read(path: Path, *, name: str) -> list[Block]:
+    """The paragraphs of a PDF, each with its page (1-based) and, where the PDF has an outline, its section.
+
+    A page without a text layer (a scan) gives no paragraphs and is logged as skipped: it needs OCR.
+
+    Raises:
+        UnreadableDocument: the PDF needs a password, or is damaged.
+    """
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise UnreadableDocument(
+                f"{name} is a password-protected PDF; save a copy without the password to include it."
+            ) from exc
+        raise UnreadableDocument(f"{name} is a damaged PDF ({_reason(exc)}); re-save or re-export it.") from exc
+    try:
+        pages = [_page_lines(pdf, i, name) for i in range(len(pdf))]
+        outline = _outline(pdf)
+    except pdfium.PdfiumError as exc:
+        raise UnreadableDocument(f"{name} is a damaged PDF ({_reason(exc)}); re-save or re-export it.") from exc
+    finally:
+        pdf.close()
+    blank = [i + 1 for i, lines in enumerate(pages) if not lines]
+    if blank:
+        logger.warning("%s: page(s) %s have no text layer (scanned?); their text is skipped until OCR is added.",
+                       name, _ranges(blank))
+    pages = _drop_running_lines(pages)
+    blocks: list[Block] = []
+    for number, lines in enumerate(pages, start=1):
+        for section, group in _by_section(lines, number, outline):
+            blocks.extend(Block(text, page=number, section=section) for text in _paragraphs(group))
+    return blocks
+
+
+def _reason(exc: Exception) -> str:
+    match = re.search(r"PDFium: ([^)]*)", str(exc))
+    return (match.group(1) if match else str(exc)).rstrip(". ").lower()
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``1–3, 7``."""
+    out, start = [], numbers[0]
+    for a, b in zip(numbers, [*numbers[1:], None], strict=True):
+        if b != a + 1:
+            out.append(f"{start}–{a}" if start != a else str(a))
+            start = b
+    return ", ".join(out)
+
+
+def _page_lines(pdf, index: int, name: str) -> list[_Line]:
+    """The page's text lines in the order its text layer holds them (PDFium's text, with the spaces and line
+    breaks it works out), each with the box from its first to its last character."""
+    page = pdf[index]
+    text_page = page.get_textpage()
+    try:
+        text = text_page.get_text_range()
+        aligned = text_page.count_chars() == len(text)  # one character per index: boxes can be looked up
+        lines: list[_Line] = []
+        at = 0
+        for raw in text.split("\n"):
+            first, last = at + len(raw) - len(raw.lstrip()), at + len(raw.rstrip()) - 1
+            at += len(raw) + 1
+            clean = re.sub(r"\s+", " ", raw).strip()
+            if not clean:
+                continue
+            if aligned and first <= last:
+                a, b = text_page.get_charbox(first, loose=True), text_page.get_charbox(last, loose=True)
+                lines.append(_Line(clean, a[0], b[2], min(a[1], b[1]), max(a[3], b[3])))
+                if len(lines) > 1 and _same_line(lines[-2], lines[-1]):  # a superscript, a run in another font
+                    prev, line = lines.pop(-2), lines.pop()
+                    gap = " " if line.left - prev.right > 0.15 * (line.top - line.bottom) else ""
+                    lines.append(_Line(prev.text + gap + line.text, prev.left, line.right,
+                                       min(prev.bottom, line.bottom), max(prev.top, line.top)))
+            else:  # no geometry: every line its own paragraph unless wrapped text says otherwise
+                lines.append(_Line(clean, 0.0, 0.0, 0.0, 0.0))
+        return lines
+    finally:
+        text_page.close()
+        page.close()
+
+
+def _same_line(a: _Line, b: _Line) -> bool:
+    """``b`` continues ``a`` on the same printed line: to its right, overlapping it in height."""
+    overlap = min(a.top, b.top) - max(a.bottom, b.bottom)
+    return b.left >= a.right - 1 and overlap > 0.3 * min(a.top - a.bottom, b.top - b.bottom)
+
+
+def _drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
+    """Without bare page numbers, and without header and footer lines that repeat (numbers aside) on most pages."""
+    def key(line: _Line) -> str:
+        return re.sub(r"\d+", "#", line.text.lower())
+
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        counts.update({key(ln) for ln in lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]})
+    with_text = sum(1 for lines in pages if lines)
+    running = {k for k, n in counts.items() if with_text >= 3 and n >= max(3, 0.6 * with_text)}
+    out = []
+    for lines in pages:
+        edge = set(range(min(_EDGE_LINES, len(lines)))) | set(range(max(0, len(lines) - _EDGE_LINES), len(lines)))
+        out.append([
+            ln for i, ln in enumerate(lines)
+            if not (i in edge and (key(ln) in running or _PAGE_NUMBER.match(ln.text)))
+        ])
+    return out
+
+
+def _outline(pdf) -> list[tuple[int, float, str]]:
+    """The bookmarks as ``(page index, y where it points, section path)`` in document order."""
+    marks = []
+    stack: list[str] = []
+    for bookmark in pdf.get_toc():
+        title = re.sub(r"\s+", " ", bookmark.get_title() or "").strip()
+        dest = bookmark.get_dest()
+        index = dest.get_index() if dest is not None else None
+        if not title or index is None:
+            continue
+        stack = stack[: bookmark.level] + [title]
+        _, view = dest.get_view()
+        y = float(view[1]) if len(view) > 1 and view[1] else float("inf")  # no position: the top of the page
+        marks.append((index, y, section_path(stack)))
+    marks.sort(key=lambda m: (m[0], -m[1]))
+    return marks
+
+
+def _by_section(lines: list[_Line], page: int, outline) -> list[tuple[str, list[_Line]]]:
+    """The page's lines in runs of one section (the last bookmark at or above each line)."""
+    groups: list[tuple[str, list[_Line]]] = []
+    for line in lines:
+        section = ""
+        for index, y, path in outline:
+            if (index, -y) <= (page - 1, -line.top + 4):  # 4 pt: a bookmark points at about its heading's top
+                section = path
+            else:
+                break
+        if groups and groups[-1][0] == section:
+            groups[-1][1].append(line)
+        else:
+            groups.append((section, [line]))
+    return groups
+
+
+def _paragraphs(lines: list[_Line]) -> list[str]:
+    """Lines joined into paragraphs: a new one where the line spacing grows (a blank line's worth), after a
+    line that stops well short of the right margin (a paragraph's last line, a heading), or where the text
+    goes back up the page (a new column)."""
+    if not lines:
+        return []
+    pitches = sorted(p for p in (a.top - b.top for a, b in zip(lines, lines[1:], strict=False)) if p > 0)
+    pitch = pitches[len(pitches) // 2] if pitches else 0.0
+    right = max(ln.right for ln in lines)
+    width = max(right - min(ln.left for ln in lines), 1.0)
+    paragraphs: list[list[str]] = [[lines[0].text]]
+    for prev, line in zip(lines, lines[1:], strict=False):
+        step = prev.top - line.top
+        short = prev.right < right - 0.12 * width
+        if short or step > 1.35 * pitch + 0.5 or step < -pitch:
+            paragraphs.append([line.text])
+        else:
+            paragraphs[-1].append(line.text)
+    return [text for text in (join_lines(p) for p in paragraphs) if text]
