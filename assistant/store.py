@@ -121,7 +121,11 @@ def open_index(
     old = None if rebuild else (current if _is_current(current, folder, encoder.name) else None)
     old = old or (None if rebuild else _load_current(folder, encoder))
     state, unreadable = file_state(files, corpus, old.manifest if old else None)
-    if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
+    if (
+        old
+        and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans)
+        and _same_skipped(old.manifest, state, unreadable)
+    ):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         return old
     options = {"dense_kind": dense_kind, "dense_params": dense_params, "sentence_vectors": sentence_vectors}
@@ -134,7 +138,11 @@ def open_index(
             elif _current_version(folder) != (old.folder.name if old else None):
                 # Another process saved a version while this one waited for the lock: start from it.
                 old = _load_current(folder, encoder)
-                if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
+                if (
+                    old
+                    and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans)
+                    and _same_skipped(old.manifest, state, unreadable)
+                ):
                     return old
             return _build_and_save(corpus, state, unreadable, encoder, old, folder, progress=progress, **options)
     except WriteFailed as failed:
@@ -186,6 +194,11 @@ def _unchanged(
         and manifest["dense"]["kind"] == wanted_kind
         and manifest.get("sentence_vectors") == sentences
     )
+
+
+def _same_skipped(manifest: dict, state: dict, unreadable: dict) -> bool:
+    """The files skipped without being read (other types, unreadable) are those the index names as skipped."""
+    return {s for s in manifest.get("skipped", {}) if s not in state} == set(unreadable)
 
 
 @dataclass

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
+FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".tsv", ".epub"]
 MAX_TURNS = 200  # kept for the Markdown export: the chat's history holds no more (``MAX_HISTORY_ITEMS``)
 
 

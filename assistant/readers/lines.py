@@ -10,7 +10,12 @@ _WORD_END = re.compile(r"[A-Za-zÀ-ÿ]$")
 
 def is_cjk(ch: str) -> bool:
     """A Chinese/Japanese character or full-width punctuation (lines wrapped between them join with no space)."""
-    return "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef" or "\u3000" <= ch <= "\u303f"
+    return (
+        "\u2e80" <= ch <= "\u9fff"
+        or "\uf900" <= ch <= "\ufaff"
+        or "\uff00" <= ch <= "\uffef"
+        or "\u3000" <= ch <= "\u303f"
+    )
 
 
 def join_lines(lines: list[str]) -> str:

@@ -19,7 +19,6 @@ _PAGE_NUMBER = re.compile(
     r"|^第\s*\d{1,4}\s*页(?:\s*[/，,]?\s*共\s*\d{1,4}\s*页)?$",
     re.I,
 )
-_EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be a running header or footer
 
 
 @dataclass(frozen=True)
@@ -31,6 +30,7 @@ class _Line:
     right: float
     bottom: float
     top: float
+    edge: bool = False  # in the top or bottom margin of its page, where running headers and footers are
 
 
 def read(path: Path, *, name: str) -> list[Block]:
@@ -60,8 +60,11 @@ def read(path: Path, *, name: str) -> list[Block]:
         pdf.close()
     blank = [i + 1 for i, lines in enumerate(pages) if not lines]
     if blank:
-        logger.warning("%s: page(s) %s have no text layer (scanned?); their text is skipped until OCR is added.",
-                       name, _ranges(blank))
+        logger.warning(
+            "%s: page(s) %s have no text layer (scanned?); their text is skipped until OCR is added.",
+            name,
+            _ranges(blank),
+        )
     pages = _drop_running_lines(pages)
     blocks: list[Block] = []
     for number, lines in enumerate(pages, start=1):
@@ -107,11 +110,19 @@ def _page_lines(pdf, index: int, name: str) -> list[_Line]:
                 if len(lines) > 1 and _same_line(lines[-2], lines[-1]):  # a superscript, a run in another font
                     prev, line = lines.pop(-2), lines.pop()
                     gap = " " if line.left - prev.right > 0.15 * (line.top - line.bottom) else ""
-                    lines.append(_Line(prev.text + gap + line.text, prev.left, line.right,
-                                       min(prev.bottom, line.bottom), max(prev.top, line.top)))
+                    lines.append(
+                        _Line(
+                            prev.text + gap + line.text,
+                            prev.left,
+                            line.right,
+                            min(prev.bottom, line.bottom),
+                            max(prev.top, line.top),
+                        )
+                    )
             else:  # no geometry: every line its own paragraph unless wrapped text says otherwise
                 lines.append(_Line(clean, 0.0, 0.0, 0.0, 0.0))
-        return lines
+        height = page.get_height()
+        return [_Line(ln.text, ln.left, ln.right, ln.bottom, ln.top, _in_margin(ln, height)) for ln in lines]
     finally:
         text_page.close()
         page.close()
@@ -123,24 +134,52 @@ def _same_line(a: _Line, b: _Line) -> bool:
     return b.left >= a.right - 1 and overlap > 0.3 * min(a.top - a.bottom, b.top - b.bottom)
 
 
+def _in_margin(line: _Line, height: float) -> bool:
+    if line.top == line.bottom == 0.0:
+        return False
+    return line.bottom > 0.9 * height or line.top < 0.1 * height
+
+
 def _drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
-    """Without bare page numbers, and without header and footer lines that repeat (numbers aside) on most pages."""
+    """Without the lines in a page's top or bottom margin that are bare page numbers, repeat (numbers aside)
+    on most pages, or carry the printed page number (``17 1.5. KOMPAKTHEIT``: a chapter's running head)."""
+
     def key(line: _Line) -> str:
         return re.sub(r"\d+", "#", line.text.lower())
 
     counts: Counter[str] = Counter()
-    for lines in pages:
-        counts.update({key(ln) for ln in lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]})
+    offsets: Counter[int] = Counter()
+    for index, lines in enumerate(pages):
+        edges = [ln for ln in lines if ln.edge]
+        counts.update({key(ln) for ln in edges})
+        offsets.update({n - index for ln in edges for n in _end_numbers(ln.text)})
     with_text = sum(1 for lines in pages if lines)
-    running = {k for k, n in counts.items() if with_text >= 3 and n >= max(3, 0.6 * with_text)}
+    often = max(3, 0.5 * with_text)
+    running = {k for k, n in counts.items() if with_text >= 3 and n >= often}
+    numbered = {k for k, n in offsets.items() if with_text >= 3 and n >= often}  # printed number = index + k
     out = []
-    for lines in pages:
-        edge = set(range(min(_EDGE_LINES, len(lines)))) | set(range(max(0, len(lines) - _EDGE_LINES), len(lines)))
-        out.append([
-            ln for i, ln in enumerate(lines)
-            if not (i in edge and (key(ln) in running or _PAGE_NUMBER.match(ln.text)))
-        ])
+    for index, lines in enumerate(pages):
+        out.append(
+            [
+                ln
+                for ln in lines
+                if not (
+                    ln.edge
+                    and (
+                        _PAGE_NUMBER.match(ln.text)
+                        or key(ln) in running
+                        or any(n - index in numbered for n in _end_numbers(ln.text))
+                    )
+                )
+            ]
+        )
     return out
+
+
+def _end_numbers(text: str) -> list[int]:
+    """The numbers a line starts or ends with (where a running head prints the page number)."""
+    found = re.findall(r"^(\d{1,4})\b|\b(\d{1,4})$", text)
+    return [int(a or b) for a, b in found]
 
 
 def _outline(pdf) -> list[tuple[int, float, str]]:

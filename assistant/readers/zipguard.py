@@ -34,8 +34,10 @@ def open_zip(path: Path, *, name: str, kind: str) -> zipfile.ZipFile:
     for member in members:
         total += member.file_size
         ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES or (
-            member.file_size > _SMALL and ratio > MAX_RATIO
+        if (
+            member.file_size > MAX_MEMBER_BYTES
+            or total > MAX_TOTAL_BYTES
+            or (member.file_size > _SMALL and ratio > MAX_RATIO)
         ):
             archive.close()
             raise UnreadableDocument(
