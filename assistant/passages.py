@@ -47,7 +47,7 @@ def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 
     groups: list[list[Paragraph]] = []
     pending: list[Paragraph] = []
     for paragraph in document.paragraphs:
-        if pending and _place(pending[0]) != _place(paragraph):  # never attach across a page, slide, row or section
+        if pending and (_unit(pending[0]) != _unit(paragraph) or _section_ends(pending[-1], paragraph)):
             _attach(groups, pending)
             pending = []
         pending.append(paragraph)
@@ -85,13 +85,27 @@ def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 
     return passages
 
 
-def _place(p: Paragraph) -> tuple:
-    return (p.page, p.slide, p.sheet, p.row, p.section)
+def _unit(p: Paragraph) -> tuple:
+    """What a passage never spans: a slide, a spreadsheet row (headings and short lines of a page or a
+    section are attached to the paragraph that follows them, as in a text file)."""
+    return (p.slide, p.sheet, p.row)
+
+
+def _is_heading(p: Paragraph) -> bool:
+    """The paragraph is the heading that opens its section (readers give a heading its own section)."""
+    return bool(p.section) and p.text == p.section.rsplit(" › ", 1)[-1]
+
+
+def _section_ends(last: Paragraph, following: Paragraph) -> bool:
+    """Light text at the end of a section stays in it; only headings are carried on to what they head."""
+    return last.section != following.section and not _is_heading(last)
 
 
 def _attach(groups: list[list[Paragraph]], pending: list[Paragraph]) -> None:
-    """Light paragraphs left over: onto the previous group when it is in the same place, else on their own."""
-    if groups and _place(groups[-1][0]) == _place(pending[0]):
+    """Light paragraphs left over: onto the previous group when it is in the same unit and section, else
+    on their own."""
+    before = groups[-1][-1] if groups else None
+    if before is not None and _unit(before) == _unit(pending[0]) and before.section == pending[0].section:
         groups[-1].extend(pending)
     else:
         groups.append(pending)
@@ -107,7 +121,7 @@ def _local_numbers(paragraphs) -> dict[int, int]:
         here = ("page", p.page) if p.page else ("section", p.section)
         if here != place:
             place, count = here, 0
-        if not p.page and p.text == p.section.rsplit(" › ", 1)[-1]:
+        if not p.page and _is_heading(p):
             continue  # the heading that opens the section
         count += 1
         local[p.number] = count

@@ -218,20 +218,22 @@ def _by_section(lines: list[_Line], page: int, outline) -> list[tuple[str, list[
 
 
 def _paragraphs(lines: list[_Line]) -> list[str]:
-    """Lines joined into paragraphs: a new one where the line spacing grows (a blank line's worth), after a
-    line that stops well short of the right margin (a paragraph's last line, a heading), or where the text
-    goes back up the page (a new column)."""
+    """Lines joined into paragraphs: a new one after a gap of most of a line (a blank line), at an indented
+    first line, after a line that stops well short of the right margin (a paragraph's last line, a heading),
+    or where the text goes back up the page (a new column)."""
     if not lines:
         return []
-    pitches = sorted(p for p in (a.top - b.top for a, b in zip(lines, lines[1:], strict=False)) if p > 0)
-    pitch = pitches[len(pitches) // 2] if pitches else 0.0
+    heights = sorted(ln.top - ln.bottom for ln in lines)
+    height = max(heights[len(heights) // 2], 1.0)
+    left = min(ln.left for ln in lines)
     right = max(ln.right for ln in lines)
-    width = max(right - min(ln.left for ln in lines), 1.0)
+    width = max(right - left, 1.0)
     paragraphs: list[list[str]] = [[lines[0].text]]
     for prev, line in zip(lines, lines[1:], strict=False):
-        step = prev.top - line.top
+        gap = prev.bottom - line.top
         short = prev.right < right - 0.12 * width
-        if short or step > 1.35 * pitch + 0.5 or step < -pitch:
+        indented = prev.left < left + 0.5 * height < line.left < left + 4 * height
+        if short or indented or gap > 0.7 * height or line.top > prev.top + height:
             paragraphs.append([line.text])
         else:
             paragraphs[-1].append(line.text)
