@@ -36,7 +36,8 @@ def safe_name(name: str) -> str:
     stem, suffix = os.path.splitext(clean)
     if suffix.lower() not in SUFFIXES:
         kinds = ", ".join(SUFFIXES)
-        raise UploadError(f"{name!r} is not a supported document; upload one of: {kinds}.")
+        shown = name if len(name) <= 80 else name[:77] + "…"  # the sentence stays short with the longer list
+        raise UploadError(f"{shown!r} is not a supported document; upload one of: {kinds}.")
     stem = stem[: MAX_NAME_CHARS - len(suffix)].strip(" .") or "document"
     return stem + suffix.lower()
 

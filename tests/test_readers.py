@@ -19,7 +19,9 @@ from .conftest import FakeEncoder
 
 PDFS = Path(__file__).parent / "data" / "pdfs"
 
-ANNUAL_LEAVE = "员工在公司工作满一年后每年可以享受十五天带薪年假，年假应当在当年之内休完，未休完的年假可以顺延到下一年的第一季度。"
+ANNUAL_LEAVE = (
+    "员工在公司工作满一年后每年可以享受十五天带薪年假，年假应当在当年之内休完，未休完的年假可以顺延到下一年的第一季度。"
+)
 SICK_LEAVE = "病假需要提供医院证明，每年累计不超过十天的病假工资照发。"
 HANDBOOK = "Every new colleague receives the hand-"
 HANDBOOK_2 = "book of the company on the first day,"
@@ -75,7 +77,11 @@ def test_pdf_pages_paragraphs_and_sections(tmp_path):
         (2, "1 总则 › 1.1 病假", "1.1 病假"),
         (2, "1 总则 › 1.1 病假", SICK_LEAVE),
         (3, "2 Benefits", "2 Benefits"),
-        (3, "2 Benefits", "Every new colleague receives the handbook of the company on the first day, and keeps it at the desk."),
+        (
+            3,
+            "2 Benefits",
+            "Every new colleague receives the handbook of the company on the first day, and keeps it at the desk.",
+        ),
         (3, "2 Benefits", LUNCH),
     ]  # no running header, no page numbers
 
@@ -191,7 +197,11 @@ def test_docx_headings_lists_and_tables(tmp_path):
 def test_docx_citations_are_section_paths(tmp_path):
     passages = passages_of(make_docx(tmp_path / "handbook.docx"))
     assert passages[0].title == "员工手册"
-    assert [p.citation for p in passages] == ["¶1", "3 休假 › 3.2 年假 · ¶1", "4 Expenses · ¶1"]  # the title: before any heading
+    assert [p.citation for p in passages] == [
+        "¶1",
+        "3 休假 › 3.2 年假 · ¶1",
+        "4 Expenses · ¶1",
+    ]  # the title: before any heading
     assert passages[1].text == "\n".join(  # the headings lead their text; the short end of a section stays in it
         ["3 休假", "3.2 年假", ANNUAL_LEAVE, "• 提前两周提交年假申请", "• 年假申请需要部门经理批准"]
         + ["假期类型: 年假; 天数: 15", "假期类型: 病假; 天数: 10"]
@@ -311,7 +321,10 @@ def make_epub(path: Path) -> Path:
             '<item id="a" href="text/ch1.xhtml" media-type="application/xhtml+xml"/>'
             '</manifest><spine><itemref idref="a"/><itemref idref="b"/></spine></package>',
         )
-        book.writestr("OEBPS/text/ch1.xhtml", chapter.format(t="第一章 入职", p="新员工入职第一天领取工牌和电脑，并参加公司介绍。"))
+        book.writestr(
+            "OEBPS/text/ch1.xhtml",
+            chapter.format(t="第一章 入职", p="新员工入职第一天领取工牌和电脑，并参加公司介绍。"),
+        )
         book.writestr("OEBPS/text/ch2.xhtml", chapter.format(t="第二章 休假", p=ANNUAL_LEAVE))
     return path
 
@@ -342,7 +355,13 @@ def test_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name, kind", [("notes.docx", "Word document"), ("deck.pptx", "PowerPoint presentation"), ("t.xlsx", "Excel workbook"), ("b.epub", "EPUB book")]
+    "name, kind",
+    [
+        ("notes.docx", "Word document"),
+        ("deck.pptx", "PowerPoint presentation"),
+        ("t.xlsx", "Excel workbook"),
+        ("b.epub", "EPUB book"),
+    ],
 )
 def test_text_file_with_a_document_extension_is_refused_in_one_sentence(tmp_path, name, kind):
     (tmp_path / name).write_text("This is plain text, not a zip container.", encoding="utf-8")
