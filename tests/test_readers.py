@@ -423,3 +423,35 @@ def test_questions_find_the_right_page_slide_row_and_section(tmp_path):
         "slide": 0,
         "section": "",
     }
+
+
+@pytest.mark.slow  # 117 pages: a few seconds
+def test_long_real_pdf_gives_every_text_page_its_sections_and_no_running_heads():
+    import pypdfium2 as pdfium
+
+    path = PDFS / "GeoTopo-komprimiert.pdf"
+    pdf = pdfium.PdfDocument(str(path))
+    with_text = {i + 1 for i in range(len(pdf)) if pdf[i].get_textpage().get_text_range().strip()}
+    pdf.close()
+    blocks = read(path)
+    assert {b.page for b in blocks} == with_text and len(with_text) == 117
+    assert "2 Mannigfaltigkeiten und Simplizialkomplexe › 2.3 Simplizialkomplex" in {b.section for b in blocks}
+    heads = [b for b in blocks if b.text in ("47 3.1. HOMOTOPIE VON WEGEN", "3.1. HOMOTOPIE VON WEGEN")]
+    assert heads == []  # the running head on top of page 50, with its printed page number, is dropped
+
+
+# ---------------------------------------------------------------- uploads
+
+
+def test_documents_can_be_uploaded_and_mislabelled_ones_are_refused(tmp_path):
+    from assistant.errors import UploadError
+    from assistant.uploads import store_upload
+
+    folder = tmp_path / "uploads"
+    data = make_docx(tmp_path / "policy.docx").read_bytes()
+    assert store_upload(folder, "policy.docx", data) == "policy.docx"
+    assert store_upload(folder, "handbook.pdf", make_pdf(tmp_path / "h.pdf").read_bytes()) == "handbook.pdf"
+    with pytest.raises(UploadError) as refused:
+        store_upload(folder, "notes.docx", b"plain text, not a Word document")
+    assert str(refused.value).startswith("notes.docx is not a Word document (a .docx file is a zip container")
+    assert sorted(p.name for p in folder.iterdir()) == ["handbook.pdf", "policy.docx"]
