@@ -296,8 +296,24 @@ def read_document(path: Path, *, root: Path | None = None) -> Document:
         text = html_to_text(text)
     texts = split_paragraphs(text, markdown=suffix in (".md", ".markdown"))
     title = guess_title(texts, fallback=path.stem)
-    paragraphs = tuple(Paragraph(number=i, text=t) for i, t in enumerate(texts, start=1))
+    sections = _md_sections(texts) if suffix in (".md", ".markdown") else [""] * len(texts)
+    paragraphs = tuple(
+        Paragraph(number=i, text=t, section=s) for i, (t, s) in enumerate(zip(texts, sections, strict=True), start=1)
+    )
     return Document(doc_id=source, source=source, title=title, encoding=encoding, paragraphs=paragraphs)
+
+
+def _md_sections(texts: list[str]) -> list[str]:
+    """Each Markdown paragraph's heading path (``Setup › Install``; a heading is in its own section)."""
+    headings: list[str] = []
+    out = []
+    for text in texts:
+        match = _MD_HEADING.match(text)
+        if match and match.group(1):
+            level = len(text.lstrip()) - len(text.lstrip().lstrip("#"))
+            headings = headings[: level - 1] + [""] * (level - 1 - len(headings)) + [match.group(1).strip()]
+        out.append(" › ".join(h for h in headings if h))
+    return out
 
 
 def _read_with_reader(path: Path, source: str) -> Document:

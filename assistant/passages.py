@@ -93,7 +93,7 @@ def _unit(p: Paragraph) -> tuple:
 
 def _is_heading(p: Paragraph) -> bool:
     """The paragraph is the heading that opens its section (readers give a heading its own section)."""
-    return bool(p.section) and p.text == p.section.rsplit(" › ", 1)[-1]
+    return bool(p.section) and p.text.lstrip("#").strip() == p.section.rsplit(" › ", 1)[-1]  # "# Setup" in Markdown
 
 
 def _section_ends(last: Paragraph, following: Paragraph) -> bool:

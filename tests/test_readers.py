@@ -455,3 +455,18 @@ def test_documents_can_be_uploaded_and_mislabelled_ones_are_refused(tmp_path):
         store_upload(folder, "notes.docx", b"plain text, not a Word document")
     assert str(refused.value).startswith("notes.docx is not a Word document (a .docx file is a zip container")
     assert sorted(p.name for p in folder.iterdir()) == ["handbook.pdf", "policy.docx"]
+
+
+def test_markdown_headings_are_section_paths(tmp_path):
+    text = (
+        "# 员工手册\n\n## 3 休假\n\n### 3.2 年假\n\n"
+        f"{ANNUAL_LEAVE}\n\n{SICK_LEAVE}\n\n## 4 Expenses\n\nTravel expenses are refunded within thirty days.\n"
+    )
+    (tmp_path / "handbook.md").write_text(text, encoding="utf-8")
+    passages = passages_of(tmp_path / "handbook.md")
+    assert [(p.section, p.citation, p.paragraph) for p in passages] == [
+        ("员工手册 › 3 休假 › 3.2 年假", "员工手册 › 3 休假 › 3.2 年假 · ¶1", 4),
+        ("员工手册 › 3 休假 › 3.2 年假", "员工手册 › 3 休假 › 3.2 年假 · ¶2", 5),
+        ("员工手册 › 4 Expenses", "员工手册 › 4 Expenses · ¶1", 7),
+    ]
+    assert passages[0].text == f"# 员工手册\n## 3 休假\n### 3.2 年假\n{ANNUAL_LEAVE}"
