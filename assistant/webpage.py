@@ -17,7 +17,7 @@ PAGE = {
         "export": "Export chat (Markdown)",
         "kb": "Knowledge base",
         "upload": "Add documents…",
-        "upload_hint": f".txt, .md or .html, up to {_MB} MB each; searchable as soon as they are indexed.",
+        "upload_hint": f"Text, Markdown, HTML, PDF, Word, PowerPoint, Excel/CSV or EPUB, up to {_MB} MB each; searchable as soon as they are indexed.",
         "remove_pick": "Uploaded document to remove",
         "remove": "Remove",
         "settings": "Settings",
