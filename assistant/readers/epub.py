@@ -17,6 +17,7 @@ _NS = {
     "ncx": "http://www.daisy.org/z3986/2005/ncx/",
 }
 _HEADING = re.compile(r"<h([1-3])\b[^>]*>(.*?)</h\1\s*>", re.I | re.S)
+_HEAD = re.compile(r"<head\b.*?</head\s*>", re.I | re.S)
 _TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.I | re.S)
 
 
@@ -52,7 +53,7 @@ def _read(archive: zipfile.ZipFile, name: str) -> list[Block]:
         if member not in names:
             continue
         markup, _ = decode(archive.read(member), name=f"{name}:{member}")
-        texts = split_paragraphs(html_to_text(markup))
+        texts = split_paragraphs(html_to_text(_HEAD.sub("", markup)))  # the <title> is not text of the page
         section = _chapter_title(markup) or toc.get(member, "")
         blocks.extend(Block(text, section=section) for text in texts)
     return blocks

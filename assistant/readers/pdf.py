@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from .blocks import Block, UnreadableDocument, section_path
 from .lines import join_lines
 
 logger = logging.getLogger(__name__)
+
+_PDFIUM = threading.Lock()  # PDFium is not thread-safe: the web chat may read an upload while the index is built
 
 _PAGE_NUMBER = re.compile(
     r"^[\s\-–—]*(?:(?:page|p\.|seite)\s*)?(?:\d{1,4}|[ivxlcdm]{1,6})(?:\s*(?:/|of|von)\s*\d{1,4})?[\s\-–—]*$"
@@ -41,6 +44,11 @@ def read(path: Path, *, name: str) -> list[Block]:
     Raises:
         UnreadableDocument: the PDF needs a password, or is damaged.
     """
+    with _PDFIUM:
+        return _read(path, name)
+
+
+def _read(path: Path, name: str) -> list[Block]:
     import pypdfium2 as pdfium
 
     try:

@@ -28,7 +28,10 @@ def _delimited(path: Path, name: str, *, delimiter: str) -> list[Block]:
     from ..documents import decode
 
     text, _ = decode(path.read_bytes(), name=name)
-    rows = [[cell_text(c) for c in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    try:
+        rows = [[cell_text(c) for c in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    except csv.Error as exc:  # a field over the csv module's limit (128 kB), a stray NUL
+        raise UnreadableDocument(f"{name} is not a readable table ({exc}); check it in a spreadsheet program.") from exc
     return _rows(rows, sheet=Path(name).stem)
 
 

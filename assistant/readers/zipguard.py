@@ -10,6 +10,7 @@ from .blocks import UnreadableDocument
 MAX_MEMBER_BYTES = 200 * 1024 * 1024
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024
 MAX_RATIO = 100
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SMALL = 1024 * 1024  # members this small may compress as well as they like (a page of spaces)
 
 
@@ -20,6 +21,13 @@ def open_zip(path: Path, *, name: str, kind: str) -> zipfile.ZipFile:
         UnreadableDocument: not a zip file, damaged, or a member too large or too compressed (zip bomb).
     """
     suffix = Path(path).suffix.lower()
+    with open(path, "rb") as handle:
+        magic = handle.read(8)
+    if magic == _OLE:  # Office keeps a password-protected file (and its old formats) in an OLE container
+        raise UnreadableDocument(
+            f"{name} is password-protected, or an old-format file renamed to {suffix}: "
+            f"open it, remove the password and save it as {suffix}."
+        )
     if not zipfile.is_zipfile(path):
         raise UnreadableDocument(
             f"{name} is not a {kind} (a {suffix} file is a zip container; this one is not): "
