@@ -61,8 +61,8 @@ class Passage:
     def citation(self) -> str:
         """Human-readable location, e.g. ``¶21, part 2`` or ``¶29–31`` (short lines attached) in a text file;
         ``p. 12 · ¶3``, ``slide 4``, ``Sheet1 · row 37`` or ``3 休假 › 3.2 年假 · ¶2`` where the file has places."""
-        if self.page or self.slide or self.sheet or self.section:
-            return self._place()
+        if self.place:
+            return f"{self.place}, part {self.part}" if self.part else self.place
         first = self.first_paragraph or self.paragraph
         last = self.last_paragraph or self.paragraph
         where = f"¶{first}" if first == last else f"¶{first}–{last}"
@@ -70,7 +70,11 @@ class Passage:
             where += f", part {self.part}"
         return where
 
-    def _place(self) -> str:
+    @property
+    def place(self) -> str:
+        """Where the passage is in a file that has places (``p. 12 · ¶3``, ``slide 4``, …); "" in a text file."""
+        if not (self.page or self.slide or self.sheet or self.section):
+            return ""
         if self.sheet:
             parts = [self.sheet, f"row {self.row}"] if self.row else [self.sheet]
         elif self.slide:
@@ -81,8 +85,7 @@ class Passage:
                 parts.append(f"p. {self.page}")
             if self.local_paragraph:
                 parts.append(f"¶{self.local_paragraph}")
-        where = " · ".join(parts)
-        return f"{where}, part {self.part}" if self.part else where
+        return " · ".join(parts)
 
 
 @dataclass(frozen=True)

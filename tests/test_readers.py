@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import zipfile
 from pathlib import Path
 
@@ -484,3 +485,40 @@ def test_csv_with_an_overlong_field_is_refused_in_one_sentence(tmp_path):
     (tmp_path / "big.csv").write_text('a,b\n1,"' + "x" * 200_000 + '"\n', encoding="utf-8")
     with pytest.raises(CorpusError, match=r"^big\.csv is not a readable table \(.+\); check it in a spreadsheet"):
         read_document(tmp_path / "big.csv", root=tmp_path)
+
+
+def test_cards_and_context_label_passages_by_their_place(tmp_path):
+    from assistant.render import render_reply
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    make_docx(corpus / "policy.docx")
+    bot = Assistant(corpus, index_root=tmp_path / "index", encoder=FakeEncoder())
+    answer = bot.ask("Travel expenses are refunded within how many days")
+    html = render_reply(answer, uid="u", contexts=[bot.context(h.passage) for h in answer.hits])
+    card = html.split('<div class="kb-card" id="kb-u-1">')[1]
+    assert '<span class="kb-where">4 Expenses · ¶1</span>' in card
+    labels = re.findall(r'<span class="kb-pn">([^<]*)</span>', card.split('<details class="kb-context">')[1])
+    assert labels == ["3 休假 › 3.2 年假 · ¶1", "4 Expenses · ¶1"]  # the paragraph before it, then it
+
+
+@pytest.mark.parametrize(
+    "lines, joined",
+    [
+        (["员工在公司工作满一年后", "每年可以享受带薪年假。"], "员工在公司工作满一年后每年可以享受带薪年假。"),
+        (
+            ["Every new colleague receives the hand-", "book on the first day."],
+            "Every new colleague receives the handbook on the first day.",
+        ),
+        (
+            ["Read the well-", "Known Rules."],
+            "Read the well- Known Rules.",
+        ),  # a capital after the hyphen: not a split word
+        (["an English line", "wraps with a space"], "an English line wraps with a space"),
+        (["使用", "PDF 文件"], "使用PDF 文件"),
+    ],
+)
+def test_wrapped_lines_are_rejoined(lines, joined):
+    from assistant.readers.lines import join_lines
+
+    assert join_lines(lines) == joined
