@@ -522,3 +522,17 @@ def test_wrapped_lines_are_rejoined(lines, joined):
     from assistant.readers.lines import join_lines
 
     assert join_lines(lines) == joined
+
+
+def test_pdf_two_columns_are_read_column_by_column(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    left = ["The left column starts with a long", "line that wraps onto a second one", "and ends here."]
+    right = ["The right column has its own text", "that wraps in the same way as the", "left one does."]
+    pdf = canvas.Canvas(str(tmp_path / "columns.pdf"), pagesize=(595, 842))
+    pdf.setFont("Courier", 10)
+    for column, x in ((left, 50), (right, 320)):
+        for i, line in enumerate(column):
+            pdf.drawString(x, 700 - 12 * i, line)
+    pdf.save()
+    assert [b.text for b in read(tmp_path / "columns.pdf")] == [" ".join(left), " ".join(right)]

@@ -3,6 +3,7 @@ and page numbers dropped, the outline (bookmarks) as sections."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
@@ -17,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 _PDFIUM = threading.Lock()  # PDFium is not thread-safe: the web chat may read an upload while the index is built
 
+_MANY_LINES = 400  # more on a page: its lines' columns are not worked out one by one (that is quadratic)
 _PAGE_NUMBER = re.compile(
     r"^[\s\-–—]*(?:(?:page|p\.|seite)\s*)?(?:\d{1,4}|[ivxlcdm]{1,6})(?:\s*(?:/|of|von)\s*\d{1,4})?[\s\-–—]*$"
     r"|^第\s*\d{1,4}\s*页(?:\s*[/，,]?\s*共\s*\d{1,4}\s*页)?$",
@@ -60,7 +62,7 @@ def _read(path: Path, name: str) -> list[Block]:
             ) from exc
         raise UnreadableDocument(f"{name} is a damaged PDF ({_reason(exc)}); re-save or re-export it.") from exc
     try:
-        pages = [_page_lines(pdf, i, name) for i in range(len(pdf))]
+        pages = [_page_lines(pdf, i) for i in range(len(pdf))]
         outline = _outline(pdf)
     except pdfium.PdfiumError as exc:
         raise UnreadableDocument(f"{name} is a damaged PDF ({_reason(exc)}); re-save or re-export it.") from exc
@@ -76,8 +78,9 @@ def _read(path: Path, name: str) -> list[Block]:
     pages = _drop_running_lines(pages)
     blocks: list[Block] = []
     for number, lines in enumerate(pages, start=1):
+        columns, height = _layout(lines)
         for section, group in _by_section(lines, number, outline):
-            blocks.extend(Block(text, page=number, section=section) for text in _paragraphs(group))
+            blocks.extend(Block(text, page=number, section=section) for text in _paragraphs(group, columns, height))
     return blocks
 
 
@@ -96,7 +99,7 @@ def _ranges(numbers: list[int]) -> str:
     return ", ".join(out)
 
 
-def _page_lines(pdf, index: int, name: str) -> list[_Line]:
+def _page_lines(pdf, index: int) -> list[_Line]:
     """The page's text lines in the order its text layer holds them (PDFium's text, with the spaces and line
     breaks it works out), each with the box from its first to its last character."""
     page = pdf[index]
@@ -127,7 +130,7 @@ def _page_lines(pdf, index: int, name: str) -> list[_Line]:
                             max(prev.top, line.top),
                         )
                     )
-            else:  # no geometry: every line its own paragraph unless wrapped text says otherwise
+            else:  # no geometry (characters and text do not line up): each line its own paragraph
                 lines.append(_Line(clean, 0.0, 0.0, 0.0, 0.0))
         height = page.get_height()
         return [_Line(ln.text, ln.left, ln.right, ln.bottom, ln.top, _in_margin(ln, height)) for ln in lines]
@@ -210,14 +213,11 @@ def _outline(pdf) -> list[tuple[int, float, str]]:
 
 def _by_section(lines: list[_Line], page: int, outline) -> list[tuple[str, list[_Line]]]:
     """The page's lines in runs of one section (the last bookmark at or above each line)."""
+    starts = [(index, -y) for index, y, _ in outline]
     groups: list[tuple[str, list[_Line]]] = []
     for line in lines:
-        section = ""
-        for index, y, path in outline:
-            if (index, -y) <= (page - 1, -line.top + 4):  # 4 pt: a bookmark points at about its heading's top
-                section = path
-            else:
-                break
+        at = bisect.bisect_right(starts, (page - 1, -line.top + 4))  # 4 pt: a bookmark points at about a heading's top
+        section = outline[at - 1][2] if at else ""
         if groups and groups[-1][0] == section:
             groups[-1][1].append(line)
         else:
@@ -225,24 +225,40 @@ def _by_section(lines: list[_Line], page: int, outline) -> list[tuple[str, list[
     return groups
 
 
-def _paragraphs(lines: list[_Line]) -> list[str]:
+def _paragraphs(lines: list[_Line], columns: dict[int, tuple[float, float]], height: float) -> list[str]:
     """Lines joined into paragraphs: a new one after a gap of most of a line (a blank line), at an indented
-    first line, after a line that stops well short of the right margin (a paragraph's last line, a heading),
-    or where the text goes back up the page (a new column)."""
+    first line, after a line that stops well short of its column's right edge (a paragraph's last line, a
+    heading), or where the text goes back up the page (a new column).
+
+    Args:
+        columns: per line (by ``id``), the left and right edges of the column it is in (``_columns``).
+        height: the page's usual line height.
+    """
     if not lines:
         return []
-    heights = sorted(ln.top - ln.bottom for ln in lines)
-    height = max(heights[len(heights) // 2], 1.0)
-    left = min(ln.left for ln in lines)
-    right = max(ln.right for ln in lines)
-    width = max(right - left, 1.0)
     paragraphs: list[list[str]] = [[lines[0].text]]
     for prev, line in zip(lines, lines[1:], strict=False):
-        gap = prev.bottom - line.top
-        short = prev.right < right - 0.12 * width
+        left, right = columns[id(prev)]
+        short = prev.right < right - 0.12 * max(right - left, 1.0)
         indented = prev.left < left + 0.5 * height < line.left < left + 4 * height
-        if short or indented or gap > 0.7 * height or line.top > prev.top + height:
+        unplaced = prev.top == prev.bottom == 0.0
+        if unplaced or short or indented or prev.bottom - line.top > 0.7 * height or line.top > prev.top + height:
             paragraphs.append([line.text])
         else:
             paragraphs[-1].append(line.text)
     return [text for text in (join_lines(p) for p in paragraphs) if text]
+
+
+def _layout(lines: list[_Line]) -> tuple[dict[int, tuple[float, float]], float]:
+    """Each line's column edges and the page's usual line height. A line's column is the lines it overlaps
+    across: its left edge is where most of them start and its right edge where most of them end, so a
+    two-column page or a title across both columns does not make every line look short."""
+    heights = sorted(ln.top - ln.bottom for ln in lines)
+    height = max(heights[len(heights) // 2], 1.0) if heights else 1.0
+    columns = {}
+    for line in lines:
+        crowded = len(lines) > _MANY_LINES  # a page of a dense table: the page's edges, not each line's column
+        near = lines if crowded else [ln for ln in lines if ln.left < line.right and ln.right > line.left] or [line]
+        lefts, rights = sorted(ln.left for ln in near), sorted(ln.right for ln in near)
+        columns[id(line)] = (lefts[len(lefts) // 10], rights[(len(rights) * 9) // 10])
+    return columns, height
