@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import zipfile
@@ -265,8 +266,8 @@ def make_xlsx(path: Path) -> Path:
     sheet.append([])
     sheet.append(["王五", "市场部", 10])
     other = book.create_sheet("Rooms")
-    other.append(["Room", "Seats"])
-    other.append(["Lotus", 12])
+    other.append(["Room", "Seats", "Opened"])
+    other.append(["Lotus", 12.0, datetime.datetime(2026, 3, 1)])
     book.save(str(path))
     return path
 
@@ -277,7 +278,7 @@ def test_xlsx_rows_with_header_and_merged_cells(tmp_path):
         ("假期", 2, "姓名: 张三; 部门: 研发部; 年假天数: 15"),
         ("假期", 3, "姓名: 李四; 部门: 研发部; 年假天数: 12"),  # the merged cell's value on each of its rows
         ("假期", 5, "姓名: 王五; 部门: 市场部; 年假天数: 10"),  # the empty row 4 skipped, numbering kept
-        ("Rooms", 2, "Room: Lotus; Seats: 12"),
+        ("Rooms", 2, "Room: Lotus; Seats: 12; Opened: 2026-03-01"),
     ]
     assert [p.citation for p in passages_of(tmp_path / "leave.xlsx")] == [
         "假期 · row 2",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 _SAVE_AS = {
     ".doc": "an old Word document: save it as .docx",
     ".rtf": "a Rich Text file: save it as .docx",
@@ -23,8 +25,7 @@ _IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".
 
 def why_not_read(source: str) -> str:
     """``b.doc is an old Word document: save it as .docx to include it.`` and the like."""
-    dot = source.rfind(".")
-    suffix = source[dot:].lower() if dot > source.rfind("/") + 0 and dot > 0 else ""
+    suffix = PurePosixPath(source).suffix.lower()
     if suffix in _SAVE_AS:
         return f"{source} is {_SAVE_AS[suffix]} to include it."
     if suffix in _IMAGES:

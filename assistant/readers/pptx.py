@@ -49,9 +49,11 @@ def _slide(slide, number: int) -> list[Block]:
 
 def _shapes(shapes):
     """Shapes top to bottom, then left to right (the order a reader reads a slide), groups opened."""
+    from pptx.shapes.group import GroupShape
+
     flat = []
     for shape in shapes:
-        if shape.shape_type == 6:  # MSO_SHAPE_TYPE.GROUP
+        if isinstance(shape, GroupShape):
             flat.extend(_shapes(shape.shapes))
         else:
             flat.append(shape)

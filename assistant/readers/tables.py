@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 
 def cell_text(value) -> str:
-    """A cell's value as text on one line (a whole number stored as 5.0 shows as 5)."""
+    """A cell's value as text on one line (a whole number stored as 5.0 shows as 5, a date without its midnight)."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    elif isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        value = value.date()  # a date cell: 2026-03-01, not 2026-03-01 00:00:00
     return re.sub(r"\s+", " ", str(value)).strip()
 
 
