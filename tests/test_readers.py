@@ -537,3 +537,17 @@ def test_pdf_two_columns_are_read_column_by_column(tmp_path):
             pdf.drawString(x, 700 - 12 * i, line)
     pdf.save()
     assert [b.text for b in read(tmp_path / "columns.pdf")] == [" ".join(left), " ".join(right)]
+
+
+def test_pdf_without_any_text_layer_is_refused_in_one_sentence(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(tmp_path / "scan.pdf"))
+    pdf.rect(72, 72, 300, 300, fill=1)
+    pdf.save()
+    with pytest.raises(CorpusError) as raised:
+        read_document(tmp_path / "scan.pdf", root=tmp_path)
+    assert str(raised.value) == (
+        "scan.pdf has no text layer (scanned pages are images, and OCR is not supported yet); "
+        "add its text with an OCR program (e.g. ocrmypdf) to include it."
+    )

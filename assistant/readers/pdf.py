@@ -44,7 +44,7 @@ def read(path: Path, *, name: str) -> list[Block]:
     A page without a text layer (a scan) gives no paragraphs and is logged as skipped: it needs OCR.
 
     Raises:
-        UnreadableDocument: the PDF needs a password, or is damaged.
+        UnreadableDocument: the PDF needs a password, is damaged, or has no page with a text layer.
     """
     with _PDFIUM:
         return _read(path, name)
@@ -69,6 +69,11 @@ def _read(path: Path, name: str) -> list[Block]:
     finally:
         pdf.close()
     blank = [i + 1 for i, lines in enumerate(pages) if not lines]
+    if pages and len(blank) == len(pages):
+        raise UnreadableDocument(
+            f"{name} has no text layer (scanned pages are images, and OCR is not supported yet); "
+            "add its text with an OCR program (e.g. ocrmypdf) to include it."
+        )
     if blank:
         logger.warning(
             "%s: page(s) %s have no text layer (scanned?); their text is skipped until OCR is added.",
