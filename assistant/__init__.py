@@ -9,7 +9,7 @@ __all__ = ["Assistant", "AssistantError"]
 def __getattr__(name):
     # The API pulls in numpy and friends; keep ``import assistant`` cheap until it is used.
     if name == "Assistant":
-        from .api import Assistant
+        from .api.assistant import Assistant
 
         return Assistant
     raise AttributeError(name)

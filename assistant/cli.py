@@ -221,8 +221,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .answer import render_text
-    from .retriever import clean_question
+    from .search import clean_question, render_text
 
     clean_question(args.question)  # a bad question fails before anything loads
     bot = _assistant(args, args.corpus, top_k=args.top_k if 1 <= args.top_k <= 50 else 5)
@@ -251,7 +250,7 @@ def login(flag: str | None) -> tuple[str, str] | None:
 
 def cmd_serve(args) -> int:
     _import_in_background("gradio")  # about half of the start-up: let it overlap loading the index and model
-    from .ui import serve
+    from .web import serve
 
     auth = login(args.auth)
     if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and auth is None:

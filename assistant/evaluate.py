@@ -229,7 +229,7 @@ def run_eval(
 ) -> list[EvalResult]:
     """Index the data (or open ``corpus``), then evaluate each configuration on the same index."""
     from .api import Assistant
-    from .retriever import DEFAULT_ALPHA
+    from .search import DEFAULT_ALPHA
 
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
         if corpus is not None:

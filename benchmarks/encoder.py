@@ -35,7 +35,7 @@ DEFAULT_DATA = HERE.parent / "eval" / "data" / "cmrc2018_trial.json"
 def _use_variants(texts: list[str], questions: list[str]):
     import numpy as np
 
-    from assistant.encoder import load_model, one_blas_thread
+    from assistant.encoders.encoder import load_model, one_blas_thread
 
     module = load_model("use-multilingual-v3")[0]
     module.threads = 1  # CPU time of one worker: the same work on any number of cores
@@ -72,7 +72,7 @@ def _use_variants(texts: list[str], questions: list[str]):
 
 
 def _minilm_variants(texts: list[str], questions: list[str]):
-    from assistant.encoder import Encoder
+    from assistant.encoders.encoder import Encoder
 
     encoder = Encoder("all-MiniLM-L6-v2")
     model = encoder.model

@@ -69,10 +69,10 @@ def material(data: Path, work: Path) -> dict:
     """Encode the real sentences and questions once (cached in ``work``), and time the encoder on real text."""
     from squad import read_squad
 
-    from assistant.encoder import Encoder
-    from assistant.keyword import count_terms
-    from assistant.passages import split_sentences
-    from assistant.terms import tokenize_many
+    from assistant.encoders.encoder import Encoder
+    from assistant.keyword.bm25 import count_terms
+    from assistant.keyword.terms import tokenize_many
+    from assistant.text.passages import split_sentences
 
     cache = work / "material.npz"
     if cache.exists():
@@ -174,7 +174,7 @@ class Precomputed:
     name = "use-multilingual-v3"
 
     def __init__(self, questions: list[str], vectors: np.ndarray):
-        from assistant.terms import to_simplified
+        from assistant.keyword.terms import to_simplified
 
         # a question is also asked in simplified characters (``retriever.dense_text``)
         self.rows = {
@@ -195,9 +195,9 @@ def build(n: int, work: Path) -> dict:
     import faiss
     import scipy.sparse as sp
 
-    from assistant.dense import DenseIndex, choose_spec
-    from assistant.keyword import KeywordIndex
-    from assistant.store import segment_rows, sentence_vectors_wanted
+    from assistant.dense.faiss_index import DenseIndex, choose_spec
+    from assistant.keyword.bm25 import KeywordIndex
+    from assistant.storage.build import segment_rows, sentence_vectors_wanted
 
     info, sentence_vectors, question_vectors, sentence_counts = load_material(work)
     folder = work / f"n{n}"
@@ -264,10 +264,10 @@ def serve(n: int, work: Path) -> dict:
     """Load the saved indexes memory-mapped and answer the real questions through ``retrieve``."""
     import scipy.sparse as sp
 
-    from assistant.dense import DenseIndex
-    from assistant.keyword import KeywordIndex
-    from assistant.retriever import retrieve
-    from assistant.store import Index, open_vectors
+    from assistant.dense.faiss_index import DenseIndex
+    from assistant.keyword.bm25 import KeywordIndex
+    from assistant.search.retriever import retrieve
+    from assistant.storage.build import Index, open_vectors
 
     info = json.loads((work / "material.json").read_text())
     question_vectors = np.load(work / "material.npz")["question_vectors"]
@@ -327,12 +327,12 @@ def update(n: int, work: Path, data: Path) -> dict:
 
     from squad import read_squad
 
-    from assistant import store
-    from assistant.changes import corpus_files, file_state
-    from assistant.dense import DenseIndex
-    from assistant.encoder import Encoder
-    from assistant.keyword import KeywordIndex
-    from assistant.terms import tokenize
+    from assistant.dense.faiss_index import DenseIndex
+    from assistant.encoders.encoder import Encoder
+    from assistant.keyword.bm25 import KeywordIndex
+    from assistant.keyword.terms import tokenize
+    from assistant.storage import build as store
+    from assistant.storage.changes import corpus_files, file_state
 
     info, sentence_vectors, _, sentence_counts = load_material(work)
     root = work / f"update{n}"

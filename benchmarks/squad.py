@@ -39,9 +39,9 @@ def read_squad(path: Path) -> tuple[dict[str, str], list[Question]]:
 
 def prepare(path: Path, work: Path) -> dict:
     """Write ``corpus/`` (one file per context), ``passages.jsonl`` and ``questions.jsonl`` under ``work``."""
-    from assistant.documents import read_document
-    from assistant.passages import make_passages
-    from assistant.store import CHUNKING
+    from assistant.storage.build import CHUNKING
+    from assistant.text.documents import read_document
+    from assistant.text.passages import make_passages
 
     documents, questions = read_squad(path)
     corpus = work / "corpus"

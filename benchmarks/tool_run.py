@@ -36,7 +36,7 @@ def use_path(work: Path) -> str:
     """USE multilingual v3 saved as a sentence-transformers folder, so the peers can load it too."""
     folder = work / "use-multilingual-v3"
     if not (folder / "modules.json").exists():
-        from assistant.encoder import load_model
+        from assistant.encoders.encoder import load_model
 
         load_model("use-multilingual-v3").save(str(folder))
     return str(folder)

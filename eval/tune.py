@@ -17,9 +17,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.api import Assistant  # noqa: E402
-from assistant.conversation import make_query  # noqa: E402
 from assistant.evaluate import load_dataset, load_questions_jsonl, write_corpus  # noqa: E402
-from assistant.retriever import retrieve  # noqa: E402
+from assistant.search.conversation import make_query  # noqa: E402
+from assistant.search.retriever import retrieve  # noqa: E402
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.encoder import Encoder
+from assistant.encoders.encoder import Encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -72,6 +72,16 @@ def fake_encoder():
     return FakeEncoder()
 
 
+@pytest.fixture
+def fake_models():
+    """Every encoder the API, the CLI and ``eval`` make in this test is a ``FakeEncoder`` (named as asked)."""
+    from assistant.encoders import set_encoder_factory
+
+    set_encoder_factory(lambda name=None: FakeEncoder(name or "fake-bigrams"))
+    yield
+    set_encoder_factory(None)
+
+
 def write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +99,7 @@ def write_docs(folder: Path, docs: dict[str, str]) -> Path:
 def dense_scores(index, ids, query):
     """The retriever's dense score of passages ``ids`` as one step: each passage's cosine, averaged with
     its best sentence's when the index has sentence vectors (the reference its two stages must match)."""
-    from assistant.retriever import has_sentence_vectors, with_best_sentence
+    from assistant.search.retriever import has_sentence_vectors, with_best_sentence
 
     whole = index.vector_rows(ids) @ query
     return with_best_sentence(index, ids, query, whole) if has_sentence_vectors(index) else whole

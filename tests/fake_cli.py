@@ -9,8 +9,8 @@ will need is loaded first (the interpreter and libraries live where that user ma
 import os
 import sys
 
-import assistant.api
 from assistant.cli import main
+from assistant.encoders import set_encoder_factory
 
 from .conftest import FakeEncoder
 
@@ -25,11 +25,13 @@ def _become(user: str) -> None:
     import bm25s  # noqa: F401
     import faiss  # noqa: F401
 
-    from assistant.encoder import _blas_libraries
-    from assistant.store import KeywordIndex
+    import assistant.api  # noqa: F401  (every module a command may import: that user cannot read them later)
+    import assistant.search  # noqa: F401
+    from assistant.encoders.blas import blas_libraries
+    from assistant.storage.build import KeywordIndex
 
     KeywordIndex.build(["预热 warm up"])  # loads jieba-rs's dictionary, the OpenCC tables and CC-CEDICT
-    _blas_libraries()  # threadpoolctl and the BLAS it finds
+    blas_libraries()  # threadpoolctl and the BLAS it finds
     entry = pwd.getpwnam(user)
     os.setgroups([])
     os.setgid(entry.pw_gid)
@@ -37,7 +39,7 @@ def _become(user: str) -> None:
 
 
 if __name__ == "__main__":
-    assistant.api.Encoder = _fake_encoder
+    set_encoder_factory(_fake_encoder)
     if os.environ.get("FAKE_CLI_USER"):
         _become(os.environ["FAKE_CLI_USER"])
     sys.exit(main())

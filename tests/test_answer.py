@@ -2,7 +2,8 @@
 
 import pytest
 
-from assistant.answer import (
+from assistant.records import Hit, Passage
+from assistant.search.answer import (
     answer_sentences,
     best_sentences,
     escape_markdown,
@@ -14,7 +15,6 @@ from assistant.answer import (
     sentences_of,
     uncited,
 )
-from assistant.records import Hit, Passage
 
 PASSAGE = Passage(
     "a.txt", "a.txt", "<b>Title</b>", 3, "前文。<script>alert(1)</script>答案在这里。后文 **bold** [x](javascript:y)"

@@ -21,13 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import assistant.api
 from assistant.api import Assistant
 from assistant.cli import main
-from assistant.documents import UndecodableFile, decode, read_document, split_paragraphs
 from assistant.errors import CorpusError, IndexStoreError
-from assistant.passages import make_passages
 from assistant.records import Document, Paragraph
+from assistant.text.documents import UndecodableFile, decode, read_document, split_paragraphs
+from assistant.text.passages import make_passages
 
 from .conftest import ROOT, FakeEncoder, write, write_docs
 from .test_bad_questions import assert_one_clear_sentence
@@ -99,9 +98,8 @@ FILES = {
 
 
 @pytest.fixture
-def fake_cli(monkeypatch, tmp_path, capsys):
+def fake_cli(fake_models, tmp_path, capsys):
     """The real CLI in this process with the fake encoder."""
-    monkeypatch.setattr(assistant.api, "Encoder", lambda name=None, **_: FakeEncoder(name or "fake-bigrams"))
 
     def run(*argv):  # the index folder is the test's $ASSISTANT_INDEX_DIR, shared with the API calls
         code = main(list(argv))
@@ -202,26 +200,26 @@ def test_50_mb_file_is_read_and_split_in_linear_time(tmp_path):
 
 
 def test_file_larger_than_the_limit_is_skipped_with_a_reason(tmp_path, monkeypatch):
-    import assistant.documents
+    import assistant.text.documents
 
-    monkeypatch.setattr(assistant.documents, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(assistant.text.documents, "MAX_FILE_BYTES", 1000)
     folder = corpus_with(tmp_path, "huge.txt", ANCHOR.encode() * 100)
     index = Assistant(folder, encoder=FakeEncoder()).refresh()
     assert_one_clear_sentence(index.manifest["skipped"]["huge.txt"], "larger than", "split it")
 
 
 def test_a_file_vanishing_while_indexing_is_skipped(tmp_path, monkeypatch):
-    import assistant.store
+    import assistant.storage.build
 
     folder = corpus_with(tmp_path, "ghost.txt", ANCHOR.encode())
-    real = assistant.store.read_document
+    real = assistant.storage.build.read_document
 
     def vanish(path, **kwargs):
         if Path(path).name == "ghost.txt":
             Path(path).unlink()
         return real(path, **kwargs)
 
-    monkeypatch.setattr(assistant.store, "read_document", vanish)
+    monkeypatch.setattr(assistant.storage.build, "read_document", vanish)
     index = Assistant(folder, encoder=FakeEncoder()).refresh()
     assert_one_clear_sentence(index.manifest["skipped"]["ghost.txt"], "cannot be read")
 

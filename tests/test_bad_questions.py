@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import assistant.api
-from assistant.answer import render_markdown, render_text
+import assistant.api.assistant
 from assistant.api import Assistant
 from assistant.cli import main
 from assistant.errors import AssistantError, ModelError, QuestionError
 from assistant.records import Answer
+from assistant.search.answer import render_markdown, render_text
 
 from .conftest import ROOT, FakeEncoder, write
 
@@ -210,9 +210,7 @@ def test_unknown_model_names_get_one_sentence(corpus, name):
 
 
 @pytest.fixture
-def cli(monkeypatch, corpus, tmp_path, capsys):
-    monkeypatch.setattr(assistant.api, "Encoder", lambda name=None, **_: FakeEncoder(name or "fake-bigrams"))
-
+def cli(fake_models, corpus, tmp_path, capsys):
     def run(*argv):
         code = main([*argv, "--index-dir", str(tmp_path / "emb")])
         out = capsys.readouterr()
@@ -318,7 +316,7 @@ def test_unexpected_error_is_one_sentence_not_a_traceback(cli, corpus, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(assistant.api, "retrieve", broken)
+    monkeypatch.setattr(assistant.api.assistant, "retrieve", broken)
     code, out, err = cli("ask", "世界互联网大会", "--corpus", str(corpus))
     assert code == 1 and out == ""
     assert_one_clear_sentence(err, "unexpected RuntimeError", "boom", "-v")
@@ -331,16 +329,16 @@ def test_errors_are_one_family():
 @given(text=st.text(max_size=500))
 @settings(max_examples=300, deadline=None)
 def test_questions_shown_escaped_in_the_chat_read_back_exactly(text):
-    from assistant.conversation import CONTROL
-    from assistant.render import escape_html
-    from assistant.ui import user_questions
+    from assistant.search.conversation import CONTROL
+    from assistant.web.render import escape_html
+    from assistant.web.ui import user_questions
 
     cleaned = CONTROL.sub(" ", text).strip()  # as a question is cleaned
     assert user_questions([{"role": "user", "content": escape_html(text)}]) == ([cleaned] if cleaned else [])
 
 
 def test_history_in_the_shapes_chat_programs_keep_and_one_sentence_for_others():
-    from assistant.conversation import earlier_questions
+    from assistant.search.conversation import earlier_questions
 
     assert earlier_questions(None) == [] and earlier_questions("它是什么?") == ["它是什么?"]
     assert earlier_questions([["q1", "a1"], ("q2", None), None, ""]) == ["q1", "q2"]
@@ -357,7 +355,7 @@ def test_history_in_the_shapes_chat_programs_keep_and_one_sentence_for_others():
 
 
 def test_history_is_bounded_and_follow_ups_resolve_without_recursion():
-    from assistant.conversation import (
+    from assistant.search.conversation import (
         CONTEXT_TURNS,
         MAX_CONTEXT_CHARS,
         MAX_HISTORY_ITEMS,

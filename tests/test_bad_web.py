@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.api import Assistant
-from assistant.ui import build_app
+from assistant.web.ui import build_app
 
 from .conftest import SEEDS, write
 from .test_bad_questions import QUESTIONS, assert_one_clear_sentence

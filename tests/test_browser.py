@@ -10,14 +10,24 @@ from pathlib import Path
 import pytest
 
 from assistant.api import Assistant
-from assistant.ui import build_app, launch
+from assistant.web.ui import build_app, launch
 
-from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, SEEDS, write
+from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, SEEDS, FakeEncoder, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ARTIFACTS = ROOT / "test-artifacts"
 SEED = "wuzhen_summit_ten_years_interview.txt"
 BOT = "#chat [data-testid='bot']"
+
+
+def serve(bot: Assistant):
+    """The chat of ``bot`` on a free port of this machine: (url, app)."""
+    app = build_app(bot)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    return f"http://127.0.0.1:{port}/", app
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +44,8 @@ def server(tmp_path_factory):
         folder, index_root=tmp_path_factory.mktemp("emb"), uploads=tmp_path_factory.mktemp("data") / "uploads"
     )
     bot.refresh()
-    app = build_app(bot)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
+    url, app = serve(bot)
+    yield url
     app.close()
 
 
@@ -53,6 +59,25 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """A knowledge base of 150 small files named DEV_1 … DEV_150 and the seed, on the fake encoder."""
+    folder = tmp_path_factory.mktemp("many")
+    (folder / SEED).write_bytes((SEEDS / SEED).read_bytes())
+    for i in range(1, 151):
+        write(folder, f"DEV_{i}.md", f"# Device note {i}\n\nDevice {i} reports a temperature of {3 * i} degrees.\n")
+    bot = Assistant(
+        folder,
+        encoder=FakeEncoder(),
+        index_root=tmp_path_factory.mktemp("many-emb"),
+        uploads=tmp_path_factory.mktemp("many-data") / "uploads",
+    )
+    bot.refresh()
+    url, app = serve(bot)
+    yield url
+    app.close()
 
 
 def open_page(browser, server, width=1280, height=900):
@@ -191,8 +216,13 @@ def test_upload_is_indexed_with_progress_then_searchable_then_removable(page, tm
     assert "uploads/blueberry jam.md" in page.locator("#documents").inner_text()
     shot(page, "chat-upload.png")
 
-    upload.set_input_files([str(write(tmp_path, "notes.exe", "MZ"))])  # the wrong type never leaves the browser
-    page.wait_for_selector("text=Invalid file type: notes.exe", timeout=10_000)
+    # Another type is refused by the server in the page's words (Gradio's own toast is English only).
+    upload.set_input_files([str(write(tmp_path, "notes.exe", "MZ"))])
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status').innerText.includes(\"'notes.exe' is not a supported document\")"
+    )
+    assert ".txt, .md, .markdown, .html, .htm" in page.locator("#upload-status").inner_text()
+    assert page.get_by_text("Invalid file type").count() == 0
 
     reply = ask(page, "How long should blueberries simmer for jam?")
     assert "uploads/blueberry jam.md" in reply.locator(".kb-card .kb-file").first.inner_text()
@@ -236,5 +266,94 @@ def test_phone_width_layout(browser, server):
         box, send = page.locator("#question").bounding_box(), page.locator("#send").bounding_box()
         assert abs(box["y"] - send["y"]) < 40  # the question box and its button share a row
         shot(page, "chat-phone.png")
+    finally:
+        context.close()
+
+
+def bot_text(page) -> str:
+    return page.locator(BOT).last.inner_text()
+
+
+def test_chinese_page_keeps_chinese_for_bad_and_blank_questions(page):
+    ask(page, "世界互联网大会国际组织是什么时候成立的?")
+    assert bot_text(page).startswith("回答")
+    assert ask(page, "？？？ !!").inner_text().startswith("问题里只有符号，没有文字")
+    assert page.locator("#send").inner_text() == "提问"  # symbols say nothing about the language: still Chinese
+    asked = page.locator("#chat [data-testid='user']").count()
+    box = page.locator("#question textarea")
+    box.fill("   ")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=10_000)
+    page.wait_for_timeout(500)  # the reply would be there by now
+    assert page.locator("#chat [data-testid='user']").count() == asked  # no empty bubble
+    assert page.locator("#send").inner_text() == "提问"
+
+
+@pytest.mark.parametrize("lang, question", [("zh", "乌镇峰会是什么时候开始的?"), ("en", "What does device 12 report?")])
+@pytest.mark.parametrize("device, width, height", [("desktop", 1280, 900), ("phone", 390, 844)])
+def test_many_documents_page_is_compact_sorted_and_searchable(
+    browser, many, tmp_path, lang, question, device, width, height
+):
+    context, page = open_page(browser, many, width, height)
+    try:
+        ask(page, question)
+        assert page.locator("#send").inner_text() == ("提问" if lang == "zh" else "Ask")
+        assert page.evaluate("document.body.scrollHeight") < 2 * height  # the table scrolls in its own box
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        files = page.locator("#documents tr.kb-row code").all_inner_texts()
+        assert files == [f"DEV_{i}.md" for i in range(1, 151)] + [SEED]  # DEV_2 before DEV_10
+        head = page.locator("#documents th").all_inner_texts()
+        assert head == (["文档", "片段"] if lang == "zh" else ["Document", "Passages"])
+        # One face for the masthead, the button and the answer's label (no capital A from another font).
+        fonts = page.evaluate(
+            """() => ['#masthead h2', '#send', '.kb-label', '.kb-text'].map(q =>
+                getComputedStyle(document.querySelector(q)).fontFamily)"""
+        )
+        assert len(set(fonts)) == 1 and "WenQuanYi Micro Hei" in fonts[0]
+        assert page.locator("#chat .scroll-down-button-container").filter(visible=True).count() == 0
+        page.screenshot(path=str(tmp_path / f"{lang}-{device}.png"), full_page=True)
+
+        page.locator("#documents input.kb-filter").fill("dev_15")
+        visible = page.locator("#documents tr.kb-row").filter(visible=True).locator("code").all_inner_texts()
+        assert visible == ["DEV_15.md", "DEV_150.md"]
+        page.locator("#documents input.kb-filter").fill("no such file")
+        assert page.locator("#documents tr.kb-nomatch").is_visible()
+    finally:
+        context.close()
+
+
+def test_upload_messages_follow_the_page_language(browser, many, tmp_path):
+    context, page = open_page(browser, many)
+    try:
+        ask(page, "乌镇峰会是什么时候开始的?")
+        note = write(
+            tmp_path, "蓝莓酱.md", "# 蓝莓酱\n\n蓝莓酱的做法：蓝莓五百克，白糖一百五十克，小火熬煮二十分钟。\n"
+        )
+        big = tmp_path / "big.txt"
+        big.write_bytes(b"tea " * (21 * 2**18))  # 21 MB: over the limit, never sent
+        page.locator("#kb input[type=file]").set_input_files([str(note), str(write(tmp_path, "a.exe", "MZ")), str(big)])
+        page.wait_for_selector("#upload-status .kb-good", timeout=60_000)
+        status = page.locator("#upload-status").inner_text()
+        assert "已添加 uploads/蓝莓酱.md（1 个片段）。" in status
+        assert "未添加：'a.exe' 不是支持的文档类型；请上传以下类型之一：.txt, .md, .markdown, .html, .htm。" in status
+        assert "未添加：big.txt 超过 20 MB（每个文件的上限）。" in status
+        assert "Mb" not in page.locator("body").inner_text()  # Gradio's own size toast ("20.0 Mb") never shows
+
+        ask(page, "When did the Wuzhen summit start?")  # the page turns English, and so does the last report
+        page.wait_for_function("() => document.querySelector('#upload-status').innerText.includes('Added uploads/')")
+        status = page.locator("#upload-status").inner_text()
+        assert "Not added: 'a.exe' is not a supported document" in status and "big.txt is larger than 20 MB" in status
+        assert "已添加" not in status and "未添加" not in status
+
+        label = page.locator("#remove-pick [data-testid='block-info']")
+        page.locator("#remove-pick input").click()
+        option = page.get_by_role("option", name="uploads/蓝莓酱.md")
+        option.wait_for()
+        box, listed = page.locator("#remove-pick input").bounding_box(), option.bounding_box()
+        assert listed["y"] >= box["y"] + box["height"] - 1  # the list opens under its box, not over its label
+        assert label.is_visible() and label.bounding_box()["y"] + label.bounding_box()["height"] <= box["y"] + 1
+        option.click()
+        page.locator("#remove").click()
+        page.wait_for_selector("#upload-status :text('Removed uploads/蓝莓酱.md')", timeout=60_000)
     finally:
         context.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from assistant.api import Assistant
-from assistant.ui import build_app
+from assistant.web.ui import build_app
 
 from .conftest import CHROMIUM, CHROMIUM_FLAGS, write
 

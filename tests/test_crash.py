@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.store import _load_current, embed_text, index_folder
+from assistant.storage.build import index_folder
+from assistant.storage.loading import _load_current
+from assistant.text import embed_text
 
 from .conftest import ROOT, SEEDS, FakeEncoder
 

@@ -20,8 +20,8 @@ import pytest
 
 from assistant.api import Assistant
 from assistant.errors import IndexWriteError
-from assistant.store import index_folder
-from assistant.write_errors import folder_bytes, write_errno
+from assistant.storage.build import index_folder
+from assistant.storage.write_errors import folder_bytes, write_errno
 
 from .conftest import ROOT, FakeEncoder, write, write_docs
 

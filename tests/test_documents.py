@@ -4,7 +4,8 @@ import codecs
 
 import pytest
 
-from assistant.documents import (
+from assistant.errors import CorpusError
+from assistant.text.documents import (
     UndecodableFile,
     decode,
     find_files,
@@ -13,7 +14,6 @@ from assistant.documents import (
     read_document,
     split_paragraphs,
 )
-from assistant.errors import CorpusError
 
 from .conftest import SEEDS, write
 

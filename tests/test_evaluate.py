@@ -66,11 +66,14 @@ def test_questions_jsonl_with_history_and_unanswerable(tmp_path):
     assert questions[0].history == ("组织何时成立?",) and questions[1].answers == ()
 
 
-def test_eval_on_a_tiny_dataset_with_the_fake_encoder(tmp_path, monkeypatch, fake_encoder):
-    import assistant.api
+def test_eval_on_a_tiny_dataset_with_the_fake_encoder(tmp_path, fake_encoder):
+    from assistant.encoders import set_encoder_factory
 
-    monkeypatch.setattr(assistant.api, "Encoder", lambda model=None: fake_encoder)
-    results = run_eval(squad(tmp_path), configs=("keyword", "hybrid"), progress=False)
+    set_encoder_factory(lambda model=None: fake_encoder)
+    try:
+        results = run_eval(squad(tmp_path), configs=("keyword", "hybrid"), progress=False)
+    finally:
+        set_encoder_factory(None)
     assert [r.name for r in results] == ["keyword", "hybrid"]
     assert all(r.hit[1] == 1.0 and r.mrr10 == 1.0 and r.invalid == 1 and r.questions == 2 for r in results)
     assert "| mini.json | hybrid | 2 | 1.000 |" in markdown_table(results, "mini.json")

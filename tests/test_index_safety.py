@@ -10,11 +10,11 @@ import threading
 import numpy as np
 import pytest
 
-import assistant.dense
+import assistant.dense.faiss_index
 import assistant.errors
-from assistant import checkpoint
 from assistant.api import Assistant
-from assistant.store import _load_current, index_folder
+from assistant.storage import checkpoint
+from assistant.storage.build import _load_current, index_folder
 
 from .conftest import ROOT, FakeEncoder, write, write_docs
 
@@ -148,7 +148,7 @@ def test_failed_save_keeps_the_old_index(corpus, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(assistant.dense.DenseIndex, "save", disk_full)
+    monkeypatch.setattr(assistant.dense.faiss_index.DenseIndex, "save", disk_full)
     with pytest.raises(assistant.errors.IndexStoreError, match="No space left on device"):
         Assistant(corpus, encoder=FakeEncoder()).refresh()
     assert texts(_load_current(old.folder.parent, FakeEncoder())) == texts(old)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from assistant.api import Assistant
-from assistant.ui import build_app
+from assistant.web.ui import build_app
 from benchmarks.load import QUESTIONS, run_load
 
 from .conftest import SEEDS

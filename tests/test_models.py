@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from assistant.api import Assistant
-from assistant.encoder import DEFAULT_MODEL, Encoder, model_id
+from assistant.encoders.encoder import DEFAULT_MODEL, Encoder, model_id
 
 from .conftest import SEEDS
 
@@ -51,7 +51,7 @@ def test_model_from_environment_variable(monkeypatch):
 
 
 def test_load_models_loads_the_encoder_and_dictionaries_without_indexing(tmp_path):
-    from assistant import lexicon, terms
+    from assistant.keyword import lexicon, terms
 
     terms._segmenter.cache_clear()
     lexicon._dictionary.cache_clear()

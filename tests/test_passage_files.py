@@ -7,7 +7,8 @@ import pytest
 
 from assistant.api import Assistant
 from assistant.errors import IndexStoreError
-from assistant.passage_files import (
+from assistant.records import Passage
+from assistant.storage.passage_files import (
     Columns,
     PassageView,
     SavedPassages,
@@ -16,7 +17,6 @@ from assistant.passage_files import (
     passage_lines,
     source_codes,
 )
-from assistant.records import Passage
 
 from .conftest import FakeEncoder, write_docs
 

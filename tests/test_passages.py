@@ -1,8 +1,8 @@
 """Passages: short lines attached, long paragraphs windowed, citations stable."""
 
-from assistant.documents import find_files, read_document
-from assistant.passages import make_passages, split_sentences
 from assistant.records import Document, Paragraph
+from assistant.text.documents import find_files, read_document
+from assistant.text.passages import make_passages, split_sentences
 
 from .conftest import SEEDS
 

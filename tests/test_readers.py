@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from assistant.api import Assistant
-from assistant.documents import read_document
 from assistant.errors import CorpusError
-from assistant.passages import make_passages
 from assistant.readers import read
+from assistant.text import make_passages, read_document
 
 from .conftest import FakeEncoder
 
@@ -445,7 +444,7 @@ def test_long_real_pdf_gives_every_text_page_its_sections_and_no_running_heads()
 
 def test_documents_can_be_uploaded_and_mislabelled_ones_are_refused(tmp_path):
     from assistant.errors import UploadError
-    from assistant.uploads import store_upload
+    from assistant.text import store_upload
 
     folder = tmp_path / "uploads"
     data = make_docx(tmp_path / "policy.docx").read_bytes()
@@ -489,7 +488,7 @@ def test_csv_with_an_overlong_field_is_refused_in_one_sentence(tmp_path):
 
 
 def test_cards_and_context_label_passages_by_their_place(tmp_path):
-    from assistant.render import render_reply
+    from assistant.web.render import render_reply
 
     corpus = tmp_path / "docs"
     corpus.mkdir()
@@ -551,3 +550,32 @@ def test_pdf_without_any_text_layer_is_refused_in_one_sentence(tmp_path):
         "scan.pdf has no text layer (scanned pages are images, and OCR is not supported yet); "
         "add its text with an OCR program (e.g. ocrmypdf) to include it."
     )
+
+
+def test_upload_refusals_of_documents_have_their_chinese(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    from assistant.errors import UploadError
+    from assistant.search.answer import language
+    from assistant.text import store_upload
+    from assistant.web.webpage import in_chinese
+
+    scan = canvas.Canvas(str(tmp_path / "scan.pdf"))
+    scan.rect(72, 72, 300, 300, fill=1)
+    scan.save()
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", b"\0" * (20 << 20))
+    uploads = {
+        "notes.docx": b"plain text",
+        "broken.pdf": b"%PDF-1.4\nnot really a PDF\n",
+        "locked.pdf": make_pdf(tmp_path / "locked.pdf", encrypt="secret").read_bytes(),
+        "scan.pdf": (tmp_path / "scan.pdf").read_bytes(),
+        "bomb.xlsx": bomb.read_bytes(),
+        "old.pptx": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
+    }
+    for name, data in uploads.items():
+        with pytest.raises(UploadError) as refused:
+            store_upload(tmp_path / "uploads", name, data)
+        zh = in_chinese(str(refused.value))
+        assert zh and zh.startswith(name) and language(zh) == "zh", str(refused.value)

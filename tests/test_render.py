@@ -7,11 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.answer import make_answer
+from assistant.errors import AssistantError
 from assistant.records import DocumentInfo, Hit, Passage
-from assistant.render import (
+from assistant.search.answer import language, make_answer
+from assistant.web.render import (
     escape_html,
     highlight,
+    natural_key,
     query_terms,
     render_documents,
     render_error,
@@ -19,7 +21,8 @@ from assistant.render import (
     term_spans,
     unescape_html,
 )
-from assistant.webpage import SEED_EXAMPLES, default_examples
+from assistant.web.ui import page_language, render_status
+from assistant.web.webpage import PAGE, SEED_EXAMPLES, default_examples, in_chinese, localise
 
 OUR_TAGS = {"div", "p", "span", "a", "code", "mark", "strong", "details", "summary", "br", "table", "thead"}
 OUR_TAGS |= {"tbody", "tr", "th", "td"}
@@ -64,6 +67,7 @@ def test_query_terms_are_folded_words_longest_first():
         ("fresh blueberries needs", ["blueberri", "need"], ["blueberries", "needs"]),  # stems mark their words
         ("國際組織成立於北京", ["国际组织", "成立"], ["國際組織成立"]),  # traditional text, simplified terms
         ("ＷＩＣ　founded", ["wic"], ["ＷＩＣ"]),  # full-width letters
+        ("device 129 and device 12", ["12"], ["12"]),  # a number matches whole numbers only
     ],
 )
 def test_term_spans_map_back_to_the_original_characters(text, terms, expected):
@@ -143,8 +147,8 @@ def test_not_found_and_errors_in_the_question_language():
 def test_document_table_tags_uploads():
     docs = [DocumentInfo("uploads/a<b>.md", "A <i>", 3, 4, uploaded=True), DocumentInfo("s.txt", "S", 26, 31)]
     html = render_documents(docs, "zh")
-    assert "uploads/a&lt;b&gt;.md" in html and "已上传" in html and html.count("<tr>") == 3
-    assert "<i>" not in html
+    assert "uploads/a&lt;b&gt;.md" in html and "已上传" in html and html.count("<tr") == 3
+    assert "<i>" not in html and "片段" in html and "段落" not in html  # ¶ counts paragraphs; a passage is a 片段
 
 
 def test_document_table_lists_uploads_first_and_counts_the_rest():
@@ -168,3 +172,135 @@ def test_example_questions_follow_the_knowledge_base():
     assert default_examples([seed]) == SEED_EXAMPLES
     assert default_examples([DocumentInfo("a.md", "Tea", 2, 2)]) == ["《Tea》主要讲了什么?", "What is “Tea” about?"]
     assert default_examples([]) == []
+
+
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (["DEV_10", "DEV_2", "DEV_1", "DEV_101"], ["DEV_1", "DEV_2", "DEV_10", "DEV_101"]),
+        (["b.md", "C.md", "a.md"], ["a.md", "b.md", "C.md"]),
+        (["a10.md", "A9.md", "a9b.md"], ["A9.md", "a9b.md", "a10.md"]),
+        (["第10章.txt", "第2章.txt"], ["第2章.txt", "第10章.txt"]),
+        (["v1.10.md", "v1.9.md", "v2.md"], ["v1.9.md", "v1.10.md", "v2.md"]),
+    ],
+)
+def test_natural_sort_reads_numbers_as_numbers(names, expected):
+    assert sorted(names, key=natural_key) == expected
+
+
+def test_document_table_is_in_natural_order_with_a_filter_box():
+    docs = [DocumentInfo(f"DEV_{i}.md", f"Device {i}", 1, 1) for i in (10, 2, 1, 101, 3, 20)]
+    html = render_documents(docs, "en")
+    assert re.findall(r"<code>(DEV_\d+)", unescape_html(html)) == [
+        "DEV_1",
+        "DEV_2",
+        "DEV_3",
+        "DEV_10",
+        "DEV_20",
+        "DEV_101",
+    ]
+    assert html.startswith('<input type="search" class="kb-filter" aria-controls="kb-docs"')
+    assert '<div class="kb-docs-box"><table class="kb-docs" id="kb-docs">' in html
+    assert '<tr class="kb-nomatch" hidden>' in html and html.count('<tr class="kb-row">') == 6
+    assert "kb-filter" not in render_documents(docs[:2], "en")  # two documents need no filter
+    assert "<th>Document · 文档</th>" in render_documents(docs, "both")  # before the first question
+
+
+def test_many_hostile_documents_stay_text_in_the_table():
+    docs = [DocumentInfo(f"{HOSTILE}{i}.md", HOSTILE, 1, 1, uploaded=i % 2 == 0) for i in range(8)]
+    html = render_documents(docs, "zh")
+    assert {tag for tag, _ in Tags(html).tags} <= OUR_TAGS | {"input"}
+    attributes = {k for _, a in Tags(html).tags for k in a}
+    assert attributes <= {"class", "id", "type", "aria-controls", "aria-label", "placeholder", "hidden", "colspan"}
+    assert "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(
+    "text, default, expected",
+    [
+        ("乌镇峰会?", "en", "zh"),
+        ("When?", "zh", "en"),
+        ("？？？!!", "zh", "zh"),
+        ("2024 ...", "zh", "zh"),
+        ("", "x", "x"),
+    ],
+)
+def test_language_of_text_without_letters_is_the_default(text, default, expected):
+    assert language(text, default=default) == expected
+
+
+def test_page_language_is_kept_by_a_question_without_letters():
+    assert page_language([], "zh") == "both"  # a new chat speaks both languages again
+    assert page_language(["乌镇峰会是什么时候开始的?", "？？？"], "zh") == "zh"
+    assert page_language(["乌镇峰会是什么时候开始的?", "123"], "zh") == "zh"
+    assert page_language(["!!!"], "both") == "both"
+    assert page_language(["乌镇峰会?", "When?"], "zh") == "en"
+
+
+def library_messages(tmp_path) -> list[str]:
+    """The messages a user of the page can get from the library, raised by the library itself."""
+    from assistant.api import Assistant
+    from assistant.search.retriever import check_top_k, clean_question
+    from assistant.text.uploads import check_size, safe_name, store_upload
+
+    calls = [
+        lambda: clean_question("   "),
+        lambda: clean_question("？？？!!"),
+        lambda: clean_question("x" * 2001),
+        lambda: check_top_k(0),
+        lambda: Assistant(tmp_path, alpha=float("nan")),
+        lambda: Assistant(tmp_path, threshold=float("inf")),
+        lambda: safe_name(""),
+        lambda: safe_name("../../etc/passwd"),
+        lambda: safe_name("notes.exe"),
+        lambda: check_size("a.txt", 0),
+        lambda: check_size("big.txt", 25 * 2**20),
+        lambda: store_upload(tmp_path, "photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(300)),
+    ]
+    messages = []
+    for call in calls:
+        with pytest.raises(AssistantError) as raised:
+            call()
+        messages.append(str(raised.value))
+    return messages
+
+
+def test_every_library_message_a_user_meets_has_its_chinese(tmp_path):
+    for message in library_messages(tmp_path):
+        zh = in_chinese(message)
+        assert zh and language(zh) == "zh" and "{" not in zh, message
+    assert in_chinese("'notes.exe' is not a supported document; upload one of: .txt, .md.") == (
+        "'notes.exe' 不是支持的文档类型；请上传以下类型之一：.txt, .md。"
+    )
+    assert in_chinese("big.txt is 25.0 MB; the limit is 20 MB. Split it into smaller files.") == (
+        "big.txt 有 25.0 MB，超过了 20 MB 的上限；请拆分成较小的文件。"
+    )
+
+
+def test_messages_follow_the_page_language():
+    message = "The question has no words, only symbols; ask in words, e.g. 乌镇峰会是什么时候开始的?"
+    assert localise(message, "en") == message
+    assert localise(message, "zh").startswith("问题里只有符号")
+    assert localise(message, "both") == message + "\n" + localise(message, "zh")
+    assert localise("An unknown problem.", "zh") == "An unknown problem."  # English rather than nothing
+
+
+def test_upload_status_is_rendered_again_in_each_language():
+    report = [
+        ("good", "added", {"source": "uploads/a.md", "passages": 3}),
+        ("bad", "refused", {"reason": "b.txt is empty; nothing to add."}),
+    ]
+    assert unescape_html(render_status(report, "zh")) == (
+        '<p class="kb-good">已添加 uploads/a.md（3 个片段）。</p><p class="kb-bad">未添加：b.txt 是空文件，没有可添加的内容。</p>'
+    )
+    assert unescape_html(render_status(report, "en")) == (
+        '<p class="kb-good">Added uploads/a.md (passages: 3).</p><p class="kb-bad">Not added: b.txt is empty; nothing to add.</p>'
+    )
+    assert "<br>" in render_status(report, "both") and "已添加" in render_status(report, "both")
+    assert render_status([("bad", "refused", {"reason": "<img src=x>.txt is empty; nothing to add."})], "zh") == (
+        '<p class="kb-bad">未添加：&lt;img src=x&gt;.txt 是空文件，没有可添加的内容。</p>'
+    )
+
+
+def test_chinese_page_words_call_passages_pian_duan():
+    assert all("段落" not in text for text in PAGE["zh"].values())

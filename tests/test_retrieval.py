@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from assistant.api import Assistant
-from assistant.conversation import is_follow_up, make_query, search_query
 from assistant.errors import CorpusError, QuestionError
-from assistant.retriever import clean_question, fuse
-from assistant.store import index_folder
+from assistant.search.conversation import is_follow_up, make_query, search_query
+from assistant.search.retriever import clean_question, fuse
+from assistant.storage.build import index_folder
 
 from .conftest import FakeEncoder, dense_scores, write, write_docs
 
@@ -177,7 +177,7 @@ def test_read_only_index_folder_gives_a_clear_error(corpus, tmp_path, fake_encod
 
 
 def test_released_vector_rows_give_the_same_answers(corpus, monkeypatch):
-    from assistant import versions
+    from assistant.storage import versions
 
     Assistant(corpus, encoder=FakeEncoder()).refresh()
     bot = Assistant(corpus, encoder=FakeEncoder())  # loads the saved, memory-mapped vectors
@@ -192,7 +192,7 @@ def test_the_encoder_sees_a_traditional_question_in_the_corpus_script():
     from types import SimpleNamespace
 
     from assistant.records import Passage
-    from assistant.retriever import dense_text
+    from assistant.search.retriever import dense_text
 
     question = "國際組織是什麼時候成立的?"
     simplified = SimpleNamespace(passages=[Passage("a", "a.txt", "T", 1, "国际组织于2022年成立。")], simplified=None)
@@ -206,9 +206,9 @@ def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_
     """Sentence vectors are read for the ``rerank`` best passages of the first stage only, and with a
     stage as deep as the candidates the ranking is the exhaustive one: fused scores with every
     passage's best sentence."""
-    from assistant import retriever
-    from assistant.keyword import top_k as keyword_top_k
-    from assistant.terms import tokenize
+    from assistant.keyword.bm25 import top_k as keyword_top_k
+    from assistant.keyword.terms import tokenize
+    from assistant.search import retriever
 
     for i in range(6):
         write(corpus, f"more{i}.txt", f"第{i}篇\n北京的会议{i}次讨论了互联网。\n\n会员单位{i}家来自{i}个国家。\n")

@@ -6,11 +6,12 @@ import bm25s
 import numpy as np
 import pytest
 
-from assistant import store
 from assistant.api import Assistant
-from assistant.dense import EXACT_LIMIT, DenseIndex, choose_kind, choose_spec, recall_at, reuse_or_build
-from assistant.keyword import KeywordIndex, count_terms, stack_counts
-from assistant.terms import tokenize_many
+from assistant.dense.faiss_index import EXACT_LIMIT, DenseIndex, choose_kind, choose_spec, recall_at, reuse_or_build
+from assistant.keyword.bm25 import KeywordIndex, count_terms, stack_counts
+from assistant.keyword.terms import tokenize_many
+from assistant.storage import build as store
+from assistant.text import passage_sentences
 
 from .conftest import FakeEncoder, dense_scores, write, write_docs
 
@@ -175,7 +176,7 @@ def test_adding_one_file_encodes_only_it_and_matches_a_full_rebuild(tmp_path):
     write(corpus, "d.txt", "新加入的文件讲述乌镇峰会的会员活动日安排。\n")
     encoder = FakeEncoder()
     updated = Assistant(corpus, encoder=encoder).index
-    assert updated.encoded == 1 and sum(encoder.calls) == 1 + len(store.passage_sentences(updated.passages[-1]))
+    assert updated.encoded == 1 and sum(encoder.calls) == 1 + len(passage_sentences(updated.passages[-1]))
     rebuilt = Assistant(corpus, encoder=FakeEncoder()).refresh(rebuild=True)
     assert [p.text for p in updated.passages] == [p.text for p in rebuilt.passages]
     np.testing.assert_allclose(updated.vectors_array(), rebuilt.vectors_array(), atol=1e-6)
@@ -234,7 +235,7 @@ def test_dense_kind_override_is_recorded_and_used(tmp_path):
 
 
 def test_top_k_returns_the_largest_positive_scores_best_first():
-    from assistant.keyword import top_k
+    from assistant.keyword.bm25 import top_k
 
     scores = np.array([0.0, 0.5, -1.0, 0.9, 0.5, 0.0, 0.1], dtype=np.float32)
     assert top_k(scores, 3)[0].tolist() == [3, 1, 4]

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-import assistant.ui
+import assistant.web
 from assistant.cli import build_parser, login, main
 from assistant.errors import AssistantError
 
@@ -27,7 +27,7 @@ def test_default_bind_is_this_machine_and_sharing_needs_a_flag():
     assert args.host == "127.0.0.1" and args.share is False and args.auth is None
     import inspect
 
-    defaults = inspect.signature(assistant.ui.serve).parameters
+    defaults = inspect.signature(assistant.web.ui.serve).parameters
     assert defaults["host"].default == "127.0.0.1" and defaults["share"].default is False
 
 
@@ -66,7 +66,7 @@ def test_incomplete_login_gets_one_sentence(monkeypatch, flag):
 )
 def test_serving_beyond_this_machine_without_login_warns(monkeypatch, caplog, tmp_path, argv, warned):
     calls = []
-    monkeypatch.setattr(assistant.ui, "serve", lambda bot, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(assistant.web, "serve", lambda bot, **kwargs: calls.append(kwargs))
     assert main(["serve", "--corpus", str(tmp_path), *argv]) == 0
     assert calls and calls[0]["host"] == (argv[1] if argv[:1] == ["--host"] else "127.0.0.1")
     assert ("without a login" in caplog.text) is warned

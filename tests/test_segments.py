@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from assistant import update
 from assistant.api import Assistant
-from assistant.store import _load_current
+from assistant.storage import update
+from assistant.storage.build import _load_current
 
 from .conftest import FakeEncoder, write, write_docs
 

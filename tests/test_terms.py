@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from assistant.keyword import KeywordIndex
-from assistant.lexicon import build_bridge
-from assistant.retriever import fuse
-from assistant.terms import fold, stem, tokenize
+from assistant.keyword.bm25 import KeywordIndex
+from assistant.keyword.lexicon import build_bridge
+from assistant.keyword.terms import fold, stem, tokenize
+from assistant.search.retriever import fuse
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_bridge_maps_chinese_words_to_english_words_in_the_corpus():
 
 def test_bridge_from_lookup_tables_equals_one_pass_over_the_dictionary():
     """The bridge is built from per-word lookup tables; a pass over every dictionary entry is the reference."""
-    from assistant.lexicon import MAX_TRANSLATIONS, _dictionary
+    from assistant.keyword.lexicon import MAX_TRANSLATIONS, _dictionary
 
     from .conftest import SEEDS
 
@@ -111,7 +111,7 @@ def test_cross_language_fusion_halves_the_keyword_weight():
 def test_search_words_from_one_cut_equal_jiebas_search_mode(text):
     import jieba
 
-    from assistant.terms import _search_words, _segmenter
+    from assistant.keyword.terms import _search_words, _segmenter
 
     rjieba = _segmenter()
     assert (
@@ -124,7 +124,7 @@ def test_jieba_rs_cuts_as_python_jieba_on_real_text():
 
     import jieba
 
-    from assistant.terms import _segmenter, _split_signs, fold
+    from assistant.keyword.terms import _segmenter, _split_signs, fold
 
     from .conftest import DATA, SEEDS
 
@@ -141,7 +141,7 @@ def test_jieba_rs_cuts_as_python_jieba_on_real_text():
 def test_dictionary_cache_is_used_and_a_damaged_one_is_rebuilt(tmp_path, monkeypatch):
     import marshal
 
-    from assistant import lexicon
+    from assistant.keyword import lexicon
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     source = lexicon.cedict_path()
@@ -163,7 +163,7 @@ def test_dictionary_cache_is_used_and_a_damaged_one_is_rebuilt(tmp_path, monkeyp
 
 
 def test_to_simplified_and_the_share_of_traditional_characters():
-    from assistant.terms import to_simplified, traditional_share
+    from assistant.keyword.terms import to_simplified, traditional_share
 
     assert to_simplified("世界互联網大會國際組織是什麼時候成立的?") == "世界互联网大会国际组织是什么时候成立的?"
     assert to_simplified("When was it founded? 成立") == "When was it founded? 成立"
@@ -175,7 +175,7 @@ def _tokenize_reference(text, stopwords):
     """The tokenizer's definition, word by word over the whole text (no per-word cache)."""
     import re
 
-    from assistant.terms import _TOKEN_OK, _search_words, _segmenter, _split_signs
+    from assistant.keyword.terms import _TOKEN_OK, _search_words, _segmenter, _split_signs
 
     cjk = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
     jieba = _segmenter()
@@ -191,7 +191,7 @@ def _tokenize_reference(text, stopwords):
 def test_tokens_from_the_per_word_cache_equal_the_definition_on_real_text(monkeypatch):
     import json
 
-    from assistant import terms
+    from assistant.keyword import terms
 
     from .conftest import DATA, SEEDS
 

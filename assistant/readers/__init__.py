@@ -7,8 +7,9 @@ import importlib
 from pathlib import Path
 
 from .blocks import Block
+from .kinds import why_not_read
 
-__all__ = ["Block", "SUFFIXES", "read"]
+__all__ = ["Block", "SUFFIXES", "read", "why_not_read"]
 
 # suffix → module of this package that reads it (imported when a file of its type is read)
 _READERS = {

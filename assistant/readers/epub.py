@@ -37,7 +37,7 @@ def read(path: Path, *, name: str) -> list[Block]:
 
 
 def _read(archive: zipfile.ZipFile, name: str) -> list[Block]:
-    from ..documents import decode, html_to_text, split_paragraphs
+    from ..text import decode, html_to_text, split_paragraphs
 
     names = set(archive.namelist())
     if (
@@ -115,7 +115,7 @@ def _spine(archive: zipfile.ZipFile, opf_path: str, name: str) -> tuple[list[str
 
 def _chapter_title(markup: str) -> str:
     """The chapter's first h1–h3 heading, else its <title>, as plain text."""
-    from ..documents import html_to_text
+    from ..text import html_to_text
 
     match = _HEADING.search(markup) or _TITLE.search(markup)
     return re.sub(r"\s+", " ", html_to_text(match.group(2 if match.re is _HEADING else 1))).strip() if match else ""

@@ -25,7 +25,7 @@ def read(path: Path, *, name: str) -> list[Block]:
 
 
 def _delimited(path: Path, name: str, *, delimiter: str) -> list[Block]:
-    from ..documents import decode
+    from ..text import decode
 
     text, _ = decode(path.read_bytes(), name=name)
     try:

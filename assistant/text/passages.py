@@ -1,0 +1,157 @@
+"""Stage 2: turn a document's paragraphs into passages: short lines attached, long ones windowed."""
+
+from __future__ import annotations
+
+import re
+
+from ..records import Document, Paragraph, Passage
+
+_SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z]|etc|vs|approx|no)\.$")
+_LATIN_END = re.compile(r"(?<=[a-z0-9)\"'][.!?])\s+(?=[A-Z\"'(\[])")
+_LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+# How the index cuts documents into passages (recorded in the manifest: another chunking rebuilds).
+CHUNKING = {"min_weight": 16, "max_chars": 400}
+
+
+def weight(text: str) -> int:
+    """Reading length: CJK characters count one each, Latin words and numbers two each."""
+    return len(_CJK_CHAR.findall(text)) + 2 * len(_LATIN_WORD.findall(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences ending in 。！？!?. (closing quotes stay with their sentence); inside Latin text, a full
+    stop, ! or ? followed by a space and a capital ends one too, except after an abbreviation (Mr., e.g.)."""
+    out: list[str] = []
+    for sentence in _SENTENCE.findall(text):
+        pieces: list[str] = []
+        for piece in _LATIN_END.split(sentence.strip()):
+            if pieces and _ABBREVIATION.search(pieces[-1]):  # "Mr. Li": not a sentence end
+                pieces[-1] += " " + piece
+            elif piece.strip():
+                pieces.append(piece.strip())
+        out.extend(pieces)
+    return out
+
+
+def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 400) -> list[Passage]:
+    """Passages of one document, in reading order.
+
+    Args:
+        min_weight: paragraphs lighter than this (bylines, labels such as 受访者简介:) are attached to
+            the next paragraph, or to the previous one at the end of the document.
+        max_chars: paragraphs longer than this are split at sentence ends into parts.
+    """
+    groups: list[list[Paragraph]] = []
+    pending: list[Paragraph] = []
+    for paragraph in document.paragraphs:
+        if pending and (_unit(pending[0]) != _unit(paragraph) or _section_ends(pending[-1], paragraph)):
+            _attach(groups, pending)
+            pending = []
+        pending.append(paragraph)
+        if weight(paragraph.text) >= min_weight:
+            groups.append(pending)
+            pending = []
+    if pending:
+        _attach(groups, pending)
+    local = _local_numbers(document.paragraphs)
+    passages: list[Passage] = []
+    for group in groups:
+        main = max(group, key=lambda p: weight(p.text))
+        text = "\n".join(p.text for p in group)
+        first, last = group[0].number, group[-1].number
+        windows = _windows(text, max_chars) if len(text) > max_chars else [text]
+        for part, window in enumerate(windows, start=1 if len(windows) > 1 else 0):
+            passages.append(
+                Passage(
+                    doc_id=document.doc_id,
+                    source=document.source,
+                    title=document.title,
+                    paragraph=main.number,
+                    first_paragraph=first,
+                    last_paragraph=last,
+                    part=part,
+                    text=window,
+                    page=main.page,
+                    slide=main.slide,
+                    section=main.section,
+                    sheet=main.sheet,
+                    row=main.row,
+                    local_paragraph=local.get(main.number, 0),
+                )
+            )
+    return passages
+
+
+def _unit(p: Paragraph) -> tuple:
+    """What a passage never spans: a slide, a spreadsheet row (headings and short lines of a page or a
+    section are attached to the paragraph that follows them, as in a text file)."""
+    return (p.slide, p.sheet, p.row)
+
+
+def _is_heading(p: Paragraph) -> bool:
+    """The paragraph is the heading that opens its section (readers give a heading its own section)."""
+    return bool(p.section) and p.text.lstrip("#").strip() == p.section.rsplit(" › ", 1)[-1]  # "# Setup" in Markdown
+
+
+def _section_ends(last: Paragraph, following: Paragraph) -> bool:
+    """Light text at the end of a section stays in it; only headings are carried on to what they head."""
+    return last.section != following.section and not _is_heading(last)
+
+
+def _attach(groups: list[list[Paragraph]], pending: list[Paragraph]) -> None:
+    """Light paragraphs left over: onto the previous group when it is in the same unit and section, else
+    on their own."""
+    before = groups[-1][-1] if groups else None
+    if before is not None and _unit(before) == _unit(pending[0]) and before.section == pending[0].section:
+        groups[-1].extend(pending)
+    else:
+        groups.append(pending)
+
+
+def _local_numbers(paragraphs) -> dict[int, int]:
+    """Each paragraph's number counted from the start of its page (PDF) or section (a heading itself: 0)."""
+    local: dict[int, int] = {}
+    place, count = None, 0
+    for p in paragraphs:
+        if p.slide or p.sheet or not (p.page or p.section):
+            continue
+        here = ("page", p.page) if p.page else ("section", p.section)
+        if here != place:
+            place, count = here, 0
+        if not p.page and _is_heading(p):
+            continue  # the heading that opens the section
+        count += 1
+        local[p.number] = count
+    return local
+
+
+def _windows(text: str, max_chars: int) -> list[str]:
+    """Pack whole sentences into windows of at most ``max_chars`` (a longer sentence is cut), balanced in size."""
+    sentences: list[str] = []
+    for sentence in split_sentences(text):
+        while len(sentence) > max_chars:
+            cut = _cut_at(sentence, max_chars)
+            sentences.append(sentence[:cut].rstrip())
+            sentence = sentence[cut:].lstrip()
+        sentences.append(sentence)
+    count = -(-len(text) // max_chars)
+    target = len(text) / count
+    windows: list[str] = []
+    current = ""
+    for sentence in sentences:
+        if current and (len(current) + len(sentence) > max_chars or len(current) >= target):
+            windows.append(current)
+            current = ""
+        current += sentence if not current or not current[-1].isascii() else " " + sentence
+    if current:
+        windows.append(current)
+    return windows
+
+
+def _cut_at(sentence: str, max_chars: int) -> int:
+    """Where to cut an over-long sentence: the last space in its second half (not inside a word), else at the limit."""
+    space = sentence.rfind(" ", max_chars // 2, max_chars + 1)
+    return space if space > 0 else max_chars

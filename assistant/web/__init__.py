@@ -1,0 +1,7 @@
+"""Stage 7: the Gradio web chat: page, replies' HTML, endpoints for programs, request guards.
+
+Gradio itself is imported when the app is built, not here."""
+
+from .ui import build_app, launch, serve
+
+__all__ = ["build_app", "launch", "serve"]

@@ -1,0 +1,326 @@
+"""Stage 8: the Gradio web chat over the Python API (page words and styles are in webpage.py)."""
+
+# No postponed annotations: Gradio reads the handlers' type hints (gr.SelectData) at run time.
+
+import atexit
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..api import Assistant
+from ..errors import AssistantError
+from ..records import Answer
+from ..search import (
+    DEFAULT_ALPHA,
+    DEFAULT_THRESHOLD,
+    MAX_HISTORY_ITEMS,
+    MAX_TOP_K,
+    earlier_questions,
+    language,
+    make_answer,
+    render_conversation,
+    render_markdown,
+    text_of,
+)
+from ..text import MAX_UPLOAD_BYTES
+from .render import escape_html, render_documents, render_error, render_reply, unescape_html
+from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples, localise, say
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+logger = logging.getLogger(__name__)
+
+MAX_TURNS = 200  # kept for the Markdown export: the chat's history holds no more (``MAX_HISTORY_ITEMS``)
+
+
+def page_language(questions: list[str], shown: str) -> str:
+    """The page's language: that of the last question with letters in it (one of digits and symbols
+    alone says nothing), ``shown`` when none has any, both languages on an empty chat."""
+    if not questions:
+        return "both"
+    for question in reversed(questions):
+        if (lang := language(question, default="")) != "":
+            return lang
+    return shown
+
+
+def user_questions(history: list) -> list[str]:
+    """The user's last few questions (``conversation.CONTEXT_TURNS``) from a Gradio messages history, oldest
+    first (the chat keeps them escaped).
+
+    Raises:
+        QuestionError: the history is not a list of messages, or is longer than ``MAX_HISTORY_ITEMS``.
+    """
+    return [q for q in (unescape_html(text).strip() for text in earlier_questions(history)) if q]
+
+
+def relevant_only(answer: Answer, threshold: float) -> Answer:
+    """The answer citing only passages that reach the threshold (the best one always): no filler cards."""
+    kept = [hit for n, hit in enumerate(answer.hits) if n == 0 or hit.score >= threshold]
+    if not answer.found or len(kept) == len(answer.hits):
+        return answer
+    return make_answer(answer.question, kept, found=True, search_query=answer.search_query)
+
+
+def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr.Blocks":
+    """The chat page: conversation with citation cards, knowledge base (upload, list, remove), settings.
+
+    Serve it with :func:`launch` (which adds the page's styles and upload limit).
+    """
+    import gradio as gr
+
+    from . import webapi, webguard
+
+    examples = default_examples(assistant.documents()) if examples is None else examples
+    exports = Path(tempfile.mkdtemp(prefix="assistant-chat-"))  # Markdown exports; Gradio serves copies
+    atexit.register(shutil.rmtree, exports, ignore_errors=True)
+
+    def respond(message, history, top_k, alpha, threshold, turns, shown="both"):
+        # Called with the request's raw values (preprocess=False): every one is checked here or by the API,
+        # so a malformed call gets one sentence, and the history is bounded before anything is read from it.
+        turns = list(turns or [])[-MAX_TURNS:]
+        try:
+            message = text_of(message)
+            questions = user_questions(history)
+        except AssistantError as exc:
+            raise gr.Error(localise(str(exc), shown or "both"), print_exception=False) from None
+        history = list(history or [])[-(MAX_HISTORY_ITEMS - 2) :]  # the page's chat stays within the bound
+        if not message.strip():  # nothing asked: no empty bubble, no message, the chat as it was
+            return "", history, turns
+        lang = language(message, default=shown or "both")
+        try:
+            answer = assistant.ask(message, questions, top_k=webapi.whole(top_k), alpha=alpha, threshold=threshold)
+            answer = relevant_only(answer, assistant.threshold if threshold is None else threshold)
+            contexts = [assistant.context(hit.passage) for hit in answer.hits]
+            reply = render_reply(answer, uid=uuid.uuid4().hex[:8], contexts=contexts)
+            turns.append((message, render_markdown(answer)))
+        except AssistantError as exc:
+            reply = render_error(localise(str(exc), lang), lang)
+            turns.append((message, f"⚠️ {localise(str(exc), lang)}"))
+        except Exception as exc:  # a bug: one sentence here, one line in the log
+            logger.error("Could not answer %r: %s: %s", message[:100], type(exc).__name__, exc)
+            logger.debug("Details", exc_info=True)
+            reply = render_error(localise(webapi.UNEXPECTED, lang), lang)
+        history += [{"role": "user", "content": escape_html(message)}, {"role": "assistant", "content": reply}]
+        return "", history, turns
+
+    def pick_example(
+        history: list, top_k: float, alpha: float, threshold: float, turns: list, shown: str, evt: gr.SelectData
+    ):
+        return respond(text_of(evt.value), history, top_k, alpha, threshold, turns, shown)
+
+    def after_turn(turns: list, shown: str, report: list):
+        """The export file, and the page's words in the language of the last question (if it changed)."""
+        lang = page_language([question for question, _ in turns], shown)
+        labels = relabel(lang, report) if lang != shown else [gr.skip()] * len(labelled)
+        return (lang, export_file(turns, PAGE[lang]["export"]), *labels)
+
+    def export_file(turns: list, label: str):
+        """The download button, holding the conversation so far as a Markdown file."""
+        if not turns:
+            return gr.update(value=None, interactive=False, label=label)
+        path = exports / uuid.uuid4().hex[:12] / f"chat-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        path.parent.mkdir(parents=True)
+        path.write_text(render_conversation(turns, when=time.strftime("%Y-%m-%d %H:%M")), encoding="utf-8")
+        return gr.update(value=str(path), interactive=True, label=label)
+
+    def relabel(lang: str, report: list):
+        words = PAGE[lang]
+        return (
+            gr.update(value=words["ask"]),
+            gr.update(placeholder=words["placeholder"]),
+            gr.update(value=words["new_chat"]),
+            gr.update(label=words["kb"]),
+            gr.update(label=words["settings"]),
+            gr.update(label=words["top_k"]),
+            gr.update(label=words["alpha"]),
+            gr.update(label=words["threshold"]),
+            *knowledge_base(lang, report),
+        )
+
+    def knowledge_base(lang: str, report: list | None = None):
+        """Summary, document table, remove choices (and the status of ``report``, when given) in ``lang``."""
+        words = PAGE[lang]
+        docs = assistant.documents()
+        summary = words["summary"].format(docs=len(docs), passages=sum(d.passages for d in docs))
+        uploaded = [d.source for d in docs if d.uploaded]
+        table = render_documents(docs, lang)
+        out = (
+            gr.update(
+                value=f'<div class="kb-base" data-lang="{lang}"><p class="kb-summary">{escape_html(summary)}</p>{table}'
+                + (f'<p class="kb-hint">{escape_html(words["upload_hint"])}</p>' if assistant.uploads else "")
+                + "</div>"
+            ),
+            gr.update(choices=uploaded, value=None, label=words["remove_pick"]),
+            gr.update(value=words["remove"]),
+            gr.update(visible=bool(uploaded)),  # the remove row: no empty row while nothing is uploaded
+            gr.update(label=words["upload"]),
+        )
+        return out if report is None else (*out, render_status(report, lang))
+
+    def reported(lang: str, report: list):
+        """The knowledge base with the status of ``report``, and the report kept for a change of language."""
+        return (*knowledge_base(lang or "both", report), report)
+
+    def on_upload(files: list[str] | None, lang: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        files = [f for f in files or [] if f]
+        if not files:
+            return reported(lang, [])
+        progress(0.05, desc=PAGE[lang or "both"]["indexing"].format(n=len(files)))
+        try:
+            report = assistant.add_documents(files, progress=True)
+        except AssistantError as exc:
+            return reported(lang, [("bad", "error", {"message": str(exc)})])
+        progress(1.0)
+        good = [("good", "added", {"source": d.source, "passages": d.passages}) for d in report.added]
+        bad = [("bad", "refused", {"reason": reason}) for _, reason in report.refused]
+        return reported(lang, good + bad)
+
+    def on_remove(source: str | None, lang: str):
+        if not source:
+            return reported(lang, [("bad", "pick_first", {})])
+        try:
+            assistant.remove_document(source)
+        except AssistantError as exc:
+            return reported(lang, [("bad", "error", {"message": str(exc)})])
+        return reported(lang, [("good", "removed", {"source": source})])
+
+    words = PAGE["both"]
+    with webguard.GuardedBlocks(title=TITLE, fill_height=True, delete_cache=(3600, 3600)) as app:
+        lang = gr.State("both")
+        turns = gr.State([])
+        report = gr.State([])  # the last upload/remove outcome, re-rendered when the page's language changes
+        gr.HTML(f'<div id="masthead"><h2>{escape_html(TITLE)}</h2><p>{escape_html(INTRO)}</p></div>')
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chatbot = gr.Chatbot(
+                    elem_id="chat",
+                    show_label=False,
+                    height="66vh",
+                    placeholder=PLACEHOLDER,
+                    examples=[{"text": q} for q in examples] or None,
+                    latex_delimiters=[],
+                    buttons=[],
+                    sanitize_html=True,
+                    layout="panel",
+                    autoscroll=False,
+                )
+                with gr.Row(elem_id="ask-row"):
+                    box = gr.Textbox(
+                        placeholder=words["placeholder"],
+                        show_label=False,
+                        scale=8,
+                        min_width=160,
+                        elem_id="question",
+                        max_length=2000,
+                        submit_btn=False,
+                        autofocus=True,
+                    )
+                    send = gr.Button(words["ask"], variant="primary", scale=1, min_width=72, elem_id="send")
+                with gr.Row():
+                    clear = gr.Button(words["new_chat"], size="sm", elem_id="new-chat")
+                    export = gr.DownloadButton(words["export"], size="sm", interactive=False, elem_id="export")
+            with gr.Column(scale=2, min_width=300):
+                with gr.Accordion(words["kb"], open=True, elem_id="kb") as kb:
+                    documents = gr.HTML(elem_id="documents")
+                    # No file_types: Gradio's own refusal is an English toast. The page's script filters the
+                    # picker; the server refuses any other file with a sentence in the page's language.
+                    upload = gr.UploadButton(
+                        label=words["upload"],
+                        file_count="multiple",
+                        type="filepath",
+                        size="sm",
+                        elem_id="upload",
+                        visible=assistant.uploads is not None,
+                    )
+                    status = gr.HTML(elem_id="upload-status", elem_classes=["kb-status"], min_height=24)
+                    with gr.Row(visible=False, elem_id="remove-row") as remove_row:
+                        to_remove = gr.Dropdown(
+                            choices=[], label=words["remove_pick"], scale=3, min_width=160, elem_id="remove-pick"
+                        )
+                        remove_btn = gr.Button(words["remove"], size="sm", scale=1, min_width=72, elem_id="remove")
+                with gr.Accordion(words["settings"], open=False, elem_id="settings") as settings:
+                    top_k = gr.Slider(1, MAX_TOP_K, value=assistant.top_k, step=1, label=words["top_k"])
+                    alpha = gr.Slider(
+                        0,
+                        1,
+                        value=assistant.alpha if assistant.alpha is not None else DEFAULT_ALPHA,
+                        step=0.05,
+                        label=words["alpha"],
+                    )
+                    threshold = gr.Slider(
+                        0,
+                        1,
+                        value=assistant.threshold if assistant.threshold is not None else DEFAULT_THRESHOLD,
+                        step=0.01,
+                        label=words["threshold"],
+                    )
+
+        kb_outputs = [documents, to_remove, remove_btn, remove_row, upload]
+        labelled = [send, box, clear, kb, settings, top_k, alpha, threshold, *kb_outputs, status]
+        inputs = [box, chatbot, top_k, alpha, threshold, turns, lang]
+        chat_outputs = [box, chatbot, turns]
+        turn_outputs = [lang, export, *labelled]
+        turn_inputs = [turns, lang, report]
+        for event in (
+            box.submit(respond, inputs, chat_outputs, api_name="chat", preprocess=False),
+            send.click(respond, inputs, chat_outputs, api_visibility="private", preprocess=False),
+            chatbot.example_select(pick_example, inputs[1:], chat_outputs, api_visibility="private", preprocess=False),
+        ):
+            event.then(None, js=SCROLL_TO_QUESTION).then(
+                after_turn, turn_inputs, turn_outputs, api_visibility="private"
+            )
+        clear.click(lambda: ([], []), None, [chatbot, turns], api_visibility="private").then(
+            after_turn, turn_inputs, turn_outputs, api_visibility="private"
+        )
+        chatbot.clear(lambda: [], None, turns, api_visibility="private").then(  # the chat's own bin icon
+            after_turn, turn_inputs, turn_outputs, api_visibility="private"
+        )
+        upload.upload(
+            on_upload,
+            [upload, lang],
+            [*kb_outputs, status, report],
+            api_visibility="private",
+            show_progress_on=[status],
+        )
+        remove_btn.click(on_remove, [to_remove, lang], [*kb_outputs, status, report], api_visibility="private")
+        app.load(lambda: knowledge_base("both"), None, kb_outputs, api_visibility="private")
+        webapi.register(assistant)
+    return app
+
+
+def render_status(report: list, lang: str) -> str:
+    """The upload/remove status: one escaped line per ``(kind, key, params)`` of the report, in ``lang``."""
+    return "".join(
+        f'<p class="kb-{"good" if kind == "good" else "bad"}">{escape_html(say(key, lang, **params))}</p>'
+        for kind, key, params in report or []
+    )
+
+
+def launch(app: "gr.Blocks", **kwargs):
+    """``app.launch`` with the page's styles, script and upload size limit (other arguments pass through)."""
+    from .webguard import app_settings
+
+    kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+    kwargs["app_kwargs"] = app_settings(kwargs.get("app_kwargs"))
+    kwargs.setdefault("footer_links", ["api"])
+    return app.launch(css=CSS, head=HEAD, **kwargs)
+
+
+def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, auth=None) -> None:
+    """Index (or load) the corpus, then serve the chat until interrupted."""
+    index = assistant.warm_up()
+    logger.info("Serving %d passages from %s", len(index.passages), assistant.corpus)
+    uploads = f"; uploads go to {assistant.uploads}" if assistant.uploads else "; uploads are off"
+    print(
+        f"Ready: {len(index.passages)} passages from {assistant.corpus}{uploads}. Open http://{host}:{port}", flush=True
+    )
+    from .webguard import MAX_QUEUE
+
+    app = build_app(assistant).queue(default_concurrency_limit=4, max_size=MAX_QUEUE)
+    launch(app, server_name=host, server_port=port, share=share, auth=auth, show_error=False)

@@ -1,0 +1,396 @@
+"""The web chat's words (Chinese, English, or both before the first question), styles and one small script."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+from ..records import DocumentInfo
+from ..text import MAX_UPLOAD_BYTES
+
+_MB = MAX_UPLOAD_BYTES >> 20
+
+PAGE = {
+    "en": {
+        "ask": "Ask",
+        "placeholder": "Type a question…",
+        "new_chat": "New chat",
+        "export": "Export chat (Markdown)",
+        "kb": "Knowledge base",
+        "upload": "Add documents…",
+        "upload_hint": f"Text, Markdown, HTML, PDF, Word, PowerPoint, Excel/CSV or EPUB, up to {_MB} MB each; "
+        "searchable as soon as they are indexed.",
+        "remove_pick": "Uploaded document to remove",
+        "remove": "Remove",
+        "settings": "Settings",
+        "top_k": "Passages to cite",
+        "alpha": "Keyword ← balance → meaning",
+        "threshold": "Relevance threshold (weaker passages are not shown)",
+        "summary": "Documents: {docs} · passages: {passages}",
+        "indexing": "Indexing {n} file(s)…",
+        "added": "Added {source} (passages: {passages}).",
+        "refused": "Not added: {reason}",
+        "removed": "Removed {source}.",
+        "pick_first": "Choose an uploaded document first.",
+        "error": "{message}",
+        "too_big": f"Not added: {{name}} is larger than {_MB} MB (the limit for each file).",
+    },
+    "zh": {
+        "ask": "提问",
+        "placeholder": "输入问题…",
+        "new_chat": "新对话",
+        "export": "导出对话 (Markdown)",
+        "kb": "知识库",
+        "upload": "添加文档…",
+        "upload_hint": f"支持文本、Markdown、HTML、PDF、Word、PowerPoint、Excel/CSV 和 EPUB，每个不超过 {_MB} MB；"
+        "索引完成即可检索。",
+        "remove_pick": "要删除的上传文档",
+        "remove": "删除",
+        "settings": "设置",
+        "top_k": "引用片段数",
+        "alpha": "关键词 ← 权重 → 语义",
+        "threshold": "相关度阈值（低于此值的片段不显示）",
+        "summary": "{docs} 个文档 · {passages} 个片段",
+        "indexing": "正在索引 {n} 个文件…",
+        "added": "已添加 {source}（{passages} 个片段）。",
+        "refused": "未添加：{reason}",
+        "removed": "已删除 {source}。",
+        "pick_first": "请先选择一个上传的文档。",
+        "error": "{message}",
+        "too_big": f"未添加：{{name}} 超过 {_MB} MB（每个文件的上限）。",
+    },
+}
+# Before the first question the page speaks both languages; after it, the question's. Messages (status
+# lines, errors) are written in each language and shown one under the other: see ``say``.
+PAGE["both"] = {key: f"{PAGE['en'][key]} · {PAGE['zh'][key]}" for key in PAGE["en"]}
+PAGE["both"].update(
+    placeholder="输入问题 / Type a question…",
+    upload_hint=PAGE["en"]["upload_hint"] + " " + PAGE["zh"]["upload_hint"],
+    summary=PAGE["en"]["summary"],
+)
+
+# The library's messages are English; the page shows those a user can meet in Chinese on a Chinese page.
+# Each pattern matches a whole message; its groups (file names, numbers, values) fill the Chinese one.
+_ZH_MESSAGES = [
+    (r"The question is empty\..*", "问题是空的，请输入一个问题，例如：世界互联网大会国际组织是什么时候成立的?"),
+    (r"The question must be text\.", "问题必须是文字。"),
+    (
+        r"The question is (\d+) characters long; shorten it to at most (\d+)\.",
+        "问题有 {0} 个字，请缩短到 {1} 个字以内。",
+    ),
+    (
+        r"The question has no words, only symbols.*",
+        "问题里只有符号，没有文字；请用文字提问，例如：乌镇峰会是什么时候开始的?",
+    ),
+    (r"The history must be a list.*", "对话历史的格式不对：应是之前问题的列表，按先后排列。"),
+    (
+        r"The number of passages must be a whole number from 1 to (\d+); got (.*)\.",
+        "引用片段数必须是 1 到 {0} 之间的整数；收到的是 {1}。",
+    ),
+    (
+        r"The keyword/dense balance(?: \(alpha\))? must be .*between 0 and 1; got (.*)\.",
+        "关键词与语义的权重必须是 0 到 1 之间的数；收到的是 {0}。",
+    ),
+    (
+        r"The not-found threshold must be a finite number, e\.g\. 0\.2; got (.*)\.",
+        "相关度阈值必须是一个有限的数，例如 0.2；收到的是 {0}。",
+    ),
+    (r"Something went wrong; try again.*", "出了点问题，请重试；如果再次出现，请报告（服务器日志里有详细信息）。"),
+    (
+        r"The file has no name.*",
+        "文件没有名字；请上传文档（.txt、.md、.html、.pdf、.docx、.pptx、.xlsx、.csv 或 .epub）。",
+    ),
+    (r"(.+) is a path, not a file name; upload the file itself\.", "{0} 是路径，不是文件名；请直接上传文件本身。"),
+    (r"(.+) is not a supported document; upload one of: (.+)\.", "{0} 不是支持的文档类型；请上传以下类型之一：{1}。"),
+    (r"(.+) is empty; nothing to add\.", "{0} 是空文件，没有可添加的内容。"),
+    (r"(.+) has no text; nothing to add\.", "{0} 里没有文字，没有可添加的内容。"),
+    (
+        r"(.+) is ([\d.]+) MB; the limit is (\d+) MB\. Split it into smaller files\.",
+        "{0} 有 {1} MB，超过了 {2} MB 的上限；请拆分成较小的文件。",
+    ),
+    (r"(.+) is larger than (\d+) MB; split it into smaller files\.", "{0} 超过 {1} MB；请拆分成较小的文件。"),
+    (r"(.+) looks like a binary file, not text.*", "{0} 看起来是二进制文件，不是文本；请转换成 .txt 后再上传。"),
+    (
+        r"(.+) starts like (\S+) but is damaged; re-save it as UTF-8\.",
+        "{0} 开头像 {1} 文本，但已损坏；请另存为 UTF-8。",
+    ),
+    (
+        r"(.+) is not UTF-8, GB18030 or Big5 text.*",
+        "{0} 不是 UTF-8、GB18030 或 Big5 文本（可能已损坏或是二进制文件）；请另存为 UTF-8。",
+    ),
+    (r"(.+) cannot be read \((.+?)\)(?:;.*)?\.", "{0} 无法读取（{1}）。"),
+    (r"(.+) did not arrive; upload it again\.", "{0} 没有传到；请重新上传。"),
+    (r"(.+) is a password-protected PDF; .*", "{0} 是加密的 PDF；请另存一份不带密码的副本再上传。"),
+    (
+        r"(.+) is a damaged (PDF|Word document|PowerPoint presentation|Excel workbook|EPUB book) .*",
+        "{0} 已损坏；请用原程序重新保存或导出。",
+    ),
+    (
+        r"(.+) has no text layer .*",
+        "{0} 没有文字层（扫描页是图片，暂不支持 OCR）；请先用 OCR 程序（如 ocrmypdf）加上文字。",
+    ),
+    (r"(.+) looks like a zip bomb .*", "{0} 看起来是压缩炸弹（解压后异常巨大），没有打开；请删除它。"),
+    (
+        r"(.+) is not an? (Word document|PowerPoint presentation|Excel workbook|EPUB book) .*",
+        "{0} 的内容与扩展名不符；请用原程序重新保存，或改成正确的扩展名。",
+    ),
+    (
+        r"(.+) is password-protected, or an old-format file .*",
+        "{0} 有密码保护，或是改了扩展名的旧格式文件；请去掉密码并另存为新格式。",
+    ),
+    (r"(\d+) files at once; upload at most (\d+) at a time\.", "一次上传了 {0} 个文件；每次最多 {1} 个。"),
+    (r"Uploads are off: .*", "上传已关闭：请带上传文件夹启动（serve --uploads DIR）。"),
+    (r"Uploads are off, so there is nothing uploaded to remove\.", "上传已关闭，没有可删除的上传文档。"),
+    (r"(.+) is not an uploaded document; .*", "{0} 不是上传的文档；这里只能删除上传的文档。"),
+    (r"(.+) is not in the knowledge base; refresh the list\.", "{0} 不在知识库中；请刷新页面。"),
+    (r"(.+) is the only document; add another before removing it\.", "{0} 是唯一的文档；请先添加别的文档再删除它。"),
+]
+_ZH_PATTERNS = [(re.compile(pattern, re.DOTALL), zh) for pattern, zh in _ZH_MESSAGES]
+
+
+def in_chinese(message: str) -> str | None:
+    """The Chinese for one of the library's English messages, or None when it is not a known one."""
+    for pattern, zh in _ZH_PATTERNS:
+        if match := pattern.fullmatch(message):
+            return zh.format(*match.groups())
+    return None
+
+
+def localise(message: str, lang: str) -> str:
+    """A library message in the page's language: English, Chinese, or both (English first, one per line).
+
+    An unknown message stays English: better a sentence in English than none.
+    """
+    if lang == "en":
+        return message
+    zh = in_chinese(message)
+    if lang == "zh" or zh is None:
+        return zh or message
+    return f"{message}\n{zh}"
+
+
+def say(key: str, lang: str, **params) -> str:
+    """A page message (``PAGE[lang][key]``) with its parameters; ``reason`` and ``message`` are library
+    messages, put in the same language. On the bilingual page: the English line, then the Chinese."""
+    if lang not in ("en", "zh"):
+        return say(key, "en", **params) + "\n" + say(key, "zh", **params)
+    for name in ("reason", "message"):
+        if name in params:
+            params[name] = localise(params[name], lang)
+    return PAGE[lang][key].format(**params)
+
+
+SEED_SOURCE = "wuzhen_summit_ten_years_interview.txt"
+SEED_EXAMPLES = [
+    "世界互联网大会国际组织是什么时候成立的?",
+    "When was the WIC international organization founded?",
+    "2022年乌镇峰会吸引了多少个国家和地区的嘉宾?",
+    "What kind of platform is the Wuzhen Summit besides a place for exchange?",
+]
+
+
+def default_examples(documents: Sequence[DocumentInfo]) -> list[str]:
+    """The seed questions when the seed document is there; otherwise one per language about the first document."""
+    if any(d.source.endswith(SEED_SOURCE) for d in documents):
+        return SEED_EXAMPLES
+    title = documents[0].title if documents else ""
+    return [f"《{title}》主要讲了什么?", f"What is “{title}” about?"] if title else []
+
+
+TITLE = "文档问答 · Document Q&A"
+INTRO = (
+    "Ask in Chinese or English: answers quote the documents and cite file and paragraph (¶). "
+    "用中文或英文提问：回答引用原文，并注明文件和第几段（¶）。"
+)
+PLACEHOLDER = (
+    "### 问我文档里的内容 · Ask about the documents\n"
+    "Every answer quotes its sources; open a citation to read it in context. "
+    "每个回答都附有出处，点开引用即可查看上下文。"
+)
+
+CSS = """
+#chat { min-height: 420px; }
+.kb-reply { line-height: 1.6; }
+.kb-reply p { margin: 0.25em 0 !important; }
+.kb-lead { font-size: 1.05em; }
+.kb-label { font-weight: 700; margin-right: 0.4em; }
+.kb-label::after { content: ":"; }
+a.kb-cite { font-size: 0.78em; vertical-align: super; text-decoration: none; padding: 0 0.1em;
+  color: var(--color-accent) !important; font-weight: 600; }
+.kb-more, .kb-hint { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.kb-cards { margin-top: 0.5em; }
+.kb-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.45em 0.75em;
+  margin: 0.5em 0; background: var(--background-fill-primary); }
+.kb-card.kb-flash { animation: kb-flash 1.2s ease-out; }
+@keyframes kb-flash { from { box-shadow: 0 0 0 3px var(--color-accent); } to { box-shadow: 0 0 0 0 transparent; } }
+.kb-head { font-size: 0.85em; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
+.kb-n { font-weight: 700; color: var(--color-accent); }
+.kb-title { font-weight: 600; color: var(--body-text-color); }
+.kb-head code { font-size: 0.95em; white-space: normal; overflow-wrap: anywhere; }
+.kb-text { margin: 0.3em 0; overflow-wrap: anywhere; }
+mark.kb-term { background: #fef08a; color: #1f2937; padding: 0 0.1em; border-radius: 2px; }
+strong.kb-best { font-weight: 700; }
+details.kb-context > summary { cursor: pointer; color: var(--color-accent); font-size: 0.85em; margin-top: 0.2em; }
+.kb-para { padding-left: 0.6em; border-left: 3px solid transparent; opacity: 0.7; overflow-wrap: anywhere; }
+.kb-para.kb-cited { border-left-color: var(--color-accent); opacity: 1; }
+.kb-pn { font-size: 0.8em; color: var(--body-text-color-subdued); margin-right: 0.5em; }
+.kb-docs { width: 100%; font-size: 0.85em; border-collapse: collapse; border: none !important; margin: 0 !important; }
+.kb-docs th, .kb-docs td { text-align: left; padding: 0.25em 0.5em; border: none !important;
+  border-bottom: 1px solid var(--border-color-primary) !important; overflow-wrap: anywhere; vertical-align: top; }
+.kb-docs tr { border: none !important; }
+.kb-doc-title { margin-right: 0.3em; }
+.kb-docs .kb-num { text-align: right; white-space: nowrap; }
+.kb-docs code { font-size: 0.9em; white-space: normal; overflow-wrap: anywhere; }
+.kb-tag { font-size: 0.8em; padding: 0 0.35em; border-radius: 4px; background: var(--color-accent-soft); }
+.kb-status p { margin: 0.2em 0; }
+.kb-status .kb-good { color: #15803d; }
+.kb-status .kb-bad, .kb-error { color: #b91c1c; }
+.kb-filter { width: 100%; box-sizing: border-box; margin: 0.2em 0 0.4em; padding: 0.3em 0.55em; font: inherit;
+  font-size: 0.9em; color: var(--body-text-color); background: var(--input-background-fill);
+  border: 1px solid var(--border-color-primary); border-radius: 6px; }
+.kb-docs-box { max-height: min(300px, 36vh); overflow-y: auto; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; margin-bottom: 0.4em; }
+.kb-docs-box .kb-docs thead th { position: sticky; top: 0; z-index: 1; background: var(--background-fill-secondary); }
+.kb-docs-box .kb-docs tr:last-child td { border-bottom: none; }
+/* Gradio opens a dropdown's list upwards in the lower half of the window, over the list's own label:
+   open it right under the box instead (Gradio positions it with inline styles, hence !important). */
+#kb, #remove-row, #remove-row .form, #remove-pick { overflow: visible !important; }
+#remove-pick .wrap { position: relative; }
+#remove-pick .options { position: absolute !important; top: calc(100% + 2px) !important; bottom: auto !important;
+  left: 0 !important; width: 100% !important; z-index: 50; }
+/* Gradio's scroll-to-bottom arrow sits over the last card's text; the chat scrolls by itself instead. */
+#chat .scroll-down-button-container { display: none !important; }
+#ask-row { align-items: stretch; }
+#send { min-width: 72px; }
+@media (max-width: 640px) {
+  #masthead h2 { font-size: 1.2em; margin: 0; }
+  #masthead p { font-size: 0.85em; }
+  #chat { height: 62vh !important; min-height: 320px; }
+  .kb-head { font-size: 0.8em; }
+}
+"""
+
+# After an answer arrives, bring the question and the start of its answer into view (not the last card).
+SCROLL_TO_QUESTION = """() => { setTimeout(() => {
+  const asked = document.querySelectorAll("#chat [data-testid='user']");
+  if (asked.length) asked[asked.length - 1].scrollIntoView({ block: "start", behavior: "smooth" });
+}, 80); }"""
+
+# One font stack for the whole page: a Latin face where the system has one, then a CJK face that also
+# covers Latin (so a Linux machine with only WenQuanYi or Noto CJK shows one face, not three).
+FONTS = (
+    '"Segoe UI", "Helvetica Neue", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", '
+    '"Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif'
+)
+MONO = '"SFMono-Regular", Consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK SC", "WenQuanYi Micro Hei Mono", monospace'
+UPLOAD_TYPES = ".txt,.md,.markdown,.html,.htm,.pdf,.docx,.pptx,.xlsx,.csv,.tsv,.epub"  # the file picker's filter; the server checks every file anyway
+
+# Page-level styles, and the page's script:
+# - clicking a marker scrolls to its card and flashes it (a plain anchor without the script);
+# - typing in the knowledge base's filter box hides the documents that do not match (the rows' own text);
+# - a file over the size limit is taken out of the selection before Gradio sees it, with a sentence in the
+#   page's language (Gradio's own toast is English only), and the file picker offers the document types.
+_HEAD = """
+<style>
+/* Outside the app's own container, where Gradio does not scope custom CSS. */
+:root, .gradio-container { --font: @FONTS@; --font-mono: @MONO@; }
+body, .gradio-container, .gradio-container button, .gradio-container input, .gradio-container textarea,
+.gradio-container h1, .gradio-container h2, .gradio-container h3, .gradio-container .prose {
+  font-family: @FONTS@ !important; }
+.gradio-container code, .gradio-container pre { font-family: @MONO@ !important; }
+.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+@media (max-width: 640px) { .gradio-container .main.app { padding: 8px 6px !important; } }
+</style>
+<script>
+(function () {
+  var TOO_BIG = @TOO_BIG@, LIMIT = @LIMIT@, TYPES = @TYPES@;
+  document.addEventListener("click", function (event) {
+    var link = event.target && event.target.closest ? event.target.closest("a.kb-cite") : null;
+    if (!link) return;
+    var card = document.getElementById((link.getAttribute("href") || "").slice(1));
+    if (!card) return;
+    event.preventDefault();
+    card.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    card.classList.remove("kb-flash");
+    void card.offsetWidth;
+    card.classList.add("kb-flash");
+  }, true);
+
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("input.kb-filter")) return;
+    var words = box.value.toLowerCase().trim(), shown = 0;
+    var table = document.getElementById(box.getAttribute("aria-controls"));
+    if (!table) return;
+    table.querySelectorAll("tr.kb-row").forEach(function (row) {
+      var hit = !words || row.textContent.toLowerCase().indexOf(words) >= 0;
+      row.hidden = !hit;
+      if (hit) shown++;
+    });
+    var none = table.querySelector("tr.kb-nomatch");
+    if (none) none.hidden = shown > 0;
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("#upload") : null;
+    var input = button && (button.querySelector("input[type=file]") ||
+      (button.parentNode && button.parentNode.querySelector("input[type=file]")));
+    if (input) input.setAttribute("accept", TYPES);
+  }, true);
+
+  var refused = [];
+  function pageLanguage() {
+    var tagged = document.querySelector("#documents [data-lang]");
+    return tagged ? tagged.getAttribute("data-lang") : "both";
+  }
+  function showRefused() {
+    var status = document.getElementById("upload-status");
+    if (!status) return;
+    var note = document.getElementById("upload-note");
+    if (!note) {
+      note = document.createElement("div");
+      note.id = "upload-note";
+      note.className = "kb-status";
+      // after Gradio's own content, which it re-renders without touching this
+      (status.querySelector(".prose") || status).insertAdjacentElement("afterend", note);
+      new MutationObserver(showRefused).observe(document.getElementById("documents"), { childList: true, subtree: true });
+    }
+    var lang = pageLanguage(), langs = lang === "zh" || lang === "en" ? [lang] : ["en", "zh"];
+    note.textContent = "";
+    refused.forEach(function (name) {
+      langs.forEach(function (l) {
+        var line = document.createElement("p");
+        line.className = "kb-bad";
+        line.textContent = TOO_BIG[l].replace("{name}", name);
+        note.appendChild(line);
+      });
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== "file" || !input.closest("#kb")) return;
+    var keep = new DataTransfer();
+    refused = [];
+    Array.prototype.forEach.call(input.files || [], function (file) {
+      if (file.size > LIMIT) refused.push(file.name); else keep.items.add(file);
+    });
+    showRefused();
+    if (!refused.length) return;
+    if (keep.files.length) {
+      input.files = keep.files;
+    } else {
+      event.stopImmediatePropagation();
+      input.value = "";
+    }
+  }, true);
+})();
+</script>
+"""
+HEAD = (
+    _HEAD.replace("@FONTS@", FONTS)
+    .replace("@MONO@", MONO)
+    .replace("@TOO_BIG@", json.dumps({lang: PAGE[lang]["too_big"] for lang in ("en", "zh")}, ensure_ascii=False))
+    .replace("@LIMIT@", str(MAX_UPLOAD_BYTES))
+    .replace("@TYPES@", json.dumps(UPLOAD_TYPES))
+)
