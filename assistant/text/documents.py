@@ -321,7 +321,8 @@ def _read_with_reader(path: Path, source: str) -> Document:
     """A PDF, Word, PowerPoint, spreadsheet or EPUB file through its reader (``assistant.readers``)."""
     blocks = [b for b in _read_blocks(path, name=source) if _clean(b.text)]
     texts = [_clean(b.text) for b in blocks]
-    title = guess_title(texts, fallback=path.stem)
+    # a spreadsheet's first row is data, not a title
+    title = path.stem if blocks and blocks[0].sheet else guess_title(texts, fallback=path.stem)
     paragraphs = tuple(
         Paragraph(number=i, text=t, page=b.page, slide=b.slide, section=b.section, sheet=b.sheet, row=b.row)
         for i, (t, b) in enumerate(zip(texts, blocks, strict=True), start=1)
