@@ -581,3 +581,19 @@ def test_upload_refusals_of_documents_have_their_chinese(tmp_path):
             store_upload(tmp_path / "uploads", name, data)
         zh = in_chinese(str(refused.value))
         assert zh and zh.startswith(name) and language(zh) == "zh", str(refused.value)
+
+
+def test_xlsx_declaring_the_largest_sheet_is_read_as_stored(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Room", "Seats"])
+    book.active.append(["Lotus", 12])
+    book.save(str(tmp_path / "plain.xlsx"))
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as src, zipfile.ZipFile(tmp_path / "huge.xlsx", "w") as out:
+        for member in src.infolist():
+            data = src.read(member.filename)
+            if member.filename == "xl/worksheets/sheet1.xml":  # a declared size of 16,384 columns × 1,048,576 rows
+                data = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', data)
+            out.writestr(member, data)
+    assert [(b.row, b.text) for b in read(tmp_path / "huge.xlsx")] == [(2, "Room: Lotus; Seats: 12")]

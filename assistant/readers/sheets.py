@@ -51,6 +51,7 @@ def _workbook(path: Path, name: str) -> list[Block]:
             if getattr(sheet, "sheet_state", "visible") != "visible":
                 continue
             merged = _merged(archive, getattr(sheet, "_worksheet_path", ""))
+            sheet.reset_dimensions()  # rows as stored, not padded to a declared size (A1:XFD1048576 exists)
             rows = [[cell_text(v) for v in row] for row in sheet.iter_rows(min_row=1, min_col=1, values_only=True)]
             blocks.extend(_rows(_fill(rows, merged), sheet=sheet.title))
     finally:
