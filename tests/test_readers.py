@@ -597,3 +597,13 @@ def test_xlsx_declaring_the_largest_sheet_is_read_as_stored(tmp_path):
                 data = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', data)
             out.writestr(member, data)
     assert [(b.row, b.text) for b in read(tmp_path / "huge.xlsx")] == [(2, "Room: Lotus; Seats: 12")]
+
+
+def test_a_zip_of_another_type_is_refused_in_one_sentence(tmp_path):
+    make_xlsx(tmp_path / "leave.xlsx").rename(tmp_path / "leave.docx")
+    with pytest.raises(CorpusError) as raised:
+        read_document(tmp_path / "leave.docx", root=tmp_path)
+    assert str(raised.value) == (
+        "leave.docx is not a Word document (it is a zip file without word/document.xml): "
+        "re-save it from its program or give it its real extension."
+    )

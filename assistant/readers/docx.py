@@ -21,7 +21,7 @@ def read(path: Path, *, name: str) -> list[Block]:
     """
     import docx
 
-    open_zip(path, name=name, kind="Word document").close()
+    open_zip(path, name=name, kind="Word document", required="word/document.xml").close()
     try:
         document = docx.Document(str(path))
         return list(_blocks(document))

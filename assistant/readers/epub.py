@@ -27,7 +27,7 @@ def read(path: Path, *, name: str) -> list[Block]:
     Raises:
         UnreadableDocument: not an EPUB, a damaged one, DRM-protected, or a zip bomb.
     """
-    archive = open_zip(path, name=name, kind="EPUB book")
+    archive = open_zip(path, name=name, kind="EPUB book", required="META-INF/container.xml")
     try:
         return _read(archive, name)
     except (KeyError, zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:

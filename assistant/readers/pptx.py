@@ -18,7 +18,7 @@ def read(path: Path, *, name: str) -> list[Block]:
     """
     import pptx
 
-    open_zip(path, name=name, kind="PowerPoint presentation").close()
+    open_zip(path, name=name, kind="PowerPoint presentation", required="ppt/presentation.xml").close()
     try:
         presentation = pptx.Presentation(str(path))
         return [block for number, slide in enumerate(presentation.slides, start=1) for block in _slide(slide, number)]

@@ -38,7 +38,7 @@ def _delimited(path: Path, name: str, *, delimiter: str) -> list[Block]:
 def _workbook(path: Path, name: str) -> list[Block]:
     import openpyxl
 
-    archive = open_zip(path, name=name, kind="Excel workbook")
+    archive = open_zip(path, name=name, kind="Excel workbook", required="xl/workbook.xml")
     try:
         book = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken package

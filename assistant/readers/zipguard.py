@@ -14,8 +14,9 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SMALL = 1024 * 1024  # members this small may compress as well as they like (a page of spaces)
 
 
-def open_zip(path: Path, *, name: str, kind: str) -> zipfile.ZipFile:
-    """The file as an open ``ZipFile``, checked; ``kind`` names the type in messages (e.g. "Word document").
+def open_zip(path: Path, *, name: str, kind: str, required: str = "") -> zipfile.ZipFile:
+    """The file as an open ``ZipFile``, checked; ``kind`` names the type in messages (e.g. "Word document"),
+    ``required`` is a member every file of the type has (``word/document.xml``).
 
     Raises:
         UnreadableDocument: not a zip file, damaged, or a member too large or too compressed (zip bomb).
@@ -52,4 +53,10 @@ def open_zip(path: Path, *, name: str, kind: str) -> zipfile.ZipFile:
                 f"{name} looks like a zip bomb ({member.filename} unpacks to {member.file_size >> 20} MB, "
                 f"{ratio:.0f} times its packed size); it was not opened — remove it."
             )
+    if required and required not in archive.NameToInfo:
+        archive.close()
+        raise UnreadableDocument(
+            f"{name} is not a {kind} (it is a zip file without {required}): "
+            "re-save it from its program or give it its real extension."
+        )
     return archive
