@@ -607,3 +607,18 @@ def test_a_zip_of_another_type_is_refused_in_one_sentence(tmp_path):
         "leave.docx is not a Word document (it is a zip file without word/document.xml): "
         "re-save it from its program or give it its real extension."
     )
+
+
+def test_saved_passages_keep_their_place_and_lines_saved_before_places_still_read(tmp_path):
+    import json
+
+    from assistant.records import Passage
+    from assistant.storage.passage_files import SavedPassages
+
+    new = Passage("d.xlsx", "d.xlsx", "d", 3, "Room: Lotus", first_paragraph=3, last_paragraph=3, sheet="S", row=4)
+    old_line = {"doc_id": "a.txt", "source": "a.txt", "title": "a", "paragraph": 2, "text": "old", "part": 0}
+    path = tmp_path / "passages.jsonl"
+    path.write_text(json.dumps(vars(new)) + "\n" + json.dumps(old_line) + "\n", encoding="utf-8")
+    saved = SavedPassages([path], [2])
+    assert (saved[0], saved[0].citation) == (new, "S · row 4")
+    assert (saved[1].citation, saved[1].page, saved[1].section) == ("¶2", 0, "")
