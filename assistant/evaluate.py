@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import AssistantError, QuestionError
+from .search import relevant
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def evaluate(
             invalid += 1
             continue
         latencies.append(time.perf_counter() - started)
-        found = bool(answer.hits) and answer.hits[0].score >= bot.threshold
+        found = bool(relevant(answer.hits, bot.threshold))  # the policy ask applies, on the whole ranking
         if not q.answers and not (gold_of_source and q.passage_id):
             unanswerable += 1
             correct_unanswerable += not found

@@ -98,6 +98,7 @@ class Hit:
     keyword_score: float = 0.0
     sentence: str = ""
     sentence_score: float = 0.0  # how well ``sentence`` matches the question (set with it by answer.best_sentences)
+    row: int = -1  # the passage's row in the index it came from (-1: not from an index)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,11 @@ class Answer:
     answer: str
     hits: tuple[Hit, ...] = field(default_factory=tuple)
     search_query: str = ""
+    # The answer's sentences, each with the numbers (1-based) of the hits that say it; the hits no sentence
+    # cites ("see also"); the question's words as the keyword index folds them (what the cards highlight).
+    sentences: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    see_also: tuple[int, ...] = ()
+    terms: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """The ``ask --json`` shape."""

@@ -38,13 +38,13 @@ def main() -> None:
         for alpha in [float(a) for a in args.alphas.split(",")]:
             ranks, tops = [], []
             for q in questions:
-                hits = retrieve(bot.index, bot.encoder, [make_query(q.question, q.history)], k=10, alpha=alpha)[0]
+                hits = retrieve(bot.index, bot.encoder, [make_query(q.question, q.history)], k=10, alpha=alpha)[0].hits
                 docs = list(dict.fromkeys(gold[h.passage.source] for h in hits))
                 ranks.append(docs.index(q.passage_id) + 1 if q.passage_id in docs else None)
                 tops.append(hits[0].score if hits else 0.0)
             extra_tops = []
             for q in extra:
-                hits = retrieve(bot.index, bot.encoder, [make_query(q.question, q.history)], k=1, alpha=alpha)[0]
+                hits = retrieve(bot.index, bot.encoder, [make_query(q.question, q.history)], k=1, alpha=alpha)[0].hits
                 extra_tops.append(hits[0].score if hits else 0.0)
             n = len(ranks)
             h1 = sum(r == 1 for r in ranks) / n

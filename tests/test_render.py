@@ -240,7 +240,7 @@ def test_page_language_is_kept_by_a_question_without_letters():
 def library_messages(tmp_path) -> list[str]:
     """The messages a user of the page can get from the library, raised by the library itself."""
     from assistant.api import Assistant
-    from assistant.search.retriever import check_top_k, clean_question
+    from assistant.search import check_top_k, clean_question
     from assistant.text.uploads import check_size, safe_name, store_upload
 
     calls = [

@@ -7,8 +7,9 @@ import pytest
 
 from assistant.api import Assistant
 from assistant.errors import CorpusError, QuestionError
+from assistant.search import clean_question
 from assistant.search.conversation import is_follow_up, make_query, search_query
-from assistant.search.retriever import clean_question, fuse
+from assistant.search.retriever import fuse
 from assistant.storage.build import index_folder
 
 from .conftest import FakeEncoder, dense_scores, write, write_docs
@@ -188,18 +189,23 @@ def test_released_vector_rows_give_the_same_answers(corpus, monkeypatch):
     assert [(h.passage.source, h.score) for h in bot.ask("世界互联网大会 会员 北京", top_k=3).hits] == kept
 
 
-def test_the_encoder_sees_a_traditional_question_in_the_corpus_script():
-    from types import SimpleNamespace
-
-    from assistant.records import Passage
+def test_the_encoder_sees_a_traditional_question_in_the_corpus_script(tmp_path, fake_encoder):
+    """The corpus's script is decided when the index is built (and kept in its manifest), not at query time."""
     from assistant.search.retriever import dense_text
 
     question = "國際組織是什麼時候成立的?"
-    simplified = SimpleNamespace(passages=[Passage("a", "a.txt", "T", 1, "国际组织于2022年成立。")], simplified=None)
-    traditional = SimpleNamespace(passages=[Passage("a", "a.txt", "T", 1, "國際組織於2022年成立。")], simplified=None)
-    assert dense_text(simplified, question) == "国际组织是什么时候成立的?" and simplified.simplified is True
-    assert dense_text(traditional, question) == question and traditional.simplified is False
+    simplified = Assistant(
+        write_docs(tmp_path / "s", {"a.txt": "国际组织于2022年成立。\n"}), encoder=fake_encoder
+    ).index
+    traditional = Assistant(
+        write_docs(tmp_path / "t", {"a.txt": "國際組織於2022年成立。\n"}), encoder=fake_encoder
+    ).index
+    assert simplified.simplified is True and traditional.simplified is False
+    assert dense_text(simplified, question) == "国际组织是什么时候成立的?"
+    assert dense_text(traditional, question) == question
     assert dense_text(simplified, "When was it founded?") == "When was it founded?"
+    saved = json.loads((simplified.folder / "manifest.json").read_text())
+    assert saved["traditional_share"] == 0.0
 
 
 def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_encoder, monkeypatch):
@@ -221,12 +227,13 @@ def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_
     monkeypatch.setattr(
         retriever, "best_sentence_scores", lambda ix, ids, q: read.append(ids.copy()) or real(ix, ids, q)
     )
-    shallow = retriever.retrieve(index, fake_encoder, [question], k=2, rerank=3)[0]
+    shallow = retriever.retrieve(index, fake_encoder, [question], k=2, rerank=3)[0].hits
     assert [len(ids) for ids in read] == [3]
     rows = {id(p): i for i, p in enumerate(index.passages)}
     assert {rows[id(h.passage)] for h in shallow} <= set(read[0].tolist())
+    assert [h.row for h in shallow] == [rows[id(h.passage)] for h in shallow]  # a hit knows its row
 
-    deep = retriever.retrieve(index, fake_encoder, [question], k=len(index.passages), rerank=10**6)[0]
+    deep = retriever.retrieve(index, fake_encoder, [question], k=len(index.passages), rerank=10**6)[0].hits
     everything = np.arange(len(index.passages))
     query = fake_encoder.encode([question])[0]
     keyword = index.keyword.scores(tokenize(question))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 import re
 import threading
@@ -14,18 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from ..encoders import Encoder, make_encoder
-from ..errors import AssistantError, QuestionError, UploadError
+from ..errors import AssistantError, UploadError
 from ..records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from ..search import (
-    DEFAULT_ALPHA,
-    DEFAULT_THRESHOLD,
+    SearchSettings,
     best_sentences,
-    check_top_k,
     clean_question,
     dense_text,
     earlier_questions,
     make_answer,
     make_query,
+    relevant,
     retrieve,
 )
 from ..storage import Index, changed_sources, corpus_files, default_index_root, folder_files, open_index
@@ -68,9 +66,10 @@ class Assistant:
         corpus: folder (or file) of documents; default ``seeds/``.
         model: embedding model alias or local path; default ``$ASSISTANT_MODEL`` or the bundled USE.
         index_root: where indexes are saved; default ``$ASSISTANT_INDEX_DIR`` or ``embeddings/``.
-        top_k: passages per answer.
-        alpha: weight of dense similarity against keyword score (0 keyword only, 1 dense only).
-        threshold: fused score under which the assistant says nothing relevant was found.
+        top_k: passages per answer (default 5).
+        alpha: weight of dense similarity against keyword score (0 keyword only, 1 dense only; default 0.5).
+        threshold: fused score under which the assistant says nothing relevant was found (default 0.2).
+            The three are checked once, as ``SearchSettings`` (``self.settings``).
         dense_kind: FAISS index: ``auto`` (exact up to 50k passages, then IVF with 8-bit codes), ``flat``,
             ``ivf`` or ``hnsw``; ``dense_params`` overrides its parameters (``nlist``, ``nprobe``, ``m`` …).
         sentence_vectors: ``auto`` (up to 2,000 passages), ``on`` or ``off``: sentences' own vectors.
@@ -90,9 +89,9 @@ class Assistant:
         *,
         model: str | None = None,
         index_root: str | Path | None = None,
-        top_k: int = 5,
-        alpha: float = DEFAULT_ALPHA,
-        threshold: float = DEFAULT_THRESHOLD,
+        top_k: int | None = None,
+        alpha: float | None = None,
+        threshold: float | None = None,
         dense_kind: str = "auto",
         dense_params: dict | None = None,
         sentence_vectors: str = "auto",
@@ -103,9 +102,7 @@ class Assistant:
         self.corpus = Path(corpus) if corpus else default_corpus()
         self.encoder = encoder or make_encoder(model)
         self.index_root = Path(index_root) if index_root else None
-        self.top_k = check_top_k(top_k)
-        self.alpha = _number(DEFAULT_ALPHA if alpha is None else alpha, _ALPHA_MESSAGE)
-        self.threshold = _number(DEFAULT_THRESHOLD if threshold is None else threshold, _THRESHOLD_MESSAGE)
+        self.settings = SearchSettings().but(top_k=top_k, alpha=alpha, threshold=threshold)
         self.dense_kind = dense_kind
         self.dense_params = dense_params
         self.sentence_vectors = sentence_vectors
@@ -115,6 +112,18 @@ class Assistant:
         self._documents: Library | None = None
         self._lock = threading.RLock()
         self.indexing = 0  # files being indexed by update_in_background (0: none)
+
+    @property
+    def top_k(self) -> int:
+        return self.settings.top_k
+
+    @property
+    def alpha(self) -> float:
+        return self.settings.alpha
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
 
     @property
     def index(self) -> Index:
@@ -232,14 +241,10 @@ class Assistant:
         self, questions: Sequence[str], *, top_k: int | None = None, alpha: float | None = None
     ) -> list[list[Hit]]:
         """Ranked passages for each question (no follow-up handling, no threshold)."""
+        settings = self.settings.but(top_k=top_k, alpha=alpha)
         queries = [clean_question(q) for q in questions]
-        return retrieve(
-            self._searchable_index(),
-            self.encoder,
-            queries,
-            k=self.top_k if top_k is None else top_k,
-            alpha=self._alpha(alpha),
-        )
+        found = retrieve(self._searchable_index(), self.encoder, queries, k=settings.top_k, alpha=settings.alpha)
+        return [list(r.hits) for r in found]
 
     def ask(
         self,
@@ -251,23 +256,25 @@ class Assistant:
         threshold: float | None = None,
     ) -> Answer:
         """Answer one question; ``history`` holds the earlier questions of the chat, oldest first (or its
-        [question, answer] pairs or {"role", "content"} messages)."""
+        [question, answer] pairs or {"role", "content"} messages).
+
+        The not-found policy (``relevant``) is applied here, so the chat, ``/ask``, the CLI and ``eval`` agree:
+        nothing is found when the best passage is under the threshold, and weaker passages are not cited.
+        """
+        settings = self.settings.but(top_k=top_k, alpha=alpha, threshold=threshold)
         question = clean_question(question)
         query = make_query(question, earlier_questions(history))
-        k = check_top_k(top_k if top_k is not None else self.top_k)
         index = self._searchable_index()
-        hits = retrieve(index, self.encoder, [query], k=k, alpha=self._alpha(alpha))[0]
-        limit = self.threshold if threshold is None else _number(threshold, _THRESHOLD_MESSAGE)
-        found = bool(hits) and hits[0].score >= limit
-        if found:
+        [found] = retrieve(index, self.encoder, [query], k=settings.top_k, alpha=settings.alpha)
+        hits = relevant(found.hits, settings.threshold)
+        words = found.words[0] if found.words else ()
+        if hits:
+            vector = found.vectors[0] if found.vectors is not None else None
             known = self._sentence_vectors(index, hits)
-            hits = best_sentences(hits, dense_text(index, question), self.encoder, known=known)
-        return make_answer(question, hits, found=found, search_query=query.text)
-
-    def _alpha(self, alpha: float | None) -> float:
-        if alpha is None:
-            return self.alpha
-        return _number(alpha, _ALPHA_MESSAGE)
+            hits = best_sentences(
+                hits, dense_text(index, question), self.encoder, words=words, vector=vector, known=known
+            )
+        return make_answer(question, hits, found=bool(hits), search_query=query.text, terms=words)
 
     def documents(self) -> list[DocumentInfo]:
         """The documents in the index, by source: title, passage and paragraph counts, uploaded or not."""
@@ -359,9 +366,9 @@ class Assistant:
     def _sentence_vectors(self, index: Index, hits: Sequence[Hit]) -> dict[str, np.ndarray]:
         """The index's vectors of the hits' sentences, by sentence text (for choosing each hit's best
         sentence without encoding them again); empty when the index keeps no sentence vectors."""
-        library, known = self._library(index), {}
+        known = {}
         for hit in hits:
-            vectors = library.sentence_vectors(hit.passage)
+            vectors = index.sentence_vectors_of(hit.row)
             if vectors is not None:
                 known.update(sentence_vectors_by_text(hit.passage, vectors))
         return known
@@ -373,14 +380,3 @@ class Assistant:
         if library is None or library.index is not index:
             library = self._documents = Library(index)
         return library
-
-
-_ALPHA_MESSAGE = "The keyword/dense balance (alpha) must be a number between 0 and 1"
-_THRESHOLD_MESSAGE = "The not-found threshold must be a finite number, e.g. 0.2"
-
-
-def _number(value, message: str) -> float:
-    """A finite real number, or a ``QuestionError`` saying what is expected."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise QuestionError(f"{message}; got {value!r}.")
-    return float(value)

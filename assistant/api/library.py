@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-import numpy as np
-
 from ..errors import QuestionError
 from ..records import DocumentInfo, Passage
 from ..storage import Index, columns
@@ -67,18 +65,3 @@ class Library:
             if p.paragraph == paragraph and p.part == part:
                 return p
         raise QuestionError(f"No passage {source} ¶{paragraph}" + (f", part {part}" if part else "") + ".")
-
-    def row(self, passage: Passage) -> int | None:
-        """The row of this very passage object (a hit's), None when the index no longer holds it."""
-        return next((i for i in self.rows.get(passage.source, []) if self.index.passages[i] is passage), None)
-
-    def sentence_vectors(self, passage: Passage) -> np.ndarray | None:
-        """The index's vectors of the passage's sentences, None when it keeps none for it."""
-        index = self.index
-        if index.sentence_vectors is None or not len(index.sentence_vectors):
-            return None  # before looking for the row: that reads the file's saved passages
-        row = self.row(passage)
-        if row is None:
-            return None
-        first, last = index.sentence_offsets[row : row + 2]
-        return index.sentence_vectors[first:last]

@@ -9,28 +9,38 @@ from .answer import (
     render_conversation,
     render_markdown,
     render_text,
-    uncited,
 )
-from .conversation import MAX_HISTORY_ITEMS, Query, earlier_questions, make_query, text_of
-from .retriever import (
+from .conversation import (
+    MAX_HISTORY_ITEMS,
+    MAX_QUESTION_CHARS,
+    Query,
+    clean_question,
+    earlier_questions,
+    make_query,
+    text_of,
+)
+from .retriever import Retrieval, dense_text, retrieve
+from .settings import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
-    MAX_QUESTION_CHARS,
+    DEFAULT_TOP_K,
     MAX_TOP_K,
+    SearchSettings,
     check_top_k,
-    clean_question,
-    dense_text,
-    retrieve,
+    relevant,
 )
 
 __all__ = [
     "DEFAULT_ALPHA",
     "DEFAULT_THRESHOLD",
+    "DEFAULT_TOP_K",
     "LABELS",
     "MAX_HISTORY_ITEMS",
     "MAX_QUESTION_CHARS",
     "MAX_TOP_K",
     "Query",
+    "Retrieval",
+    "SearchSettings",
     "answer_sentences",
     "best_sentences",
     "check_top_k",
@@ -40,10 +50,10 @@ __all__ = [
     "language",
     "make_answer",
     "make_query",
+    "relevant",
     "render_conversation",
     "render_markdown",
     "render_text",
     "retrieve",
     "text_of",
-    "uncited",
 ]

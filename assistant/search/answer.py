@@ -38,6 +38,8 @@ def best_sentences(
     query: str,
     encoder: Encoder | None,
     *,
+    words: Sequence[str] | None = None,
+    vector: np.ndarray | None = None,
     dense_weight: float = 0.5,
     join: float = 0.9,
     known: Mapping[str, np.ndarray] | None = None,
@@ -50,9 +52,11 @@ def best_sentences(
     without answering it. A neighbouring sentence joins the best when it scores at least ``join``
     times as much and contains as many of the question's words (or none match, as across languages,
     where similarity alone is too coarse to choose between neighbours), so ``sentence`` may hold two.
-    ``known`` holds vectors the index already has for some sentences (by text): only the others are encoded.
+    ``words`` and ``vector`` are the query's, as retrieval already has them (``Retrieval``): then the query
+    is neither tokenized nor encoded again. ``known`` holds vectors the index already has for some sentences
+    (by text): only the others are encoded.
     """
-    words = set(tokenize(query))
+    words = set(tokenize(query) if words is None else words)
     per_hit = [sentences_of(h.passage.text) for h in hits]
     flat = [s for sentences in per_hit for s in sentences]
     if not flat:
@@ -61,9 +65,12 @@ def best_sentences(
     if encoder is not None and dense_weight > 0:
         known = known or {}
         todo = list(dict.fromkeys(s for s in flat if s not in known))
-        vectors = encoder.encode([query, *todo])
-        vector_of = {**known, **dict(zip(todo, vectors[1:], strict=True))}
-        semantic = np.array([vector_of[s] @ vectors[0] for s in flat], dtype=np.float32)
+        texts = todo if vector is not None else [query, *todo]
+        encoded = encoder.encode(texts) if texts else np.zeros((0, 0), np.float32)
+        if vector is None:
+            vector, encoded = encoded[0], encoded[1:]
+        vector_of = {**known, **dict(zip(todo, encoded, strict=True))}
+        semantic = np.array([vector_of[s] @ vector for s in flat], dtype=np.float32)
         score = dense_weight * semantic + (1 - dense_weight) * lexical
     else:
         score = lexical
@@ -187,22 +194,43 @@ def _squash(text: str) -> str:
 
 def uncited(answer: Answer) -> list[int]:
     """Numbers of the answer's hits that no answer sentence cites (shown as "see also")."""
-    cited = {n for _, markers in answer_sentences(answer.hits) for n in markers}
-    return [n for n in range(1, len(answer.hits) + 1) if n not in cited]
+    return list(answer.see_also)
 
 
 def markers(numbers: Sequence[int]) -> str:
     return "".join(f"[{n}]" for n in numbers)
 
 
-def make_answer(question: str, hits: Sequence[Hit], *, found: bool, search_query: str = "") -> Answer:
-    """The extractive answer: the best-supported sentence(s), each followed by its markers, e.g. ``… [1][3]``."""
+def make_answer(
+    question: str, hits: Sequence[Hit], *, found: bool, search_query: str = "", terms: Sequence[str] = ()
+) -> Answer:
+    """The extractive answer: the best-supported sentence(s), each followed by its markers, e.g. ``… [1][3]``.
+
+    The sentences, their markers and the hits they leave uncited are chosen here, once; renderers read them
+    from the answer. ``terms`` are the question's words (retrieval's), kept for highlighting.
+    """
+    terms = tuple(terms)
     if not found or not hits:
         return Answer(
-            question=question, found=False, answer=NOT_FOUND[language(question)], hits=(), search_query=search_query
+            question=question,
+            found=False,
+            answer=NOT_FOUND[language(question)],
+            hits=(),
+            search_query=search_query,
+            terms=terms,
         )
-    text = " ".join(f"{sentence} {markers(numbers)}" for sentence, numbers in answer_sentences(hits))
-    return Answer(question=question, found=True, answer=text, hits=tuple(hits), search_query=search_query)
+    sentences = tuple(answer_sentences(hits))
+    cited = {n for _, numbers in sentences for n in numbers}
+    return Answer(
+        question=question,
+        found=True,
+        answer=" ".join(f"{sentence} {markers(numbers)}" for sentence, numbers in sentences),
+        hits=tuple(hits),
+        search_query=search_query,
+        sentences=sentences,
+        see_also=tuple(n for n in range(1, len(hits) + 1) if n not in cited),
+        terms=terms,
+    )
 
 
 LABELS = {
@@ -223,7 +251,7 @@ def render_markdown(answer: Answer, *, passage_chars: int = 600) -> str:
     if not answer.found:
         return escape_markdown(answer.answer)
     words = LABELS[language(answer.question)]
-    lead = " ".join(f"{escape_markdown(s)} {markers(ns)}" for s, ns in answer_sentences(answer.hits))
+    lead = " ".join(f"{escape_markdown(s)} {markers(ns)}" for s, ns in answer.sentences)
     lines = [f"**{words['answer']}:** {lead}"]
     if more := uncited(answer):
         lines[0] += f" ({words['see_also']} {' '.join(markers([n]) for n in more)})"

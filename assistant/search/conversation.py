@@ -1,4 +1,5 @@
-"""The chat's earlier turns: history in the shapes chat programs keep, bounded, and follow-ups resolved against it."""
+"""The question and the chat's earlier turns: a question cleaned and bounded, history in the shapes chat programs
+keep, bounded, and follow-ups resolved against it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 from ..errors import QuestionError
 from ..text import weight
 
-# Bounds on what a request's history may hold (a question alone is capped by ``retriever.MAX_QUESTION_CHARS``).
+MAX_QUESTION_CHARS = 2000
+# Bounds on what a request's history may hold.
 MAX_HISTORY_ITEMS = 400  # messages or turns in one history: 200 questions with their answers
 CONTEXT_TURNS = 4  # earlier questions a follow-up may lean on; older ones never change the search
 MAX_CONTEXT_CHARS = 2000  # of an earlier question, and of the resolved context a follow-up borrows
@@ -25,11 +27,29 @@ _FOLLOW_UP = re.compile(
 # Control characters, and lone surrogates (undecodable bytes from a command line), are not text.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
+_WORD_CHAR = re.compile(r"[^\W_]")  # a letter, digit or CJK character
+
 _HISTORY_HELP = (
     "The history must be a list of the chat's earlier questions, oldest first, e.g. "
     '["世界互联网大会国际组织是什么时候成立的?"] ([question, answer] pairs and {{"role": "user", "content": ...}} '
     "messages are read too); got {got}."
 )
+
+
+def clean_question(question: str) -> str:
+    """Strip control characters and surrounding space; refuse a missing, empty, over-long or wordless question."""
+    if question is None:
+        raise QuestionError("The question is missing. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
+    if not isinstance(question, str):
+        raise QuestionError(f"The question must be text; got {type(question).__name__}.")
+    text = CONTROL.sub(" ", question).strip()
+    if not text:
+        raise QuestionError("The question is empty. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(text)} characters long; shorten it to at most {MAX_QUESTION_CHARS}.")
+    if not _WORD_CHAR.search(text):
+        raise QuestionError("The question has no words, only symbols; ask in words, e.g. 乌镇峰会是什么时候开始的?")
+    return text
 
 
 def is_follow_up(question: str) -> bool:

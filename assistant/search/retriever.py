@@ -1,50 +1,33 @@
-"""Stage 6: hybrid retrieval: dense and keyword candidates, fused scores, follow-ups, "not found"."""
+"""Hybrid retrieval: dense and keyword candidates, fused scores, re-scored with the passages' best sentences."""
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..encoders import Encoder, one_blas_thread
-from ..errors import QuestionError
-from ..keyword import to_simplified, tokenize, top_k, traditional_share
+from ..keyword import to_simplified, tokenize, top_k
 from ..records import Hit
 from ..storage import Index
-from .conversation import CONTROL, Query
+from .conversation import Query
+from .settings import DEFAULT_ALPHA
 
-DEFAULT_ALPHA = 0.5
-DEFAULT_THRESHOLD = 0.2
-MAX_TOP_K = 50
-MAX_QUESTION_CHARS = 2000
 # Passages of the first stage (whole-passage cosine + BM25) re-scored with their sentences' vectors.
 RERANK = 30
 
-_WORD_CHAR = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 
+@dataclass(frozen=True)
+class Retrieval:
+    """What one query found, with what later stages need of the query: its parts' vectors (None when the
+    search used keywords alone) and words, so the answer neither encodes nor tokenizes the question again."""
 
-def clean_question(question: str) -> str:
-    """Strip control characters and surrounding space; refuse empty or over-long questions."""
-    if question is None:
-        raise QuestionError("The question is missing. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
-    if not isinstance(question, str):
-        raise QuestionError(f"The question must be text; got {type(question).__name__}.")
-    text = CONTROL.sub(" ", question).strip()
-    if not text:
-        raise QuestionError("The question is empty. Type a question, e.g. 世界互联网大会国际组织是什么时候成立的?")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"The question is {len(text)} characters long; shorten it to at most {MAX_QUESTION_CHARS}.")
-    if not _WORD_CHAR.search(text):
-        raise QuestionError("The question has no words, only symbols; ask in words, e.g. 乌镇峰会是什么时候开始的?")
-    return text
-
-
-def check_top_k(k: int) -> int:
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_TOP_K:
-        raise QuestionError(f"The number of passages must be a whole number from 1 to {MAX_TOP_K}; got {k!r}.")
-    return k
+    query: Query
+    hits: tuple[Hit, ...]
+    vectors: np.ndarray | None  # one row per part of the query, as the encoder saw it
+    words: tuple[tuple[str, ...], ...]  # one tuple per part: the words the keyword index looked up
 
 
 def fuse(
@@ -96,12 +79,8 @@ def best_sentence_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np
 
 def dense_text(index: Index, question: str) -> str:
     """The question as the encoder should see it: in simplified characters when the corpus is written in
-    them (the keyword side folds both scripts alike; USE matches 成立 with 成立 better than with a
-    traditional question's words: 0.65 vs 0.45 on the seed interview's founding question)."""
-    if index.simplified is None:
-        step = max(1, len(index.passages) // 200)
-        sample = "".join(index.passages[i].text for i in range(0, len(index.passages), step))
-        index.simplified = traditional_share(sample) < 0.05
+    them (decided when the index was built; the keyword side folds both scripts alike; USE matches 成立 with
+    成立 better than with a traditional question's words: 0.65 vs 0.45 on the seed's founding question)."""
     return to_simplified(question) if index.simplified else question
 
 
@@ -127,71 +106,97 @@ def retrieve(
     alpha: float = DEFAULT_ALPHA,
     candidates: int = 100,
     rerank: int = RERANK,
-) -> list[list[Hit]]:
+) -> list[Retrieval]:
     """The ``k`` best passages per query, fused score first (the batch form; one query is a batch of one).
 
-    A query in another language than the corpus (English asked of Chinese documents) is scored by
-    dense similarity, raised where dictionary translations of its words match (see ``fuse``).
+    ``k`` and ``alpha`` are taken as checked (``SearchSettings``). A query in another language than the
+    corpus (English asked of Chinese documents) is scored by dense similarity, raised where dictionary
+    translations of its words match (see ``fuse``).
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise QuestionError(f"The keyword/dense balance must be between 0 and 1; got {alpha!r}.")
-    check_top_k(k)
     queries = [q if isinstance(q, Query) else Query.of(q) for q in queries]
-    if not queries or not index.passages:
-        return [[] for _ in queries]
+    if not index.passages:
+        return [Retrieval(q, (), None, ()) for q in queries]
     texts = [t for q in queries for t in q.parts]
-    vectors = encoder.encode([dense_text(index, t) for t in texts]) if alpha > 0 else None
-    dense_ids, _ = index.dense.search(vectors, k=candidates) if vectors is not None else (None, None)
+    words = [tuple(tokenize(t)) for t in texts]
+    vectors = encoder.encode([dense_text(index, t) for t in texts]) if alpha > 0 and texts else None
+    dense_ids = index.dense.search(vectors, k=candidates)[0] if vectors is not None else None
     results, row = [], 0
     for query in queries:
-        n = len(query.parts)
-        part_rows = range(row, row + n)
-        row += n
-        keyword_parts, pools = [], []
-        for text in query.parts:
-            words = tokenize(text) if alpha < 1 else []
-            kw = index.keyword.scores(words) if words else np.zeros(len(index.passages), np.float32)
-            keyword_parts.append((kw, index.keyword.is_foreign(text)))
-            pools.append(top_k(kw, candidates)[0])
-        if vectors is not None:
-            pools += [dense_ids[r][dense_ids[r] >= 0] for r in part_rows]
-        ids = np.unique(np.concatenate(pools)).astype(np.int64)  # sorted
-        if len(ids) == 0:
-            results.append([])
-            continue
-        fused = np.zeros(len(ids), np.float32)
-        dense_total = np.zeros(len(ids), np.float32)
-        keyword_total = np.zeros(len(ids), np.float32)
-        wholes = []
-        passage_vectors = index.vector_rows(ids) if vectors is not None else None  # gathered once for all parts
-        for weight_, r, (kw, foreign) in zip(query.weights, part_rows, keyword_parts, strict=True):
-            dense = passage_vectors @ vectors[r] if passage_vectors is not None else np.zeros(len(ids), np.float32)
-            wholes.append(dense)
-            fused += weight_ * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
-            dense_total += weight_ * dense
-            keyword_total += weight_ * kw[ids]
-        if vectors is not None and has_sentence_vectors(index):
-            # Second stage: the best passages of the first (whole-passage cosine and BM25) are re-scored with
-            # their best sentence. Same hit@1 as scoring every sentence of the corpus (0.912 on the CMRC
-            # benchmark, rerank 10 to all), at a fraction of the memory read per query.
-            top = np.lexsort((ids, -fused))[: max(rerank, k)]
-            ids, fused, dense_total, keyword_total = ids[top], fused[top], dense_total[top], keyword_total[top]
-            fused[:] = 0
-            dense_total[:] = 0
-            for weight_, r, (kw, foreign), whole in zip(query.weights, part_rows, keyword_parts, wholes, strict=True):
-                dense = with_best_sentence(index, ids, vectors[r], whole[top])
-                fused += weight_ * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
-                dense_total += weight_ * dense
-        order = np.lexsort((ids, -fused))[:k]
+        parts = range(row, row + len(query.parts))
+        row += len(query.parts)
+        hits = _rank(
+            index,
+            query,
+            [words[r] for r in parts],
+            vectors[parts.start : parts.stop] if vectors is not None else None,
+            [dense_ids[r] for r in parts] if dense_ids is not None else None,
+            k=k,
+            alpha=alpha,
+            candidates=candidates,
+            rerank=rerank,
+        )
         results.append(
-            [
-                Hit(
-                    passage=index.passages[ids[j]],
-                    score=float(fused[j]),
-                    dense_score=float(dense_total[j]),
-                    keyword_score=float(keyword_total[j]),
-                )
-                for j in order
-            ]
+            Retrieval(
+                query,
+                tuple(hits),
+                vectors[parts.start : parts.stop] if vectors is not None else None,
+                tuple(words[r] for r in parts),
+            )
         )
     return results
+
+
+def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidates, rerank) -> list[Hit]:
+    """One query's ``k`` best passages: candidates of both sides fused with each passage's own cosine, then
+    the ``rerank`` best re-scored with their best sentence."""
+    keyword_parts, pools = [], []
+    for text, part_words in zip(query.parts, words, strict=True):
+        kw = (
+            index.keyword.scores(list(part_words))
+            if part_words and alpha < 1
+            else np.zeros(len(index.passages), np.float32)
+        )
+        keyword_parts.append((kw, index.keyword.is_foreign(text)))
+        pools.append(top_k(kw, candidates)[0])
+    if vectors is not None:
+        pools += [ids[ids >= 0] for ids in dense_ids]
+    ids = np.unique(np.concatenate(pools)).astype(np.int64)  # sorted
+    if len(ids) == 0:
+        return []
+    fused, dense_total, keyword_total = (np.zeros(len(ids), np.float32) for _ in range(3))
+    wholes = []
+    passage_vectors = index.vector_rows(ids) if vectors is not None else None  # gathered once for all parts
+    for weight, vector, (kw, foreign) in zip(
+        query.weights, _or_none(vectors, len(query.parts)), keyword_parts, strict=True
+    ):
+        dense = passage_vectors @ vector if vector is not None else np.zeros(len(ids), np.float32)
+        wholes.append(dense)
+        fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
+        dense_total += weight * dense
+        keyword_total += weight * kw[ids]
+    if vectors is not None and has_sentence_vectors(index):
+        # Second stage: the best passages of the first (whole-passage cosine and BM25) are re-scored with
+        # their best sentence. Same hit@1 as scoring every sentence of the corpus (0.912 on the CMRC
+        # benchmark, rerank 10 to all), at a fraction of the memory read per query.
+        top = np.lexsort((ids, -fused))[: max(rerank, k)]
+        ids, keyword_total = ids[top], keyword_total[top]
+        fused, dense_total = np.zeros(len(ids), np.float32), np.zeros(len(ids), np.float32)
+        for weight, vector, (kw, foreign), whole in zip(query.weights, vectors, keyword_parts, wholes, strict=True):
+            dense = with_best_sentence(index, ids, vector, whole[top])
+            fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
+            dense_total += weight * dense
+    order = np.lexsort((ids, -fused))[:k]
+    return [
+        Hit(
+            passage=index.passages[ids[j]],
+            score=float(fused[j]),
+            dense_score=float(dense_total[j]),
+            keyword_score=float(keyword_total[j]),
+            row=int(ids[j]),
+        )
+        for j in order
+    ]
+
+
+def _or_none(vectors, n: int):
+    return list(vectors) if vectors is not None else [None] * n

@@ -15,7 +15,7 @@ from ..records import Passage
 from ..text import encoder_jobs, keyword_text, sentence_spans, split_rows, stack_rows
 from . import checkpoint
 from .passage_files import kept_and_added
-from .versions import PASSAGE_BYTES, Index, describe
+from .versions import PASSAGE_BYTES, Index, describe, traditional_sample
 from .write_errors import folder_bytes
 
 logger = logging.getLogger(__name__)
@@ -94,11 +94,26 @@ def update(
     )
     passages = kept_and_added(old.passages, kept, new_passages)
     corpus = old.manifest["corpus"]
+    kept_rows = int(kept.sum())  # the script: the old share for the passages kept, the new passages' own
+    traditional = (old.traditional * kept_rows + traditional_sample(new_passages) * len(new_passages)) / max(
+        1, kept_rows + len(new_passages)
+    )
     return Index(
         passages=passages,
         dense=dense,
         keyword=keyword,
-        manifest=describe(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences),
+        manifest=describe(
+            corpus,
+            encoder,
+            state,
+            skipped,
+            passages,
+            sentence_vectors,
+            dense,
+            keyword,
+            with_sentences,
+            traditional=traditional,
+        ),
         folder=Path(),
         vectors=blocks,
         sentence_vectors=sentence_vectors,

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dense import DenseIndex
-from ..keyword import KeywordIndex
+from ..keyword import KeywordIndex, traditional_share
 from ..records import Passage
 from ..text import CHUNKING, file_digests
 from .passage_files import passage_lines, source_codes
@@ -53,7 +53,6 @@ class Index:
     sentence_vectors: np.ndarray | None = None
     sentence_offsets: np.ndarray | None = None
     encoded: int = 0  # passages encoded when this index was opened (0: loaded as saved)
-    simplified: bool | None = None  # written in simplified Chinese characters (None: not looked at yet)
     shares: Path | None = None  # a saved version whose segment files this one's segments may link to
 
     def recorded(self, started: float, resumed: int) -> Index:
@@ -70,6 +69,26 @@ class Index:
     def segments(self) -> list[tuple[str, int]]:
         """(name, passages) of each segment, in row order."""
         return [(s.name, s.rows) for s in self.keyword.segments]
+
+    @property
+    def traditional(self) -> float:
+        """The share of traditional characters in the corpus's Chinese: measured when the index was built and
+        kept in its manifest (an index saved before that is looked at once, here)."""
+        if "traditional_share" not in self.manifest:
+            self.manifest["traditional_share"] = traditional_sample(self.passages)
+        return self.manifest["traditional_share"]
+
+    @property
+    def simplified(self) -> bool:
+        """Whether the corpus is written in simplified Chinese characters (or has none)."""
+        return self.traditional < 0.05
+
+    def sentence_vectors_of(self, row: int) -> np.ndarray | None:
+        """The vectors of the sentences of the passage at ``row``; None when the index keeps none for it."""
+        if self.sentence_vectors is None or not len(self.sentence_vectors) or row < 0:
+            return None
+        first, last = self.sentence_offsets[row : row + 2]
+        return self.sentence_vectors[first:last]
 
     def vector_blocks(self) -> list[np.ndarray]:
         """The passage vectors, one array per segment (memory-mapped from disk when loaded)."""
@@ -110,6 +129,12 @@ class Index:
         return rows
 
 
+def traditional_sample(passages: Sequence[Passage]) -> float:
+    """The share of traditional characters in passages' Chinese (0 without Chinese), from ~200 spread over them."""
+    step = max(1, len(passages) // 200)
+    return round(traditional_share("".join(passages[i].text for i in range(0, len(passages), step))), 4)
+
+
 def passages_file(segment: str) -> str:
     return f"passages-{segment}.jsonl"
 
@@ -118,8 +143,11 @@ def vectors_file(segment: str) -> str:
     return f"vectors-{segment}.npy"
 
 
-def describe(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences) -> dict:
-    """What a version records about itself (``Index.recorded`` adds the build's timing)."""
+def describe(
+    corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences, *, traditional=None
+) -> dict:
+    """What a version records about itself (``Index.recorded`` adds the build's timing); ``traditional`` is the
+    corpus's share of traditional characters when the caller knows it (an update weighs old and new)."""
     return {
         "format_version": FORMAT_VERSION,
         "model": encoder.name,
@@ -129,6 +157,7 @@ def describe(corpus, encoder, state, skipped, passages, sentence_vectors, dense,
         "skipped": skipped,
         "passages": len(passages),
         "sentences": int(len(sentence_vectors)),
+        "traditional_share": traditional_sample(passages) if traditional is None else round(traditional, 4),
         "chunking": CHUNKING,
         "sentence_vectors": with_sentences,
         "dense": {"kind": dense.kind, "metric": "inner_product", "params": dense.params},

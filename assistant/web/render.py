@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from ..keyword import fold, stem, tokenize
 from ..records import Answer, DocumentInfo, Passage
-from ..search import LABELS, answer_sentences, language, uncited
+from ..search import LABELS, language
 
 WORDS = {
     "zh": {
@@ -67,8 +67,12 @@ def _fold_char(ch: str) -> str:
 
 def query_terms(query: str) -> list[str]:
     """The question's words worth highlighting (folded as the keyword index folds them), longest first."""
-    terms = {t for t in tokenize(query) if len(t) >= 2}
-    return sorted(terms, key=lambda t: (-len(t), t))
+    return highlight_terms(tokenize(query))
+
+
+def highlight_terms(words) -> list[str]:
+    """Of the question's words (as retrieval tokenized them), those worth highlighting, longest first."""
+    return sorted({t for t in words if len(t) >= 2}, key=lambda t: (-len(t), t))
 
 
 def term_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
@@ -163,12 +167,12 @@ def render_reply(
             f'<div class="kb-reply kb-not-found" lang="{lang}"><p>{escape_html(answer.answer)}</p>'
             f'<p class="kb-hint">{escape_html(words["not_found_hint"])}</p></div>'
         )
-    terms = query_terms(answer.question) if terms is None else terms
+    terms = highlight_terms(answer.terms) if terms is None else terms
     parts = [f'<div class="kb-reply" lang="{lang}"><p class="kb-lead"><span class="kb-label">{words["answer"]}</span>']
-    for sentence, numbers in answer_sentences(answer.hits):
+    for sentence, numbers in answer.sentences:
         parts.append(escape_html(sentence) + "".join(_marker(answer, n, uid) for n in numbers) + " ")
     parts.append("</p>")
-    if more := uncited(answer):
+    if more := answer.see_also:
         links = " ".join(_marker(answer, n, uid) for n in more)
         parts.append(f'<p class="kb-more">{words["see_also"]} {links}</p>')
     parts.append(f'<div class="kb-cards" aria-label="{words["sources"]}">')

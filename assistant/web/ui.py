@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from ..api import Assistant
 from ..errors import AssistantError
-from ..records import Answer
 from ..search import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
@@ -21,7 +20,6 @@ from ..search import (
     MAX_TOP_K,
     earlier_questions,
     language,
-    make_answer,
     render_conversation,
     render_markdown,
     text_of,
@@ -59,14 +57,6 @@ def user_questions(history: list) -> list[str]:
     return [q for q in (unescape_html(text).strip() for text in earlier_questions(history)) if q]
 
 
-def relevant_only(answer: Answer, threshold: float) -> Answer:
-    """The answer citing only passages that reach the threshold (the best one always): no filler cards."""
-    kept = [hit for n, hit in enumerate(answer.hits) if n == 0 or hit.score >= threshold]
-    if not answer.found or len(kept) == len(answer.hits):
-        return answer
-    return make_answer(answer.question, kept, found=True, search_query=answer.search_query)
-
-
 def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr.Blocks":
     """The chat page: conversation with citation cards, knowledge base (upload, list, remove), settings.
 
@@ -98,7 +88,6 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             return "", history, turns
         try:
             answer = assistant.ask(message, questions, top_k=webapi.whole(top_k), alpha=alpha, threshold=threshold)
-            answer = relevant_only(answer, assistant.threshold if threshold is None else threshold)
             contexts = [assistant.context(hit.passage) for hit in answer.hits]
             reply = render_reply(answer, uid=uuid.uuid4().hex[:8], contexts=contexts)
             turns.append((message, render_markdown(answer)))

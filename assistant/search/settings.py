@@ -1,0 +1,62 @@
+"""Search settings as one validated record, and the not-found policy that every front end shares."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ..errors import QuestionError
+from ..records import Hit
+
+DEFAULT_TOP_K = 5
+DEFAULT_ALPHA = 0.5
+DEFAULT_THRESHOLD = 0.2
+MAX_TOP_K = 50
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How to search: passages per answer, dense weight against keywords, and the not-found threshold.
+
+    Checked once, when made, with one message per setting (the web page shows them in its language).
+    """
+
+    top_k: int = DEFAULT_TOP_K
+    alpha: float = DEFAULT_ALPHA
+    threshold: float = DEFAULT_THRESHOLD
+
+    def __post_init__(self):
+        k = self.top_k
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_TOP_K:
+            raise QuestionError(f"The number of passages must be a whole number from 1 to {MAX_TOP_K}; got {k!r}.")
+        if not _real(self.alpha) or not 0.0 <= self.alpha <= 1.0:
+            raise QuestionError(
+                f"The keyword/dense balance (alpha) must be a number between 0 and 1; got {self.alpha!r}."
+            )
+        if not _real(self.threshold):
+            raise QuestionError(f"The not-found threshold must be a finite number, e.g. 0.2; got {self.threshold!r}.")
+        object.__setattr__(self, "alpha", float(self.alpha))
+        object.__setattr__(self, "threshold", float(self.threshold))
+
+    def but(self, *, top_k=None, alpha=None, threshold=None) -> SearchSettings:
+        """These settings with the ones given (not None) changed, checked."""
+        changes = {k: v for k, v in (("top_k", top_k), ("alpha", alpha), ("threshold", threshold)) if v is not None}
+        return replace(self, **changes) if changes else self
+
+
+def _real(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def check_top_k(k) -> int:
+    """``k`` if it is a valid number of passages, else the one sentence saying what it must be."""
+    return SearchSettings(top_k=k).top_k
+
+
+def relevant(hits: Sequence[Hit], threshold: float) -> list[Hit]:
+    """The not-found policy: no hit when the best one is under ``threshold``; otherwise the best one and every
+    other that reaches it (no filler cards). The chat, ``/ask``, the CLI and ``eval`` all go through here."""
+    if not hits or hits[0].score < threshold:
+        return []
+    return [hit for n, hit in enumerate(hits) if n == 0 or hit.score >= threshold]
