@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -174,12 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
 def _printable(text: str) -> str:
     """Text without control characters: a file name or document cannot drive the terminal."""
-    return _UNPRINTABLE.sub("\ufffd", text)
+    from .text import CONTROL
+
+    return CONTROL.sub("\ufffd", text)
 
 
 def _assistant(args, corpus: Path | None, **kwargs):

@@ -27,7 +27,6 @@ class Document:
     doc_id: str
     source: str
     title: str
-    encoding: str
     paragraphs: tuple[Paragraph, ...]
 
 
@@ -61,14 +60,15 @@ class Passage:
     def citation(self) -> str:
         """Human-readable location, e.g. ``¶21, part 2`` or ``¶29–31`` (short lines attached) in a text file;
         ``p. 12 · ¶3``, ``slide 4``, ``Sheet1 · row 37`` or ``3 休假 › 3.2 年假 · ¶2`` where the file has places."""
-        if self.place:
-            return f"{self.place}, part {self.part}" if self.part else self.place
+        where = self.place or self.paragraphs
+        return f"{where}, part {self.part}" if self.part else where
+
+    @property
+    def paragraphs(self) -> str:
+        """The paragraphs it spans, as a reader counts them in the file: ``¶15`` or ``¶29–31``."""
         first = self.first_paragraph or self.paragraph
         last = self.last_paragraph or self.paragraph
-        where = f"¶{first}" if first == last else f"¶{first}–{last}"
-        if self.part:
-            where += f", part {self.part}"
-        return where
+        return f"¶{first}" if first == last else f"¶{first}–{last}"
 
     @property
     def place(self) -> str:

@@ -145,7 +145,7 @@ def test_hostile_file_through_the_api_and_the_cli(tmp_path, fake_cli, name):
 
 
 def test_passages_of_a_long_english_line_end_at_word_boundaries():
-    doc = Document("d", "d.txt", "d", "utf-8", (Paragraph(1, "alpha beta gamma delta " * 1000),))
+    doc = Document("d", "d.txt", "d", (Paragraph(1, "alpha beta gamma delta " * 1000),))
     passages = make_passages(doc)
     assert len(passages) > 50 and all(p.text.split()[-1] in {"alpha", "beta", "gamma", "delta"} for p in passages)
     assert " ".join(p.text for p in passages).split() == ("alpha beta gamma delta " * 1000).split()
@@ -391,7 +391,7 @@ def test_any_text_round_trips_through_utf8_and_gb18030(text):
 def test_passages_keep_every_character_in_order(text, max_chars):
     """Nothing lost, nothing duplicated, nothing out of order, every paragraph cited exactly once."""
     paragraphs = split_paragraphs(text)
-    doc = Document("d", "d.txt", "d", "utf-8", tuple(Paragraph(i, t) for i, t in enumerate(paragraphs, 1)))
+    doc = Document("d", "d.txt", "d", tuple(Paragraph(i, t) for i, t in enumerate(paragraphs, 1)))
     passages = make_passages(doc, max_chars=max_chars)
 
     def squash(s):

@@ -9,7 +9,7 @@ from .conftest import SEEDS
 
 def doc(*texts):
     paragraphs = tuple(Paragraph(i, t) for i, t in enumerate(texts, start=1))
-    return Document("d.txt", "d.txt", "Title", "utf-8", paragraphs)
+    return Document("d.txt", "d.txt", "Title", paragraphs)
 
 
 def test_short_lines_attach_to_the_next_paragraph_and_keep_numbers():

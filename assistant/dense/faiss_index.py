@@ -1,8 +1,4 @@
-"""Stage 4a: the dense index, FAISS inner product over normalised vectors, exact while cheap, else approximate.
-
-``DenseStore`` is the interface the rest of the code relies on; a distributed vector engine (Qdrant,
-Milvus, Elasticsearch) can stand behind it when one machine is no longer enough.
-"""
+"""The dense index: FAISS inner product over normalised vectors, exact while cheap, else approximate."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -22,21 +17,6 @@ logger = logging.getLogger(__name__)
 # exact search is >= 0.95 at these defaults (0.99 at 1M passages: tests/test_scale.py, benchmarks/scale.py).
 EXACT_LIMIT = 50_000
 KINDS = ("flat", "ivf", "hnsw")
-
-
-class DenseStore(Protocol):
-    """What retrieval needs from a vector store: top-k by inner product, appends, persistence."""
-
-    kind: str
-
-    @property
-    def size(self) -> int: ...
-
-    def search(self, queries: np.ndarray, *, k: int = 50) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def add(self, vectors: np.ndarray) -> None: ...
-
-    def save(self, path: Path) -> None: ...
 
 
 @dataclass(frozen=True)

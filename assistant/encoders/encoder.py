@@ -208,9 +208,8 @@ def _forward(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
 
 
 def load_model(name: str) -> SentenceTransformer:
-    """Load a model by alias, local path, or cached hub name; never downloads anything."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    """Load a model by alias, local path, or cached hub name; never downloads anything (``local_files_only``:
+    the process's environment, e.g. ``HF_HUB_OFFLINE``, is left as the user set it)."""
     from sentence_transformers import SentenceTransformer
 
     if name == DEFAULT_MODEL:

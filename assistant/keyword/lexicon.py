@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from ..text import CJK
+
 logger = logging.getLogger(__name__)
 
 MAX_TRANSLATIONS = 6
@@ -25,7 +27,6 @@ CACHE_VERSION = 2  # bump when ``entries`` changes what it yields
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.+)/\s*$")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SKIP_GLOSS = ("variant of", "old variant", "see ", "surname ", "cl:", "abbr. for", "used in ", "(bound form)")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"^[a-z][a-z'-]*$")
 
 
@@ -136,7 +137,7 @@ def _write_cache(cache: Path, rows: tuple) -> None:
 
 def build_bridge(vocabulary: set[str]) -> dict[str, list[str]]:
     """Map question words (English stems, simplified Chinese words) to corpus words of the same meaning."""
-    has_cjk = any(_CJK.search(w) for w in vocabulary)
+    has_cjk = any(CJK.search(w) for w in vocabulary)
     has_latin = any(_LATIN.match(w) for w in vocabulary)
     if not (has_cjk or has_latin):
         return {}

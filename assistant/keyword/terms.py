@@ -8,7 +8,8 @@ from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+from ..text import CJK
+
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 _ENGLISH = re.compile(r"^[a-z]+$")
 _ENGLISH_WORD = re.compile(r"[a-z]+")
@@ -52,13 +53,13 @@ def fold(text: str) -> str:
 
 def to_simplified(text: str) -> str:
     """``text`` with traditional characters made simplified (nothing else changed)."""
-    return _converter().convert(text) if _CJK.search(text) else text
+    return _converter().convert(text) if CJK.search(text) else text
 
 
 def traditional_share(text: str) -> float:
     """Share of the Chinese characters of ``text`` that :func:`to_simplified` changes: ~0 for text written in
     simplified characters, ~0.4 for traditional (0 without Chinese)."""
-    chinese = len(_CJK.findall(text))
+    chinese = len(CJK.findall(text))
     if not chinese:
         return 0.0
     converted = to_simplified(text)
@@ -123,8 +124,8 @@ class _Words(dict):
             w = word.strip()
             kept = w and w not in stopwords and _TOKEN_OK.search(w)
             free = word not in stopwords
-            head = word[0] if free and _CJK.match(word[0]) else ""
-            tail = word[-1] if free and _CJK.match(word[-1]) else ""
+            head = word[0] if free and CJK.match(word[0]) else ""
+            tail = word[-1] if free and CJK.match(word[-1]) else ""
             entry = ((stem(w),) if kept else (), head, tail)
             return self._keep(word, entry)
         else:
@@ -132,8 +133,8 @@ class _Words(dict):
         found = _search_words(pieces, known)
         tokens = tuple(stem(w) for w in map(str.strip, found) if w and w not in stopwords and _TOKEN_OK.search(w))
         first, last = pieces[0], pieces[-1]
-        head = first[0] if first not in stopwords and _CJK.match(first[0]) else ""
-        tail = last[-1] if last not in stopwords and _CJK.match(last[-1]) else ""
+        head = first[0] if first not in stopwords and CJK.match(first[0]) else ""
+        tail = last[-1] if last not in stopwords and CJK.match(last[-1]) else ""
         return self._keep(word, (tokens, head, tail))
 
     def _keep(self, word: str, entry: tuple) -> tuple:

@@ -12,13 +12,12 @@ import numpy as np
 from ..encoders import Encoder
 from ..keyword import fold, tokenize
 from ..records import Answer, Hit
-from ..text import split_sentences
+from ..text import CJK, is_question, split_sentences
 
 NOT_FOUND = {
     "zh": "抱歉，知识库中没有找到与这个问题相关的内容。",
     "en": "Sorry, nothing in the documents answers this question.",
 }
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -28,7 +27,7 @@ def language(text: str, default: str = "en") -> str:
     A question of digits and symbols alone (or a blank one) says nothing about its language, so the
     web page passes its current language as ``default`` and keeps it.
     """
-    if _CJK.search(text):
+    if CJK.search(text):
         return "zh"
     return "en" if _LETTER.search(text) else default
 
@@ -138,11 +137,6 @@ def _span(text: str, sentences: list[str], first: int, last: int) -> str:
         starts.append(at)
         cursor = at + len(sentence)
     return text[starts[first] : cursor]
-
-
-def is_question(sentence: str) -> bool:
-    """A sentence that ends with a question mark (closing quotes aside)."""
-    return sentence.rstrip("”」』\"')） ").endswith(("?", "？"))
 
 
 def _overlap(words: set[str], sentence: str) -> float:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import QuestionError
-from ..text import weight
+from ..text import CONTROL, weight
 
 MAX_QUESTION_CHARS = 2000
 # Bounds on what a request's history may hold.
@@ -24,8 +24,6 @@ _FOLLOW_UP = re.compile(
     r"|\b(it|its|they|their|them|there|that|this|he|she|his|her|those|these)\b",
     re.IGNORECASE,
 )
-# Control characters, and lone surrogates (undecodable bytes from a command line), are not text.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 _WORD_CHAR = re.compile(r"[^\W_]")  # a letter, digit or CJK character
 

@@ -49,7 +49,6 @@ class Index:
     manifest: dict
     folder: Path
     vectors: np.ndarray | list[np.ndarray] | None = None  # one array, or one per segment
-    sentences: DenseIndex | None = None
     sentence_vectors: np.ndarray | None = None
     sentence_offsets: np.ndarray | None = None
     encoded: int = 0  # passages encoded when this index was opened (0: loaded as saved)

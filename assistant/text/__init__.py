@@ -20,10 +20,15 @@ from .indexed_text import (
     split_rows,
     stack_rows,
 )
-from .passages import CHUNKING, make_passages, split_sentences, weight
+from .passages import CHUNKING, make_passages
+from .rules import CJK, CONTROL, is_question, join_parts, split_sentences, weight
 from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
 
 __all__ = [
+    "CJK",
+    "CONTROL",
+    "is_question",
+    "join_parts",
     "CHUNKING",
     "MAX_FILES_PER_UPLOAD",
     "MAX_UPLOAD_BYTES",

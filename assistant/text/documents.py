@@ -14,6 +14,7 @@ from ..errors import CorpusError
 from ..readers import SUFFIXES as _READER_SUFFIXES
 from ..readers import read as _read_blocks
 from ..records import Document, Paragraph
+from .rules import CONTROL
 
 logger = logging.getLogger(__name__)
 
@@ -224,11 +225,10 @@ def _is_cjk(ch: str) -> bool:
 
 # Control characters (NUL, terminal escapes, C1) are never part of the text a reader sees; in a
 # terminal they could even rewrite the screen.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _clean(paragraph: str) -> str:
-    return re.sub(r"[ \t\u00a0]+", " ", _CONTROL.sub("", paragraph)).strip()
+    return re.sub(r"[ \t\u00a0]+", " ", CONTROL.sub("", paragraph)).strip()
 
 
 def guess_title(paragraphs: list[str], fallback: str) -> str:
@@ -304,7 +304,7 @@ def read_document(path: Path, *, root: Path | None = None) -> Document:
     paragraphs = tuple(
         Paragraph(number=i, text=t, section=s) for i, (t, s) in enumerate(zip(texts, sections, strict=True), start=1)
     )
-    return Document(doc_id=source, source=source, title=title, encoding=encoding, paragraphs=paragraphs)
+    return Document(doc_id=source, source=source, title=title, paragraphs=paragraphs)
 
 
 def _md_sections(texts: list[str]) -> list[str]:
@@ -330,7 +330,7 @@ def _read_with_reader(path: Path, source: str) -> Document:
         Paragraph(number=i, text=t, page=b.page, slide=b.slide, section=b.section, sheet=b.sheet, row=b.row)
         for i, (t, b) in enumerate(zip(texts, blocks, strict=True), start=1)
     )
-    return Document(doc_id=source, source=source, title=title, encoding="", paragraphs=paragraphs)
+    return Document(doc_id=source, source=source, title=title, paragraphs=paragraphs)
 
 
 def read_corpus(root: Path) -> Iterator[Document]:

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from ..records import Passage
-from .passages import split_sentences, weight
+from .rules import is_question, split_sentences, weight
 
 
 def embed_text(passage: Passage) -> str:
@@ -32,7 +32,7 @@ def sentence_spans(passage: Passage) -> list[tuple[int, int]]:
         if start < 0:  # re-joined around an abbreviation with other spacing: no vector of its own
             continue
         cursor = start + len(sentence)
-        if weight(sentence) >= 4 and not sentence.rstrip("”」』\"')） ").endswith(("?", "？")):
+        if weight(sentence) >= 4 and not is_question(sentence):
             spans.append((start, cursor))
     return spans
 

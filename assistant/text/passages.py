@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from ..records import Document, Paragraph, Passage
-
-_SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?…]+[”」』\"')）]*|\.(?=\s|$)[\"')]*|$)", re.S)
-_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z]|etc|vs|approx|no)\.$")
-_LATIN_END = re.compile(r"(?<=[a-z0-9)\"'][.!?])\s+(?=[A-Z\"'(\[])")
-_LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
-_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+from .rules import split_sentences, weight
 
 # How the index cuts documents into passages (recorded in the manifest: another chunking rebuilds).
 CHUNKING = {"min_weight": 16, "max_chars": 400}
-
-
-def weight(text: str) -> int:
-    """Reading length: CJK characters count one each, Latin words and numbers two each."""
-    return len(_CJK_CHAR.findall(text)) + 2 * len(_LATIN_WORD.findall(text))
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences ending in 。！？!?. (closing quotes stay with their sentence); inside Latin text, a full
-    stop, ! or ? followed by a space and a capital ends one too, except after an abbreviation (Mr., e.g.)."""
-    out: list[str] = []
-    for sentence in _SENTENCE.findall(text):
-        pieces: list[str] = []
-        for piece in _LATIN_END.split(sentence.strip()):
-            if pieces and _ABBREVIATION.search(pieces[-1]):  # "Mr. Li": not a sentence end
-                pieces[-1] += " " + piece
-            elif piece.strip():
-                pieces.append(piece.strip())
-        out.extend(pieces)
-    return out
 
 
 def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 400) -> list[Passage]:

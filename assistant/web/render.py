@@ -15,6 +15,7 @@ from functools import lru_cache
 from ..keyword import fold, stem, tokenize
 from ..records import Answer, DocumentInfo, Passage
 from ..search import LABELS, language
+from ..text import join_parts
 
 WORDS = {
     "zh": {
@@ -217,7 +218,7 @@ def render_context(context: Sequence[Passage], cited: Passage, words: dict, term
         span = _paragraph_label(first)
     rows = []
     for head, texts in groups:
-        text = _join(texts)
+        text = join_parts(texts)
         is_cited = _same_paragraph(head, cited)
         body = highlight(text, terms, sentence) if is_cited else highlight(text, terms)
         rows.append(
@@ -240,17 +241,7 @@ def _same_paragraph(a: Passage, b: Passage) -> bool:
 
 
 def _paragraph_label(p: Passage) -> str:
-    if p.place:  # a page, slide, row or section: labelled as its citation names it
-        return p.place
-    first, last = p.first_paragraph or p.paragraph, p.last_paragraph or p.paragraph
-    return f"¶{first}" if first == last else f"¶{first}–{last}"
-
-
-def _join(texts: list[str]) -> str:
-    out = texts[0]
-    for text in texts[1:]:
-        out += text if not out or not out[-1].isascii() else " " + text
-    return out
+    return p.place or p.paragraphs  # a page, slide, row or section: labelled as its citation names it
 
 
 def render_error(message: str, lang: str = "en") -> str:
