@@ -28,8 +28,7 @@ from assistant.records import Document, Paragraph
 from assistant.text.documents import UndecodableFile, decode, read_document, split_paragraphs
 from assistant.text.passages import make_passages
 
-from .conftest import ROOT, FakeEncoder, write, write_docs
-from .test_bad_questions import assert_one_clear_sentence
+from .conftest import ROOT, FakeEncoder, assert_one_clear_sentence, write, write_docs
 
 ZH = "世界互联网大会国际组织于2022年7月12日在北京正式成立，总部设在中国北京。"
 TW = "世界網際網路大會國際組織於二零二二年在北京成立，總部設於中國北京。"

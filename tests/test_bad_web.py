@@ -9,9 +9,7 @@ from assistant.web.render import escape_html
 from assistant.web.ui import build_app
 from assistant.web.webpage import localise
 
-from .conftest import SEEDS, write
-from .test_bad_questions import QUESTIONS, assert_one_clear_sentence
-from .test_ui import free_port, text_of
+from .conftest import QUESTIONS, SEEDS, assert_one_clear_sentence, free_port, text_of, write
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """The web chat in a real headless Chromium (Debian's package) driven by Playwright.
 
-Screenshots of the main states go to test-artifacts/ (git-ignored); docs/screenshot.png is copied from there.
+Screenshots of the main states go to conftest.ARTIFACTS (a temporary folder); docs/screenshot.png is copied from there.
 """
 
 import re
@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from assistant.api import Assistant
+from assistant.text import SUFFIXES
 from assistant.web.ui import build_app, launch
 
-from .conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT, SEEDS, FakeEncoder, GatedEncoder, write
+from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SEEDS, FakeEncoder, GatedEncoder, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-ARTIFACTS = ROOT / "test-artifacts"
 SEED = "wuzhen_summit_ten_years_interview.txt"
 BOT = "#chat [data-testid='bot']"
 
@@ -115,7 +115,7 @@ def wait_for_reply(page, before: int):
 
 
 def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name))
 
 
@@ -336,7 +336,8 @@ def test_upload_messages_follow_the_page_language(browser, many, tmp_path):
         page.wait_for_selector("#upload-status .kb-good", timeout=60_000)
         status = page.locator("#upload-status").inner_text()
         assert "已添加 uploads/蓝莓酱.md（1 个片段）。" in status
-        assert "未添加：'a.exe' 不是支持的文档类型；请上传以下类型之一：.txt, .md, .markdown, .html, .htm。" in status
+        kinds = ", ".join(SUFFIXES)
+        assert f"未添加：'a.exe' 不是支持的文档类型；请上传以下类型之一：{kinds}。" in status
         assert "未添加：big.txt 超过 20 MB（每个文件的上限）。" in status
         assert "Mb" not in page.locator("body").inner_text()  # Gradio's own size toast ("20.0 Mb") never shows
 

@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ROOT, SEEDS
-from .test_ui import free_port
+from .conftest import ROOT, SEEDS, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,7 @@ from assistant.api import Assistant
 from assistant.web.ui import build_app
 from benchmarks.load import QUESTIONS, run_load
 
-from .conftest import SEEDS
-from .test_ui import free_port
+from .conftest import SEEDS, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,6 @@
 
 import logging
 import re
-import socket
 import threading
 import time
 
@@ -11,24 +10,10 @@ import pytest
 from assistant.api import Assistant
 from assistant.web.ui import build_app, launch, user_questions
 
-from .conftest import SEEDS, FakeEncoder, GatedEncoder, write
+from .conftest import SEEDS, FakeEncoder, GatedEncoder, free_port, text_of, write
 
 pytestmark = pytest.mark.slow
 QUESTION = "世界互联网大会国际组织是什么时候成立的?"
-
-
-def text_of(message) -> str:
-    """The text of a chat message, whether Gradio returns a string or a list of parts."""
-    content = message["content"]
-    if isinstance(content, list):
-        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
-    return str(content)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +143,9 @@ def test_documents_upload_context_and_remove_endpoints(served, tmp_path):
 
     left = client.predict("uploads/蓝莓酱.md", api_name="/remove")
     assert {d["source"] for d in left} == {"seed.txt", "evil.md"} and list(uploads.iterdir()) == []
-    with pytest.raises(Exception, match="not an uploaded document"):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="not an uploaded document"):
         client.predict("seed.txt", api_name="/remove")
 
 
@@ -190,8 +177,8 @@ def test_login_is_required_when_auth_is_set(tmp_path, fake_encoder):
     try:
         url = f"http://127.0.0.1:{port}/"
         assert httpx.get(url + "config").status_code == 401
-        with pytest.raises(Exception):  # noqa: B017 - any refusal will do; gradio_client's type varies
-            Client(url, verbose=False, auth=("ann", "wrong"))
+        refused = httpx.post(url + "login", data={"username": "ann", "password": "wrong"})
+        assert refused.status_code == 400 and "incorrect" in refused.text.lower()
         client = Client(url, verbose=False, auth=("ann", "s3cret"))
         assert client.predict(api_name="/documents")[0]["source"] == "a.md"
     finally:

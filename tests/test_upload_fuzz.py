@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from assistant.errors import UploadError
 from assistant.text.uploads import MAX_NAME_CHARS, safe_name, store_upload
 
-from .test_bad_questions import assert_one_clear_sentence
+from .conftest import assert_one_clear_sentence
 
 
 @given(name=st.text(max_size=300))
