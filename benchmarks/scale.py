@@ -197,7 +197,8 @@ def build(n: int, work: Path) -> dict:
 
     from assistant.dense.faiss_index import DenseIndex, choose_spec
     from assistant.keyword.bm25 import KeywordIndex
-    from assistant.storage.build import segment_rows, sentence_vectors_wanted
+    from assistant.storage.build import sentence_vectors_wanted
+    from assistant.storage.update import segment_rows
 
     info, sentence_vectors, question_vectors, sentence_counts = load_material(work)
     folder = work / f"n{n}"
@@ -267,7 +268,7 @@ def serve(n: int, work: Path) -> dict:
     from assistant.dense.faiss_index import DenseIndex
     from assistant.keyword.bm25 import KeywordIndex
     from assistant.search.retriever import retrieve
-    from assistant.storage.build import Index, open_vectors
+    from assistant.storage.versions import Index, open_vectors
 
     info = json.loads((work / "material.json").read_text())
     question_vectors = np.load(work / "material.npz")["question_vectors"]
@@ -332,7 +333,10 @@ def update(n: int, work: Path, data: Path) -> dict:
     from assistant.keyword.bm25 import KeywordIndex
     from assistant.keyword.terms import tokenize
     from assistant.storage import build as store
+    from assistant.storage import versions
     from assistant.storage.changes import corpus_files, file_state
+    from assistant.storage.update import segment_rows
+    from assistant.text import CHUNKING
 
     info, sentence_vectors, _, sentence_counts = load_material(work)
     root = work / f"update{n}"
@@ -348,10 +352,10 @@ def update(n: int, work: Path, data: Path) -> dict:
     encoder = Encoder("use-multilingual-v3")
     state, _ = file_state(corpus_files(corpus), corpus, None)
     vocab = {w: i for i, w in enumerate(info["vocab"])}
-    keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab, segment_rows=store.segment_rows(n))
+    keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab, segment_rows=segment_rows(n))
     dense = DenseIndex.build(vectors)
     manifest = {
-        "format_version": store.FORMAT_VERSION,
+        "format_version": versions.FORMAT_VERSION,
         "model": encoder.name,
         "dimension": vectors.shape[1],
         "corpus": str(corpus.resolve()),
@@ -360,11 +364,11 @@ def update(n: int, work: Path, data: Path) -> dict:
         "passages": n,
         "sentences": 0,
         "sentence_vectors": False,
-        "chunking": store.CHUNKING,
+        "chunking": CHUNKING,
         "dense": {"kind": dense.kind, "metric": "inner_product", "params": dense.params},
         "keyword": {},
     }
-    index = store.Index(
+    index = versions.Index(
         passages=passages,
         dense=dense,
         keyword=keyword,
@@ -374,7 +378,7 @@ def update(n: int, work: Path, data: Path) -> dict:
         sentence_vectors=np.zeros((0, vectors.shape[1]), np.float32),
         sentence_offsets=np.zeros(n + 1, np.int64),
     )
-    store._save(index, store.index_folder(corpus, encoder.name, root / "index"))
+    versions._save(index, store.index_folder(corpus, encoder.name, root / "index"))
     del index, passages, vectors, keyword, dense
     encoder.encode(["warm up"])
     tokenize("预热")  # a server has its tokenizer and its dictionaries loaded

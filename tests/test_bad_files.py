@@ -208,17 +208,17 @@ def test_file_larger_than_the_limit_is_skipped_with_a_reason(tmp_path, monkeypat
 
 
 def test_a_file_vanishing_while_indexing_is_skipped(tmp_path, monkeypatch):
-    import assistant.storage.build
+    import assistant.storage.reading
 
     folder = corpus_with(tmp_path, "ghost.txt", ANCHOR.encode())
-    real = assistant.storage.build.read_document
+    real = assistant.storage.reading.read_document
 
     def vanish(path, **kwargs):
         if Path(path).name == "ghost.txt":
             Path(path).unlink()
         return real(path, **kwargs)
 
-    monkeypatch.setattr(assistant.storage.build, "read_document", vanish)
+    monkeypatch.setattr(assistant.storage.reading, "read_document", vanish)
     index = Assistant(folder, encoder=FakeEncoder()).refresh()
     assert_one_clear_sentence(index.manifest["skipped"]["ghost.txt"], "cannot be read")
 

@@ -10,22 +10,18 @@ import re
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..dense import choose_kind, choose_spec, reuse_or_build
 from ..encoders import Encoder
-from ..errors import AssistantError, CorpusError
-from ..keyword import KeywordIndex, count_terms, stack_counts, tokenize_many
+from ..errors import CorpusError
 from ..records import Passage
 from ..text import (
     CHUNKING,
     encoder_jobs,
-    keyword_text,
-    make_passages,
-    read_document,
     sentence_spans,
     split_rows,
     stack_rows,
@@ -34,18 +30,9 @@ from . import checkpoint
 from .changes import corpus_files, file_state, held_sources
 from .loading import _current_version, _load_current
 from .passage_files import source_codes
-from .update import segment_rows, updatable, update
-from .versions import (  # noqa: F401  (FORMAT_VERSION, RELEASE_BYTES, open_vectors: part of this module's API)
-    FORMAT_VERSION,
-    PASSAGE_BYTES,
-    RELEASE_BYTES,
-    Index,
-    _build_lock,
-    _remove_stale,
-    _save,
-    describe,
-    open_vectors,
-)
+from .reading import keyword_index, read_new
+from .update import updatable, update
+from .versions import PASSAGE_BYTES, Index, _build_lock, _remove_stale, _save, describe
 from .write_errors import INDEX_ENV, WriteFailed, folder_bytes, unwritable_error, writing
 
 logger = logging.getLogger(__name__)
@@ -274,7 +261,7 @@ def _build(
     started = time.perf_counter()
     held = held_sources(old)
     reused = {s for s in held if s in state and old.manifest["files"][s]["sha256"] == state[s]["sha256"]}
-    fresh, skipped = _read_new(state, unreadable, skip=reused)
+    fresh, skipped = read_new(state, unreadable, skip=reused)
     if (
         old is not None
         and not fresh
@@ -312,7 +299,7 @@ def _build(
     reused_counts = {s: u.term_counts for s, u in units.items()}
     vocab = dict(old.keyword.vocab) if old is not None and units else {}
     with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:
-        keyword_job = pool.submit(_keyword_index, fresh, reused_counts, order, vocab)
+        keyword_job = pool.submit(keyword_index, fresh, reused_counts, order, vocab)
         try:
             reserve = len(new_passages) * PASSAGE_BYTES + (folder_bytes(old.folder) if old is not None else 0)
             encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress, reserve=reserve)
@@ -353,45 +340,6 @@ def _build(
         sentence_offsets=offsets,
         encoded=len(new_passages),
     ).recorded(started, resumed)
-
-
-def _read_new(state: dict, unreadable: dict, *, skip: set[str]) -> tuple[dict[str, list[Passage]], dict[str, str]]:
-    """Passages of each file not in ``skip``, and why each file that gave none was skipped."""
-    fresh: dict[str, list[Passage]] = {}
-    skipped: dict[str, str] = dict(unreadable)
-    for source in sorted(state):
-        if source in skip:
-            continue
-        try:
-            doc = read_document(Path(state[source]["path"]), root=Path(state[source]["root"]))
-            if doc.source != source:  # a file of an extra folder is cited as name/file
-                doc = replace(doc, doc_id=source, source=source)
-        except AssistantError as exc:
-            logger.warning("Skipped: %s", exc)
-            skipped[source] = str(exc)
-            continue
-        if not doc.paragraphs:
-            skipped[source] = f"{source} is empty; add text to it or remove it."
-            logger.warning("Skipped: %s", skipped[source])
-            continue
-        fresh[source] = make_passages(doc, **CHUNKING)
-    return fresh, skipped
-
-
-def _keyword_index(
-    fresh: dict[str, list[Passage]], reused: dict[str, object], order: list[str], vocab: dict[str, int]
-) -> tuple[KeywordIndex, object]:
-    """The keyword index of all files in ``order`` (new files tokenized, others' term counts reused), and
-    the new files' term counts."""
-    new_passages = [p for ps in fresh.values() for p in ps]
-    term_counts = count_terms(tokenize_many([keyword_text(p) for p in new_passages]), vocab)
-    blocks, cursor = dict(reused), 0
-    for source, ps in fresh.items():
-        blocks[source] = term_counts[cursor : cursor + len(ps)]
-        cursor += len(ps)
-    logger.info("Building the keyword index of %d passages", sum(blocks[s].shape[0] for s in order))
-    counts = stack_counts([blocks[s] for s in order], len(vocab))
-    return KeywordIndex.from_counts(counts, vocab, segment_rows=segment_rows(counts.shape[0])), term_counts
 
 
 def _fit_sentences(units: dict[str, _FileUnit], wanted: bool, *, had: bool) -> None:
