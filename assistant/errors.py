@@ -29,6 +29,10 @@ class IndexWriteError(IndexStoreError):
     """The index cannot be saved: its disk is full, or its folder is read-only or not writable."""
 
 
+class SettingsError(AssistantError):
+    """An index or model setting is not usable (a dense index kind, a sentence-vector setting …)."""
+
+
 class QuestionError(AssistantError):
     """The question or a search setting is not usable."""
 

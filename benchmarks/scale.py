@@ -197,8 +197,7 @@ def build(n: int, work: Path) -> dict:
 
     from assistant.dense.faiss_index import DenseIndex, choose_spec
     from assistant.keyword.bm25 import KeywordIndex
-    from assistant.storage.build import sentence_vectors_wanted
-    from assistant.storage.update import segment_rows
+    from assistant.storage import IndexSettings
 
     info, sentence_vectors, question_vectors, sentence_counts = load_material(work)
     folder = work / f"n{n}"
@@ -216,12 +215,14 @@ def build(n: int, work: Path) -> dict:
     dense.save(folder / "dense.faiss")
     started = time.perf_counter()
     vocab = {w: i for i, w in enumerate(info["vocab"])}
-    keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab, segment_rows=segment_rows(n))  # as the store
+    keyword = KeywordIndex.from_counts(
+        select @ sentence_counts, vocab, segment_rows=IndexSettings().rows_per_segment(n)
+    )  # as the store
     times["keyword_build_s"] = time.perf_counter() - started
     shutil.rmtree(folder / "keyword", ignore_errors=True)  # an earlier build's segments would count as on disk
     (folder / "keyword").mkdir()
     keyword.save(folder / "keyword")
-    with_sentences = sentence_vectors_wanted(n)
+    with_sentences = IndexSettings().sentences_wanted(n)
     for name in ("sentence_vectors.npy", "sentence_offsets.npy"):
         (folder / name).unlink(missing_ok=True)  # left by an earlier build with sentence vectors
     if with_sentences:
@@ -332,10 +333,9 @@ def update(n: int, work: Path, data: Path) -> dict:
     from assistant.encoders.encoder import Encoder
     from assistant.keyword.bm25 import KeywordIndex
     from assistant.keyword.terms import tokenize
+    from assistant.storage import IndexSettings, versions
     from assistant.storage import build as store
-    from assistant.storage import versions
     from assistant.storage.changes import corpus_files, file_state
-    from assistant.storage.update import segment_rows
     from assistant.text import CHUNKING
 
     info, sentence_vectors, _, sentence_counts = load_material(work)
@@ -352,7 +352,9 @@ def update(n: int, work: Path, data: Path) -> dict:
     encoder = Encoder("use-multilingual-v3")
     state, _ = file_state(corpus_files(corpus), corpus, None)
     vocab = {w: i for i, w in enumerate(info["vocab"])}
-    keyword = KeywordIndex.from_counts(select @ sentence_counts, vocab, segment_rows=segment_rows(n))
+    keyword = KeywordIndex.from_counts(
+        select @ sentence_counts, vocab, segment_rows=IndexSettings().rows_per_segment(n)
+    )
     dense = DenseIndex.build(vectors)
     manifest = {
         "format_version": versions.FORMAT_VERSION,

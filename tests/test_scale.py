@@ -10,7 +10,7 @@ from assistant.api import Assistant
 from assistant.dense.faiss_index import EXACT_LIMIT, DenseIndex, choose_kind, choose_spec, recall_at, reuse_or_build
 from assistant.keyword.bm25 import KeywordIndex, count_terms, stack_counts
 from assistant.keyword.terms import tokenize_many
-from assistant.storage import build as store
+from assistant.storage import Index, IndexSettings
 from assistant.text import passage_sentences
 
 from .conftest import FakeEncoder, dense_scores, write, write_docs
@@ -140,7 +140,7 @@ def test_vectorised_dense_scores_match_the_per_passage_loop():
     counts = rng.integers(0, 4, size=30)  # some passages have no sentence vectors
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     sentences = rng.normal(size=(int(offsets[-1]), 16)).astype(np.float32)
-    index = store.Index(
+    index = Index(
         passages=[None] * 30,
         dense=None,
         keyword=None,
@@ -201,16 +201,15 @@ def test_sentence_vectors_are_automatic_only_when_the_encoder_pools_them(tmp_pat
     assert Assistant(corpus, encoder=SeparateSentences()).index.manifest["sentence_vectors"] is False  # rebuilt
 
 
-def test_sentence_vectors_follow_the_setting_and_are_recorded(tmp_path, monkeypatch):
+def test_sentence_vectors_follow_the_setting_and_are_recorded(tmp_path):
     corpus = tmp_path / "docs"
     for name, text in DOCS.items():
         write(corpus, name, text)
-    limit = store.SENTENCE_LIMIT
     on = Assistant(corpus, encoder=FakeEncoder()).index
     assert on.manifest["sentence_vectors"] is True and len(on.sentence_vectors) > 0
-    monkeypatch.setattr(store, "SENTENCE_LIMIT", 2)  # the corpus is now "large": sentence vectors go
     encoder = FakeEncoder()
-    off = Assistant(corpus, encoder=encoder).index
+    large = IndexSettings(sentence_limit=2)  # the corpus is now "large": sentence vectors go
+    off = Assistant(corpus, encoder=encoder, index_settings=large).index
     assert off.manifest["sentence_vectors"] is False and len(off.sentence_vectors) == 0
     assert off.encoded == 0 and sum(encoder.calls) == 0  # dropping them re-encodes nothing
     saved = json.loads((off.folder / "manifest.json").read_text())
@@ -219,7 +218,6 @@ def test_sentence_vectors_follow_the_setting_and_are_recorded(tmp_path, monkeypa
         "metric": "inner_product",
         "params": {},
     }
-    monkeypatch.setattr(store, "SENTENCE_LIMIT", limit)
     again = Assistant(corpus, encoder=FakeEncoder()).index
     np.testing.assert_allclose(again.sentence_vectors, on.sentence_vectors, atol=1e-6)
 

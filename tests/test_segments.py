@@ -3,8 +3,8 @@
 import numpy as np
 
 from assistant.api import Assistant
-from assistant.storage import update
-from assistant.storage.build import _load_current
+from assistant.storage import IndexSettings
+from assistant.storage.loading import _load_current
 
 from .conftest import FakeEncoder, write, write_docs
 
@@ -60,10 +60,9 @@ def test_an_added_file_is_a_new_segment_and_the_old_segment_files_are_shared(tmp
     np.testing.assert_array_equal(loaded.vector_rows(rows), added.vectors_array()[rows])
 
 
-def test_many_added_files_are_merged_and_answer_as_a_full_rebuild(tmp_path, monkeypatch):
-    monkeypatch.setattr(update, "MAX_SEGMENTS", 3)
+def test_many_added_files_are_merged_and_answer_as_a_full_rebuild(tmp_path):
     corpus = write_docs(tmp_path / "docs", DOCS)
-    bot = Assistant(corpus, encoder=FakeEncoder())
+    bot = Assistant(corpus, encoder=FakeEncoder(), index_settings=IndexSettings(max_segments=3))
     counts = [len(bot.refresh().segments)]
     for name, text in NEW.items():
         write(corpus, name, text)
@@ -78,10 +77,9 @@ def test_many_added_files_are_merged_and_answer_as_a_full_rebuild(tmp_path, monk
     assert loaded.index.encoded == 0 and answers(loaded) == answers(bot)
 
 
-def test_deleting_or_changing_a_file_rewrites_only_its_segment(tmp_path, monkeypatch):
-    monkeypatch.setattr(update, "SEGMENT_ROWS", 2)  # segments of two passages
+def test_deleting_or_changing_a_file_rewrites_only_its_segment(tmp_path):
     corpus = write_docs(tmp_path / "docs", {**DOCS, **NEW})
-    bot = Assistant(corpus, encoder=FakeEncoder())
+    bot = Assistant(corpus, encoder=FakeEncoder(), index_settings=IndexSettings(segment_rows=2))  # 2 per segment
     first = bot.refresh()
     assert len(first.segments) >= 3
     rows = {p.source: i for i, p in enumerate(first.passages)}

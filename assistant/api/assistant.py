@@ -26,7 +26,7 @@ from ..search import (
     relevant,
     retrieve,
 )
-from ..storage import Index, changed_sources, corpus_files, default_index_root, folder_files, open_index
+from ..storage import Index, IndexSettings, changed_sources, corpus_files, default_index_root, folder_files, open_index
 from ..text import (
     MAX_FILES_PER_UPLOAD,
     MAX_UPLOAD_BYTES,
@@ -76,6 +76,9 @@ class Assistant:
         encoder: an ``Encoder`` to use instead of loading ``model`` (tests pass a fake one).
         uploads: folder for documents added with :meth:`add_documents`, indexed with the corpus and
             cited as ``uploads/<name>``; None (the default) allows no uploads.
+        index_settings: all of how the index is built (``IndexSettings``: the dense kind and parameters,
+            sentence vectors, segment sizes); ``dense_kind``, ``dense_params`` and ``sentence_vectors`` are the
+            common part of it, checked once as one record.
 
     Example:
         >>> bot = Assistant("seeds")
@@ -98,14 +101,15 @@ class Assistant:
         progress: bool = False,
         encoder: Encoder | None = None,
         uploads: str | Path | None = None,
+        index_settings: IndexSettings | None = None,
     ):
         self.corpus = Path(corpus) if corpus else default_corpus()
         self.encoder = encoder or make_encoder(model)
         self.index_root = Path(index_root) if index_root else None
         self.settings = SearchSettings().but(top_k=top_k, alpha=alpha, threshold=threshold)
-        self.dense_kind = dense_kind
-        self.dense_params = dense_params
-        self.sentence_vectors = sentence_vectors
+        self.index_settings = index_settings or IndexSettings(
+            dense_kind=dense_kind, dense_params=dense_params or {}, sentence_vectors=sentence_vectors
+        )
         self.progress = progress
         self.uploads = Path(uploads) if uploads else None
         self._index: Index | None = None
@@ -159,9 +163,7 @@ class Assistant:
                 self.encoder,
                 root=self.index_root,
                 rebuild=rebuild,
-                dense_kind=self.dense_kind,
-                dense_params=self.dense_params,
-                sentence_vectors=self.sentence_vectors,
+                settings=self.index_settings,
                 current=self._index,
                 progress=self.progress if progress is None else progress,
                 extra={UPLOADS: self.uploads},  # reserved even when off: corpus files never take its names

@@ -1,8 +1,9 @@
 """Stage 4: the saved index: build, update by segments, checkpoints, versions switched atomically, loading."""
 
-from .build import default_index_root, index_folder, open_index, sentence_vectors_wanted
+from .build import default_index_root, index_folder, open_index
 from .changes import changed_sources, corpus_files, folder_files
 from .passage_files import columns
+from .settings import IndexSettings
 from .versions import Index
 from .write_errors import INDEX_ENV
 
@@ -16,5 +17,5 @@ __all__ = [
     "default_index_root",
     "index_folder",
     "open_index",
-    "sentence_vectors_wanted",
+    "IndexSettings",
 ]

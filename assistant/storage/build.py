@@ -31,6 +31,7 @@ from .changes import corpus_files, file_state, held_sources
 from .loading import _current_version, _load_current
 from .passage_files import source_codes
 from .reading import keyword_index, read_new
+from .settings import IndexSettings
 from .update import updatable, update
 from .versions import PASSAGE_BYTES, Index, _build_lock, _remove_stale, _save, describe
 from .write_errors import INDEX_ENV, WriteFailed, folder_bytes, unwritable_error, writing
@@ -38,22 +39,6 @@ from .write_errors import INDEX_ENV, WriteFailed, folder_bytes, unwritable_error
 logger = logging.getLogger(__name__)
 
 WORK = "work"  # checkpoints of an unfinished build
-# Above this many passages sentences get no vectors of their own: they multiply the memory of the vectors
-# by ~6 (~12k sentences, 25 MB, at the limit; a query reads only its ~30 best passages' sentences) and add
-# ~6% to encoding. Recorded in the manifest; ``sentence_vectors`` (auto, on, off) overrides.
-SENTENCE_LIMIT = 2_000
-
-
-def sentence_vectors_wanted(passages: int, setting: str = "auto", *, cheap: bool = True) -> bool:
-    """Whether passages' sentences get vectors: ``on``, ``off``, or ``auto``: up to ``SENTENCE_LIMIT`` passages,
-    when they are ``cheap`` (the encoder pools them from the passages' own pass, ``Encoder.pools_spans``).
-
-    A model that cannot pool them encodes each sentence on its own, which more than doubles the build
-    (all-MiniLM-L6-v2 on the CMRC benchmark: 21 → 47 s, hit@1 0.79 → 0.88): that is ``on``'s to ask for.
-    """
-    if setting not in ("auto", "on", "off"):
-        raise ValueError(f"sentence_vectors must be auto, on or off; got {setting!r}")
-    return setting == "on" or (setting == "auto" and cheap and passages <= SENTENCE_LIMIT)
 
 
 def default_index_root() -> Path:
@@ -75,9 +60,7 @@ def open_index(
     *,
     root: Path | None = None,
     rebuild: bool = False,
-    dense_kind: str = "auto",
-    dense_params: dict | None = None,
-    sentence_vectors: str = "auto",
+    settings: IndexSettings | None = None,
     progress: bool = False,
     extra: Mapping[str, Path] | None = None,
     current: Index | None = None,
@@ -98,7 +81,7 @@ def open_index(
         CorpusError: the corpus has no readable documents.
         IndexWriteError: the index folder cannot be written (and ``fallback`` found no previous index).
     """
-    corpus = Path(corpus)
+    corpus, settings = Path(corpus), settings or IndexSettings()
     files = corpus_files(corpus, extra)
     if not files:
         raise CorpusError(
@@ -120,11 +103,10 @@ def open_index(
             renamed[0][2:],
             renamed[0],
         )
-    if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
+    if old and _unchanged(old.manifest, state, settings, encoder.pools_spans):
         logger.info("Loaded index %s (%d passages)", folder, len(old.passages))
         still = {s: why for s, why in old.manifest.get("skipped", {}).items() if s in state}
         return _as_read(old, state, still | unreadable)
-    options = {"dense_kind": dense_kind, "dense_params": dense_params, "sentence_vectors": sentence_vectors}
     try:
         with _build_lock(folder):
             with writing():
@@ -134,9 +116,11 @@ def open_index(
             elif _current_version(folder) not in ((old.folder.name,) if old else (None, seen)):
                 # Another process saved a version while this one waited for the lock: start from it.
                 old = _load_current(folder, encoder)
-                if old and _unchanged(old.manifest, state, dense_kind, sentence_vectors, encoder.pools_spans):
+                if old and _unchanged(old.manifest, state, settings, encoder.pools_spans):
                     return old
-            return _build_and_save(corpus, state, unreadable, encoder, old, folder, progress=progress, **options)
+            return _build_and_save(
+                corpus, state, unreadable, encoder, old, folder, settings=settings, progress=progress
+            )
     except WriteFailed as failed:
         if fallback and old is not None:
             logger.warning("%s", unwritable_error(folder, failed, previous=True, answering=True))
@@ -145,7 +129,7 @@ def open_index(
         raise unwritable_error(folder, failed, previous=kept) from failed.cause
 
 
-def _build_and_save(corpus, state, unreadable, encoder: Encoder, old: Index | None, folder: Path, **options) -> Index:
+def _build_and_save(corpus, state, unreadable, encoder: Encoder, old: Index | None, folder: Path, **how) -> Index:
     """Build the index (``_build``) and save it as the new version; called with the build lock held.
 
     A write that fails (``WriteFailed``) takes the failed build's files with it: the unfinished version and
@@ -153,7 +137,7 @@ def _build_and_save(corpus, state, unreadable, encoder: Encoder, old: Index | No
     """
     work, index = folder / WORK, None
     try:
-        index = _build(corpus, state, unreadable, encoder, old, work=work, **options)
+        index = _build(corpus, state, unreadable, encoder, old, work=work, **how)
         if index is not old:  # old itself: only skipped files changed, and no passage did
             _save(index, folder)
     except WriteFailed as failed:
@@ -174,20 +158,18 @@ def _is_current(index: Index | None, folder: Path, model: str) -> bool:
     return _current_version(folder) == index.folder.name
 
 
-def _unchanged(
-    manifest: dict, state: dict, dense_kind: str, sentence_vectors: str = "auto", cheap: bool = True
-) -> bool:
+def _unchanged(manifest: dict, state: dict, settings: IndexSettings, cheap: bool = True) -> bool:
     """Whether the saved index holds every file as it is now, with these settings. A skipped file that is
     gone, or still there unchanged, changes no passage."""
     files = manifest.get("files", {})
     held = set(files) - set(manifest.get("skipped", {}))
     same_files = held <= set(state) and all(s in files and files[s]["sha256"] == state[s]["sha256"] for s in state)
-    return same_files and _same_settings(manifest, dense_kind, sentence_vectors, cheap)
+    return same_files and _same_settings(manifest, settings, cheap)
 
 
-def _same_settings(manifest: dict, dense_kind: str, sentence_vectors: str, cheap: bool) -> bool:
-    wanted_kind = choose_kind(manifest.get("passages", 0), dense_kind)
-    sentences = sentence_vectors_wanted(manifest.get("passages", 0), sentence_vectors, cheap=cheap)
+def _same_settings(manifest: dict, settings: IndexSettings, cheap: bool) -> bool:
+    wanted_kind = choose_kind(manifest.get("passages", 0), settings.dense_kind)
+    sentences = settings.sentences_wanted(manifest.get("passages", 0), cheap=cheap)
     return (
         manifest.get("chunking") == CHUNKING
         and manifest["dense"]["kind"] == wanted_kind
@@ -248,10 +230,8 @@ def _build(
     old: Index | None,
     *,
     work: Path,
-    dense_kind: str,
+    settings: IndexSettings,
     progress: bool,
-    dense_params: dict | None = None,
-    sentence_vectors: str = "auto",
 ) -> Index:
     """Reuse passages, vectors and keyword term counts of unchanged files; read and encode only new or changed ones.
 
@@ -262,28 +242,33 @@ def _build(
     held = held_sources(old)
     reused = {s for s in held if s in state and old.manifest["files"][s]["sha256"] == state[s]["sha256"]}
     fresh, skipped = read_new(state, unreadable, skip=reused)
-    if (
-        old is not None
-        and not fresh
-        and reused == held
-        and _same_settings(old.manifest, dense_kind, sentence_vectors, encoder.pools_spans)
-    ):
+    if old is not None and not fresh and reused == held and _same_settings(old.manifest, settings, encoder.pools_spans):
         return _as_read(old, state, skipped)  # only skipped files changed: nothing to encode, nothing to save
     new_passages = [p for ps in fresh.values() for p in ps]
     if old is not None:  # an update: the segments that keep all their passages are kept as they are
         drop = ~source_codes(old.passages).rows_of(reused)  # from the manifest's runs: no passage is read
         total = len(new_passages) + len(old.passages) - int(drop.sum())
-        with_sentences = sentence_vectors_wanted(total, sentence_vectors, cheap=encoder.pools_spans)
-        spec = choose_spec(total, dense_kind, **(dense_params or {}))
+        with_sentences = settings.sentences_wanted(total, cheap=encoder.pools_spans)
+        spec = choose_spec(total, settings.dense_kind, **settings.dense_params)
         if total and updatable(old, with_sentences, spec, dropping=bool(drop.any())):
             return update(
-                old, drop, fresh, skipped, state, encoder, spec, work=work, progress=progress, started=started
+                old,
+                drop,
+                fresh,
+                skipped,
+                state,
+                encoder,
+                spec,
+                settings=settings,
+                work=work,
+                progress=progress,
+                started=started,
             )
     units = _old_units(old, state)
     if not new_passages and not units:
         raise CorpusError(f"None of the documents in {corpus} could be read; see the warnings above.")
     total = len(new_passages) + sum(len(u.passages) for u in units.values())
-    with_sentences = sentence_vectors_wanted(total, sentence_vectors, cheap=encoder.pools_spans)
+    with_sentences = settings.sentences_wanted(total, cheap=encoder.pools_spans)
     _fit_sentences(units, with_sentences, had=bool(old and old.manifest.get("sentence_vectors")))
     if new_passages:
         logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
@@ -299,7 +284,7 @@ def _build(
     reused_counts = {s: u.term_counts for s, u in units.items()}
     vocab = dict(old.keyword.vocab) if old is not None and units else {}
     with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:
-        keyword_job = pool.submit(keyword_index, fresh, reused_counts, order, vocab)
+        keyword_job = pool.submit(keyword_index, fresh, reused_counts, order, vocab, settings)
         try:
             reserve = len(new_passages) * PASSAGE_BYTES + (folder_bytes(old.folder) if old is not None else 0)
             encoded, resumed = checkpoint.encode_resumable(jobs, encoder, work, progress=progress, reserve=reserve)
@@ -327,7 +312,7 @@ def _build(
     blocks = [vectors[s.start : s.start + s.rows] for s in keyword.segments]
     all_sentences = stack_rows([u.sentence_vectors for u in ordered], dimension)
     offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
-    spec = choose_spec(len(vectors), dense_kind, **(dense_params or {}))
+    spec = choose_spec(len(vectors), settings.dense_kind, **settings.dense_params)
     dense = reuse_or_build(old.dense if old is not None else None, vectors, spec)
     return Index(
         passages=passages,

@@ -10,7 +10,7 @@ from ..errors import AssistantError
 from ..keyword import KeywordIndex, count_terms, stack_counts, tokenize_many
 from ..records import Passage
 from ..text import CHUNKING, keyword_text, make_passages, read_document
-from .update import segment_rows
+from .settings import IndexSettings
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,11 @@ def read_new(state: dict, unreadable: dict, *, skip: set[str]) -> tuple[dict[str
 
 
 def keyword_index(
-    fresh: dict[str, list[Passage]], reused: dict[str, object], order: list[str], vocab: dict[str, int]
+    fresh: dict[str, list[Passage]],
+    reused: dict[str, object],
+    order: list[str],
+    vocab: dict[str, int],
+    settings: IndexSettings,
 ) -> tuple[KeywordIndex, object]:
     """The keyword index of all files in ``order`` (new files tokenized, others' term counts reused), and
     the new files' term counts."""
@@ -51,4 +55,4 @@ def keyword_index(
         cursor += len(ps)
     logger.info("Building the keyword index of %d passages", sum(blocks[s].shape[0] for s in order))
     counts = stack_counts([blocks[s] for s in order], len(vocab))
-    return KeywordIndex.from_counts(counts, vocab, segment_rows=segment_rows(counts.shape[0])), term_counts
+    return KeywordIndex.from_counts(counts, vocab, segment_rows=settings.rows_per_segment(counts.shape[0])), term_counts

@@ -15,24 +15,16 @@ from ..records import Passage
 from ..text import encoder_jobs, keyword_text, sentence_spans, split_rows, stack_rows
 from . import checkpoint
 from .passage_files import kept_and_added
+from .settings import IndexSettings
 from .versions import PASSAGE_BYTES, Index, describe, traditional_sample
 from .write_errors import folder_bytes
 
 logger = logging.getLogger(__name__)
 
-# Passages, vectors and term counts are stored in segments of about this many passages (at least
-# SEGMENT_ROWS, at most ~16 segments: each costs a query ~0.05 ms of BM25); an update rewrites only the
-# segments that lose passages and adds one for new files. Beyond MAX_SEGMENTS small segments at the end,
-# they are merged.
-SEGMENT_ROWS = 20_000
-MAX_SEGMENTS = 8
-# A more fragmented index is rewritten in full by the next update.
+# Passages, vectors and term counts are stored in segments (``IndexSettings.rows_per_segment``); an update
+# rewrites only the segments that lose passages and adds one for new files. A more fragmented index than this
+# is rewritten in full by the next update.
 MAX_ALL_SEGMENTS = 64
-
-
-def segment_rows(passages: int) -> int:
-    """Passages per segment for an index of ``passages``."""
-    return max(SEGMENT_ROWS, -(-passages // 16))
 
 
 def updatable(old: Index, with_sentences: bool, spec, *, dropping: bool) -> bool:
@@ -46,7 +38,18 @@ def updatable(old: Index, with_sentences: bool, spec, *, dropping: bool) -> bool
 
 
 def update(
-    old: Index, drop: np.ndarray, fresh, skipped, state, encoder: Encoder, spec, *, work: Path, progress, started
+    old: Index,
+    drop: np.ndarray,
+    fresh,
+    skipped,
+    state,
+    encoder: Encoder,
+    spec,
+    *,
+    settings: IndexSettings,
+    work: Path,
+    progress,
+    started,
 ) -> Index:
     """``old`` without its ``drop`` rows (deleted and changed files), with the passages of ``fresh`` (new
     and changed files) after its own: segments that lose no passage are shared with the new version
@@ -60,7 +63,11 @@ def update(
     spans = {s: [sentence_spans(p) if with_sentences else [] for p in ps] for s, ps in fresh.items()}
     total = len(old.passages) - int(drop.sum()) + len(new_passages)
     parts = plan_segments(
-        old.segments, drop, len(new_passages), segment_rows=segment_rows(total), max_small=MAX_SEGMENTS
+        old.segments,
+        drop,
+        len(new_passages),
+        segment_rows=settings.rows_per_segment(total),
+        max_small=settings.max_segments,
     )
     with ThreadPoolExecutor(1, thread_name_prefix="keyword") as pool:  # as in _build
         keyword_job = pool.submit(_updated_keyword, old.keyword, parts, new_passages)
