@@ -28,7 +28,7 @@ def _become(user: str) -> None:
     import assistant.api  # noqa: F401  (every module a command may import: that user cannot read them later)
     import assistant.search  # noqa: F401
     from assistant.encoders.blas import blas_libraries
-    from assistant.storage.build import KeywordIndex
+    from assistant.keyword import KeywordIndex
 
     KeywordIndex.build(["预热 warm up"])  # loads jieba-rs's dictionary, the OpenCC tables and CC-CEDICT
     blas_libraries()  # threadpoolctl and the BLAS it finds
