@@ -1,4 +1,4 @@
-"""Stage 3: turn texts into normalised vectors, always through ``sentence_transformers.SentenceTransformer``."""
+"""Turn texts into normalised vectors, always through ``sentence_transformers.SentenceTransformer``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 4b: the keyword index, BM25 over Chinese-aware tokens, in append-only segments of sparse term counts.
+"""The keyword index, BM25 over Chinese-aware tokens, in append-only segments of sparse term counts.
 
 Each segment keeps its passages' term counts by word (a CSC matrix) and their lengths; BM25's statistics
 (document frequencies, average length) are kept for the whole index and applied at query time, as Lucene

@@ -1,4 +1,4 @@
-"""Stage 4b (storage): passages' keyword term counts in append-only segments, and how an update re-plans them.
+"""Passages' keyword term counts in append-only segments, and how an update re-plans them.
 
 A segment holds its passages' term counts by word (CSC arrays) and their lengths; its files never change
 once written, so a new version of an index shares the segments it keeps (``versions._save``).

@@ -1,4 +1,4 @@
-"""Stage 7: from hits to an answer: the best sentence of each passage, citations, safe Markdown."""
+"""From hits to an answer: the best sentence of each passage, citations, safe Markdown."""
 
 from __future__ import annotations
 

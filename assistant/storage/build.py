@@ -1,4 +1,4 @@
-"""Stage 5: build, save and load the index of a corpus (passages, vectors, FAISS, BM25) atomically."""
+"""Build, save and load the index of a corpus (passages, vectors, FAISS, BM25) atomically."""
 
 from __future__ import annotations
 

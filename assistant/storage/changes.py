@@ -1,4 +1,4 @@
-"""Stage 5a: which files of a corpus are new, changed, unchanged or unreadable (size, mtime and content hashes)."""
+"""Which files of a corpus are new, changed, unchanged or unreadable (size, mtime and content hashes)."""
 
 from __future__ import annotations
 

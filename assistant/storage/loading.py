@@ -1,4 +1,4 @@
-"""Stage 5c: read a saved version of an index back, checked against its manifest (checksums, shapes).
+"""Read a saved version of an index back, checked against its manifest (checksums, shapes).
 
 Readers never wait for a writer: a version is read through the ``CURRENT`` pointer, and a read that a
 concurrent writer's switch made fail is retried on the new version (see ``versions`` for the writing side).

@@ -1,4 +1,4 @@
-"""Stage 5b: update a saved index segment by segment: keep the segments that lose no passage, rewrite those
+"""Update a saved index segment by segment: keep the segments that lose no passage, rewrite those
 that lose some, put new and changed files' passages in a new one."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stage 1: find files in a corpus folder, decode them, and split them into paragraphs."""
+"""Find files in a corpus folder, decode them, and split them into paragraphs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 2: turn a document's paragraphs into passages: short lines attached, long ones windowed."""
+"""Turn a document's paragraphs into passages: short lines attached, long ones windowed."""
 
 from __future__ import annotations
 

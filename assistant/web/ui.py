@@ -1,4 +1,4 @@
-"""Stage 8: the Gradio web chat over the Python API (page words and styles are in webpage.py)."""
+"""The Gradio web chat over the Python API (page words and styles are in webpage.py)."""
 
 # No postponed annotations: Gradio reads the handlers' type hints (gr.SelectData) at run time.
 
