@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.encoders.encoder import Encoder
+from assistant.encoders import spans_as_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests never write to the repo or the home folder: the keyword side's dictionary cache (and anything else
@@ -51,22 +51,22 @@ def _index_in_tmp(tmp_path):
         yield
 
 
-class FakeEncoder(Encoder):
-    """Hashes character bigrams and words into 1024 dimensions: similar strings get similar vectors."""
+class FakeEncoder:
+    """Hashes character bigrams and words into 1024 dimensions: similar strings get similar vectors.
 
-    pools_spans = True  # stands in for the bundled USE: sentence vectors by default, as it gets them
+    A ``TextEncoder`` of its own (no model, no subclassing of the real one): it stands in for the bundled USE,
+    whose sentence vectors come with the passages' (``pools_spans``), by encoding each span as a text.
+    """
+
+    pools_spans = True
+    dimension = 1024
 
     def __init__(self, name: str = "fake-bigrams"):
-        super().__init__("use-multilingual-v3")
         self.name = name
         self.calls: list[int] = []
 
-    @property
-    def dimension(self) -> int:
-        return 1024
-
-    def _span_pooler(self):
-        return None  # spans are encoded as texts of their own, through encode
+    def encode_spans(self, texts, spans):
+        return spans_as_texts(self, texts, spans)
 
     def encode(self, texts, *, progress=False):
         self.calls.append(len(texts))

@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -29,6 +29,28 @@ _MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-mini
 _USE_MODULES = ("assistant.usem3_module.USEMultilingual", "assistant.encoders.usem3_module.USEMultilingual")
 
 
+class TextEncoder(Protocol):
+    """What the stages need of an encoder: ``Encoder`` is the real one; tests plug in a fake (``set_encoder_factory``)."""
+
+    name: str  # recorded in the index's manifest: an index is only used with the model that built it
+    pools_spans: bool  # whether encode_spans gets sentence vectors from the passages' own pass (cheaply)
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]: ...
+
+
+def spans_as_texts(encoder: TextEncoder, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:
+    """``encode_spans`` for an encoder that cannot pool spans: each span encoded as a text of its own."""
+    flat = [t for text, ss in zip(texts, spans, strict=True) for t in [text, *(text[a:b] for a, b in ss)]]
+    vectors = encoder.encode(flat)
+    bounds = np.cumsum([0] + [1 + len(ss) for ss in spans])
+    return [vectors[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+
+
 _factory = None  # set by ``set_encoder_factory``: builds every encoder the API makes
 
 
@@ -39,7 +61,7 @@ def set_encoder_factory(factory) -> None:
     _factory = factory
 
 
-def make_encoder(model: str | None = None) -> Encoder:
+def make_encoder(model: str | None = None) -> TextEncoder:
     """The encoder for ``model`` (an alias or a local folder; default ``$ASSISTANT_MODEL`` or the bundled USE)."""
     return _factory(model) if _factory is not None else Encoder(model)
 
@@ -144,10 +166,7 @@ class Encoder:
         spans = [list(s) for s in spans]
         pooled = self._span_pooler()
         if pooled is None:
-            flat = [t for text, ss in zip(texts, spans, strict=True) for t in [text, *(text[a:b] for a, b in ss)]]
-            vectors = self.encode(flat)
-            bounds = np.cumsum([0] + [1 + len(ss) for ss in spans])
-            return [vectors[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+            return spans_as_texts(self, texts, spans)
         out: list[np.ndarray] = [np.zeros((0, 0), np.float32)] * len(texts)
         for rows in self._batches(texts):
             with self._lock:
