@@ -229,6 +229,17 @@ def test_upload_refused_is_400(server, name, data, words):
     assert words in error_of(response, 400) and response.json()["added"] == []
 
 
+def test_upload_over_the_file_limit_is_400(server):
+    big = b"# Big\n\n" + b"word " * (21 << 18)  # 21 MB: over the JSON bound too, which uploads are not held to
+    response = server.post("/kbs/default/documents", files=[("files", ("big.md", big))])
+    assert "the limit is 20 MB" in error_of(response, 400)
+
+
+def test_upload_of_too_many_files_is_400(server):
+    files = [("files", (f"n{n}.md", b"# N\n\nText.")) for n in range(21)]
+    assert "upload at most 20 at a time" in error_of(server.post("/kbs/default/documents", files=files), 400)
+
+
 def test_upload_without_files_is_422(server):
     assert (
         error_of(server.post("/kbs/default/documents", data={"x": "1"}), 422)

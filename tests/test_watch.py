@@ -1,7 +1,10 @@
 """Folders that index themselves: the real watcher (watchfiles) over a real folder, polled with a deadline."""
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,7 +14,7 @@ import pytest
 from assistant.api import Assistant, Watcher, WatchSettings
 from assistant.web.ui import serve
 
-from .conftest import FakeEncoder, write
+from .conftest import ROOT, FakeEncoder, write
 
 pytestmark = pytest.mark.slow
 DEADLINE = 20.0  # seconds: each change is expected in the answers within a few; this only bounds a failure
@@ -171,3 +174,29 @@ def test_stop_ends_the_thread(tmp_path):
     assert watcher.running and any(t.name == "folder-watch" for t in threading.enumerate())
     watcher.stop()
     assert not watcher.running and not any(t.name == "folder-watch" for t in threading.enumerate())
+
+
+def test_index_watch_command(tmp_path):
+    """``index --watch`` (the real CLI with the fake encoder, in its own process): one line per update, Ctrl-C
+    stops it."""
+    folder = tmp_path / "docs"
+    write(folder, "a.md", "# A\n\nSome text about apples.\n")
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(tmp_path / "emb"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_cli", "index", str(folder), "--watch", "--uploads", str(tmp_path / "up")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    try:
+        eventually(lambda: any(line.startswith("Watching") for line in lines), "the watcher starting", 60)
+        write(folder, "b.md", "# B\n\nText about bananas.\n")
+        eventually(lambda: any("Re-indexed 1 changed file (b.md)" in line for line in lines), "the update's line")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+    assert not [line for line in lines if "Traceback" in line]
