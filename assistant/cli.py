@@ -118,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-uploads", action="store_true", help="do not let the page add or remove documents")
     p.add_argument("--watch", action="store_true", help="re-index the corpus folder's files as they are saved")
+    p.add_argument(
+        "--kb",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="another knowledge base for the REST API, named after its folder (repeatable; the page shows --corpus)",
+    )
     p = sub.add_parser(
         "eval",
         help="measure retrieval quality on a question set",
@@ -185,12 +193,15 @@ def _printable(text: str) -> str:
     return _UNPRINTABLE.sub("\ufffd", text)
 
 
-def _assistant(args, corpus: Path | None, **kwargs):
+def _assistant(args, corpus: Path | None, *, own_uploads: bool = False, **kwargs):
+    """The assistant the command's flags describe, for ``corpus``; with ``own_uploads`` its uploads go to the
+    corpus's default folder whatever ``--uploads`` says (another knowledge base of ``serve --kb``)."""
     from .api import Assistant, default_corpus, default_uploads
 
     uploads = None
     if not getattr(args, "no_uploads", False):
-        uploads = args.uploads or default_uploads(corpus or default_corpus(), args.index_dir)
+        given = None if own_uploads else args.uploads
+        uploads = given or default_uploads(corpus or default_corpus(), args.index_dir)
     return Assistant(
         corpus,
         model=args.model,
@@ -287,6 +298,7 @@ def cmd_serve(args) -> int:
             "The chat is reachable from other machines without a login; add --auth USER (password in $%s).",
             PASSWORD_ENV,
         )
+    more = [_assistant(args, folder, progress=True, own_uploads=True) for folder in args.kb]
     serve(
         _assistant(args, args.corpus, progress=True),
         host=args.host,
@@ -295,6 +307,7 @@ def cmd_serve(args) -> int:
         auth=auth,
         api_token=os.environ.get(TOKEN_ENV) or None,
         watch=args.watch,
+        more_kbs=more,
     )
     return 0
 

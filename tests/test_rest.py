@@ -359,6 +359,35 @@ def test_readme_bearer_command_works_with_a_login(locked, tmp_path):
     assert "error" in run_readme(bearer, str(locked.base_url).rstrip("/"), tmp_path, token="wrong")[0]
 
 
+def test_several_knowledge_bases(corpus, tmp_path):
+    other = write(tmp_path / "recipes", "bread.md", "# Bread\n\nThe rye loaf is baked on Fridays.\n").parent
+    same_name = write(tmp_path / "again" / "seeds", "x.md", "# X\n\nThe lighthouse keeper rings at dawn.\n").parent
+    more = [
+        Assistant(folder, index_root=tmp_path / "emb", uploads=tmp_path / f"up-{n}", encoder=FakeEncoder())
+        for n, folder in enumerate((other, same_name))
+    ]
+    app, url = start(corpus, tmp_path / "main", more_kbs=more)
+    try:
+        with httpx.Client(base_url=url + "/api/v1", timeout=60) as api:
+            assert [kb["name"] for kb in api.get("/kbs").json()] == ["seeds", "recipes", "seeds-2"]
+            found = api.post("/search", json={"question": "when is the rye loaf baked", "kb": "recipes"}).json()
+            assert found["passages"][0]["id"] == "bread.md#2.0"
+            default = api.post("/search", json={"question": "when is the rye loaf baked", "kb": "default"}).json()
+            assert "bread.md" not in {p["source"] for p in default["passages"]}
+            assert (
+                api.get("/passages/bread.md%232.0/context", params={"kb": "recipes"}).json()["passage"]["paragraph"]
+                == 2
+            )
+            assert "No passage bread.md" in error_of(api.get("/passages/bread.md%232.0/context"), 404)
+            assert "knowledge base 'nope'" in error_of(api.get("/passages/bread.md%232.0/context?kb=nope"), 404)
+            note = [("files", ("rolls.md", b"# Rolls\n\nThe rolls rise for an hour."))]
+            assert api.post("/kbs/recipes/documents", files=note).json()["added"][0]["source"] == "uploads/rolls.md"
+            assert (tmp_path / "up-0" / "rolls.md").exists() and not (tmp_path / "main" / "uploads").exists()
+            assert api.delete("/kbs/recipes/documents/uploads/rolls.md").status_code == 200
+    finally:
+        app.close()
+
+
 def test_real_model_through_the_api(tmp_path):
     """The default model (bundled USE): an English question finds the Chinese paragraph."""
     folder = tmp_path / "seeds"

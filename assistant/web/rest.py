@@ -11,6 +11,7 @@ import logging
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
@@ -41,8 +42,8 @@ DESCRIPTION = f"""Search the knowledge base and manage its documents.
 paragraph number, and the part of a long paragraph (0 when it is whole), e.g. `uploads/notes.md#3.0`. In a URL it
 is percent-encoded: `/api/v1/passages/uploads%2Fnotes.md%233.0/context`. Search results carry each passage's `id`.
 
-**Knowledge bases.** The server answers from one corpus folder: its knowledge base is named after the folder,
-and `{DEFAULT_KB}` names it too.
+**Knowledge bases.** Each is a corpus folder, named after it (`GET /kbs` lists them); `{DEFAULT_KB}` names the
+first, the one the chat page shows. A passage id is looked up in the knowledge base given as `kb`.
 
 **Login.** When the page asks for a login, so does the API: send the page's login cookie, or
 `Authorization: Bearer <token>` with the token the server was given in `${TOKEN_ENV}`.
@@ -189,9 +190,9 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     return refuse(request, exc.status_code, sentences.get(exc.status_code, detail or UNEXPECTED))
 
 
-def build_rest(assistant: Assistant) -> FastAPI:
-    """The REST app over ``assistant``; serve it with :func:`mounted` (the login and body bound come from the
-    server it is mounted on)."""
+def build_rest(kbs: Mapping[str, Assistant]) -> FastAPI:
+    """The REST app over the knowledge bases ``kbs`` (name → assistant; the first is ``default``); serve it with
+    :func:`mounted` (the login and body bound come from the server it is mounted on)."""
     app = FastAPI(
         title="Document assistant API",
         version="1",
@@ -202,29 +203,23 @@ def build_rest(assistant: Assistant) -> FastAPI:
         exception_handlers={RequestValidationError: invalid_fields, HTTPException: http_error},
     )
     app.router.route_class = GuardedRoute
-    names = {DEFAULT_KB, kb_name(assistant)}
+    kbs = dict(kbs)
+    first = next(iter(kbs.values()))
 
-    def known_kb(name: str) -> None:
-        if name not in names:
+    def known_kb(name: str) -> Assistant:
+        if name == DEFAULT_KB and DEFAULT_KB not in kbs:
+            return first
+        if name not in kbs:
             raise NotFound(f"There is no knowledge base {name[:80]!r}; GET /api/v1/kbs lists them.")
+        return kbs[name]
 
     @app.get("/kbs", summary="The knowledge bases with their documents")
-    def kbs() -> list[dict]:
-        index, docs = assistant.index, assistant.documents()
-        return [
-            {
-                "name": kb_name(assistant),
-                "documents": [asdict(d) for d in docs],
-                "passages": sum(d.passages for d in docs),
-                "model": index.manifest.get("model", assistant.encoder.name),
-                "updated": index.manifest.get("built_at"),
-                "uploads": assistant.uploads is not None,
-            }
-        ]
+    def list_kbs() -> list[dict]:
+        return [summary(name, assistant) for name, assistant in kbs.items()]
 
     @app.post("/search", summary="Answer a question: the same JSON as `ask --json`, each passage with its id")
     def search(request: SearchRequest) -> dict:
-        known_kb(request.kb)
+        assistant = known_kb(request.kb)
         wanted = request.filters is not None and (request.filters.source or request.filters.type)
         answer = assistant.ask(request.question, request.history, top_k=MAX_TOP_K if wanted else request.top_k)
         answer = filtered(answer, request.filters, request.top_k, assistant.threshold)
@@ -234,7 +229,8 @@ def build_rest(assistant: Assistant) -> FastAPI:
         return out
 
     @app.get("/passages/{passage_id:path}/context", summary="A passage with the paragraphs around it")
-    def context(passage_id: str, before: int = 1, after: int = 1) -> dict:
+    def context(passage_id: str, kb: str = DEFAULT_KB, before: int = 1, after: int = 1) -> dict:
+        assistant = known_kb(kb)
         pid = PassageId.parse(passage_id)
         try:
             passage = assistant.passage(pid.source, pid.paragraph, pid.part)
@@ -248,7 +244,7 @@ def build_rest(assistant: Assistant) -> FastAPI:
 
     @app.post("/kbs/{name}/documents", summary="Upload .txt/.md/.html documents (multipart, field `files`)")
     def upload(name: str, files: Annotated[list[UploadFile], File(description="the documents")]) -> JSONResponse:
-        known_kb(name)
+        assistant = known_kb(name)
         if len(files) > MAX_FILES_PER_UPLOAD:
             raise QuestionError(f"{len(files)} files at once; upload at most {MAX_FILES_PER_UPLOAD} at a time.")
         with tempfile.TemporaryDirectory(prefix="assistant-upload-") as folder:
@@ -267,7 +263,7 @@ def build_rest(assistant: Assistant) -> FastAPI:
 
     @app.delete("/kbs/{name}/documents/{source:path}", summary="Remove an uploaded document, e.g. uploads/notes.md")
     def remove(name: str, source: str) -> dict:
-        known_kb(name)
+        assistant = known_kb(name)
         if source not in {d.source for d in assistant.documents()}:
             raise NotFound(f"{source[:200]} is not in the knowledge base; GET /api/v1/kbs lists its documents.")
         assistant.remove_document(source)
@@ -276,9 +272,30 @@ def build_rest(assistant: Assistant) -> FastAPI:
     return app
 
 
-def kb_name(assistant: Assistant) -> str:
-    """The knowledge base's name: its corpus folder's."""
-    return assistant.corpus.resolve().name or DEFAULT_KB
+def summary(name: str, assistant: Assistant) -> dict:
+    """One knowledge base as ``GET /kbs`` lists it."""
+    index, docs = assistant.index, assistant.documents()
+    return {
+        "name": name,
+        "documents": [asdict(d) for d in docs],
+        "passages": sum(d.passages for d in docs),
+        "model": index.manifest.get("model", assistant.encoder.name),
+        "updated": index.manifest.get("built_at"),
+        "uploads": assistant.uploads is not None,
+    }
+
+
+def kb_names(assistants: Sequence[Assistant]) -> dict[str, Assistant]:
+    """The knowledge bases by name: each corpus folder's name, made unique with ``-2``, ``-3`` … in order."""
+    out: dict[str, Assistant] = {}
+    for assistant in assistants:
+        base = assistant.corpus.resolve().name or DEFAULT_KB
+        name, n = base, 1
+        while name in out:
+            n += 1
+            name = f"{base}-{n}"
+        out[name] = assistant
+    return out
 
 
 class Login:
@@ -317,6 +334,7 @@ class Login:
         )
 
 
-def mounted(assistant: Assistant, *, token: str | None = None) -> Mount:
-    """The REST app at ``/api/v1`` behind :class:`Login`, for ``launch``'s ``app_kwargs={"routes": [...]}``."""
-    return Mount(PREFIX, app=Login(build_rest(assistant), token))
+def mounted(assistants: Sequence[Assistant], *, token: str | None = None) -> Mount:
+    """The REST app over ``assistants`` (the first is ``default``) at ``/api/v1`` behind :class:`Login`, for
+    ``launch``'s ``app_kwargs={"routes": [...]}``."""
+    return Mount(PREFIX, app=Login(build_rest(kb_names(assistants)), token))
