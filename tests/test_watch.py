@@ -1,6 +1,7 @@
 """Folders that index themselves: the real watcher (watchfiles) over a real folder, polled with a deadline."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -200,3 +201,30 @@ def test_index_watch_command(tmp_path):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 130
     assert not [line for line in lines if "Traceback" in line]
+
+
+@pytest.mark.parametrize(
+    "settings", [{"step_ms": 0}, {"step_ms": 5000, "debounce_ms": 1000}, {"settle_s": -1}, {"max_settle_s": 0.1}]
+)
+def test_bad_watch_settings_say_what_they_must_be(settings):
+    from assistant.errors import AssistantError
+
+    with pytest.raises(AssistantError, match="Watch settings must be positive"):
+        WatchSettings(**settings)
+
+
+def test_folder_that_goes_away_stops_with_one_line(tmp_path, caplog):
+    folder = tmp_path / "docs"
+    write(folder, "a.md", "# A\n\nSome text about apples.\n")
+    bot = Assistant(folder, index_root=tmp_path / "emb", encoder=FakeEncoder())
+    bot.refresh()
+    watcher = Watcher(bot).start()
+    shutil.rmtree(folder)
+
+    def said():
+        return [r.getMessage() for r in caplog.records if r.name == "assistant.api.watch" and r.levelname != "INFO"]
+
+    (line,) = eventually(said, "a line on the folder going away")
+    assert line.startswith(("Could not index the changes", "Stopped watching")) and watcher.updates == 0
+    watcher.stop()
+    assert not watcher.running and not [r for r in caplog.records if r.exc_info]

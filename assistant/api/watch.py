@@ -34,6 +34,13 @@ class WatchSettings:
     settle_s: float = 0.3
     max_settle_s: float = 30.0
 
+    def __post_init__(self):
+        if not 0 < self.step_ms <= self.debounce_ms or not 0 < self.settle_s <= self.max_settle_s:
+            raise AssistantError(
+                "Watch settings must be positive, with step_ms <= debounce_ms and settle_s <= max_settle_s; "
+                f"got {self}."
+            )
+
 
 def _wanted(path: str) -> bool:
     """A change worth an update: not a hidden file (``.upload-*``, ``.swp``, ``.git``), nor an editor's backup."""
@@ -84,6 +91,15 @@ class Watcher:
 
     def run(self) -> None:
         """Watch until :meth:`stop` (blocks; :meth:`start` runs it in a thread)."""
+        try:
+            self._watch()
+        except Exception as exc:  # the folder went away, the notifier failed: say so once, stop watching
+            logger.error("Stopped watching %s: %s: %s", self.assistant.corpus, type(exc).__name__, exc)
+            logger.debug("Details", exc_info=True)
+        finally:
+            self._ready.set()
+
+    def _watch(self) -> None:
         from watchfiles import watch
 
         s = self.settings

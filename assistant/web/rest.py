@@ -112,8 +112,14 @@ class PassageId:
 
 
 def passage_fields(passage: Passage) -> dict:
-    return {"id": str(PassageId.of(passage)), "source": passage.source, "paragraph": passage.paragraph,
-            "part": passage.part, "citation": passage.citation, "text": passage.text}  # fmt: skip
+    return {
+        "id": str(PassageId.of(passage)),
+        "source": passage.source,
+        "paragraph": passage.paragraph,
+        "part": passage.part,
+        "citation": passage.citation,
+        "text": passage.text,
+    }
 
 
 def filtered(answer: Answer, filters: Filters | None, top_k: int, threshold: float) -> Answer:
