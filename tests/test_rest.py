@@ -7,6 +7,8 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -416,3 +418,37 @@ def test_real_model_through_the_api(tmp_path):
 )
 def test_passage_ids_round_trip(text, parsed):
     assert PassageId.parse(text) == parsed and PassageId.parse(str(parsed)) == parsed
+
+
+def test_serve_command_takes_the_token_from_the_environment(corpus, tmp_path):
+    """``serve --auth USER`` (the real CLI with the fake encoder): $ASSISTANT_API_TOKEN is the bearer token."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(tmp_path / "emb"),
+        "ASSISTANT_PASSWORD": "s3cret-pass",
+        "ASSISTANT_API_TOKEN": TOKEN,
+    }
+    argv = ["serve", "--corpus", str(corpus), "--port", str(port), "--auth", "ann", "--uploads", str(tmp_path / "up")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_cli", *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/v1/kbs"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                response = httpx.get(url, timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        assert "Log in first" in error_of(response, 401)
+        assert httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).json()[0]["name"] == "seeds"
+    finally:
+        proc.terminate()
+        proc.wait(30)
