@@ -7,10 +7,17 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Paragraph:
-    """One paragraph of a source file as a reader counts it (``number`` starts at 1)."""
+    """One paragraph of a source file as a reader counts it (``number`` starts at 1), and where it is:
+    its PDF ``page``, PPTX ``slide``, ``sheet`` and ``row`` of a spreadsheet, heading path ``section``
+    (headings joined with `` › ``); 0 or "" where the file type has no such place."""
 
     number: int
     text: str
+    page: int = 0
+    slide: int = 0
+    section: str = ""
+    sheet: str = ""
+    row: int = 0
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,9 @@ class Passage:
 
     ``paragraph`` is the cited ¶ number (the main paragraph); ``first_paragraph`` and
     ``last_paragraph`` span the short lines (bylines, labels) attached to it; ``part`` is 1.. for
-    windows of a long paragraph, 0 otherwise.
+    windows of a long paragraph, 0 otherwise. ``page``, ``slide``, ``section``, ``sheet`` and ``row`` are
+    its main paragraph's place (see ``Paragraph``); ``local_paragraph`` is that paragraph counted from the
+    start of its page or section (0: not counted there).
     """
 
     doc_id: str
@@ -41,16 +50,42 @@ class Passage:
     part: int = 0
     first_paragraph: int = 0
     last_paragraph: int = 0
+    page: int = 0
+    slide: int = 0
+    section: str = ""
+    sheet: str = ""
+    row: int = 0
+    local_paragraph: int = 0
 
     @property
     def citation(self) -> str:
-        """Human-readable location, e.g. ``¶21, part 2`` or ``¶29–31`` (short lines attached)."""
+        """Human-readable location, e.g. ``¶21, part 2`` or ``¶29–31`` (short lines attached) in a text file;
+        ``p. 12 · ¶3``, ``slide 4``, ``Sheet1 · row 37`` or ``3 休假 › 3.2 年假 · ¶2`` where the file has places."""
+        if self.place:
+            return f"{self.place}, part {self.part}" if self.part else self.place
         first = self.first_paragraph or self.paragraph
         last = self.last_paragraph or self.paragraph
         where = f"¶{first}" if first == last else f"¶{first}–{last}"
         if self.part:
             where += f", part {self.part}"
         return where
+
+    @property
+    def place(self) -> str:
+        """Where the passage is in a file that has places (``p. 12 · ¶3``, ``slide 4``, …); "" in a text file."""
+        if not (self.page or self.slide or self.sheet or self.section):
+            return ""
+        if self.sheet:
+            parts = [self.sheet, f"row {self.row}"] if self.row else [self.sheet]
+        elif self.slide:
+            parts = [f"slide {self.slide}"]
+        else:
+            parts = [self.section] if self.section else []
+            if self.page:
+                parts.append(f"p. {self.page}")
+            if self.local_paragraph:
+                parts.append(f"¶{self.local_paragraph}")
+        return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -89,6 +124,11 @@ class Answer:
                     "paragraph": h.passage.paragraph,
                     "part": h.passage.part,
                     "citation": h.passage.citation,
+                    "page": h.passage.page,
+                    "slide": h.passage.slide,
+                    "section": h.passage.section,
+                    "sheet": h.passage.sheet,
+                    "row": h.passage.row,
                     "sentence": h.sentence,
                     "score": round(h.score, 4),
                     "dense_score": round(h.dense_score, 4),

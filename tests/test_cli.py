@@ -86,7 +86,12 @@ def test_index_own_folder_then_ask_it(capsys, tmp_path):
         capsys, "ask", "At what temperature is green tea brewed?", "--json", "--corpus", str(tmp_path / "docs")
     )
     top = json.loads(out)["passages"][0]
-    assert (top["source"], top["paragraph"], top["citation"], top["title"]) == ("notes.md", 2, "¶1–2", "Tea notes")
+    assert (top["source"], top["paragraph"], top["citation"], top["title"]) == (
+        "notes.md",
+        2,
+        "Tea notes · ¶1",
+        "Tea notes",
+    )
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ def open_index(
     files = corpus_files(corpus, extra)
     if not files:
         raise CorpusError(
-            f"No .txt, .md or .html documents in {corpus}; put documents there or pass another folder.",
+            f"No documents in {corpus} (.txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .csv, .epub); put documents there or pass another folder.",
             wrong_folder=True,
         )
     folder = index_folder(corpus, encoder.name, root)

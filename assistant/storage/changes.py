@@ -56,7 +56,7 @@ def file_state(
     """size, mtime and sha256 per source (the hash is reused when size and mtime are unchanged),
     and why each file that cannot be read was skipped."""
     known = (manifest or {}).get("files", {})
-    state, unreadable = {}, {}
+    state, unreadable = {}, other_files(corpus)
     for source, (path, root) in files.items():
         if not _is_utf8(source):  # undecodable bytes in a file name: it could not be cited or saved
             shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -82,6 +82,25 @@ def file_state(
             "root": str(root),
         }
     return state, unreadable
+
+
+def other_files(corpus: Path) -> dict[str, str]:
+    """``source → why it is skipped`` for each file of the corpus that is not a document type (b.doc, c.zip)."""
+    from ..readers import why_not_read
+
+    corpus = Path(corpus)
+    if not corpus.exists():
+        return {}
+    root = corpus if corpus.is_dir() else corpus.parent
+    others: list[Path] = []
+    find_files(corpus, others=others)
+    skipped = {}
+    for path in sorted(others):
+        source = path.relative_to(root).as_posix()
+        if _is_utf8(source):
+            skipped[source] = why_not_read(source)
+            logger.warning("Skipped: %s", skipped[source])
+    return skipped
 
 
 def _is_utf8(text: str) -> bool:

@@ -1,6 +1,15 @@
 """Stage 1: documents read into paragraphs and passages, what each index sees of a passage, upload checks."""
 
-from .documents import SUFFIXES, file_digest, file_digests, find_files, read_document
+from .documents import (
+    SUFFIXES,
+    decode,
+    file_digest,
+    file_digests,
+    find_files,
+    html_to_text,
+    read_document,
+    split_paragraphs,
+)
 from .indexed_text import (
     embed_text,
     encoder_jobs,
@@ -21,17 +30,20 @@ __all__ = [
     "SUFFIXES",
     "UPLOADS",
     "check_size",
+    "decode",
     "embed_text",
     "encoder_jobs",
     "file_digest",
     "file_digests",
     "find_files",
+    "html_to_text",
     "keyword_text",
     "make_passages",
     "passage_sentences",
     "read_document",
     "sentence_spans",
     "sentence_vectors_by_text",
+    "split_paragraphs",
     "split_rows",
     "split_sentences",
     "stack_rows",

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import CorpusError
+from ..readers import SUFFIXES as _READER_SUFFIXES
+from ..readers import read as _read_blocks
 from ..records import Document, Paragraph
 
 logger = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", *_READER_SUFFIXES)
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 _SENTENCE_END = tuple("。！？!?.…”」』\"'）)")
@@ -41,14 +43,18 @@ def _suffix(name: str) -> str:
     return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
 
-def find_files(root: Path) -> list[Path]:
-    """All supported files under ``root`` (or ``root`` itself), sorted, skipping hidden ones and folder loops."""
+def find_files(root: Path, *, others: list[Path] | None = None) -> list[Path]:
+    """All supported files under ``root`` (or ``root`` itself), sorted, skipping hidden ones and folder loops;
+    the files of other types are added to ``others`` when it is given (to be named as skipped)."""
     root = Path(root)
     if not root.exists():
         raise CorpusError(
-            f"Corpus folder {root} does not exist; pass a folder of .txt, .md or .html documents.", wrong_folder=True
+            f"Corpus folder {root} does not exist; pass a folder of documents (.txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .csv, .epub).",
+            wrong_folder=True,
         )
     if root.is_file():
+        if root.suffix.lower() not in SUFFIXES and others is not None:
+            others.append(root)
         return [root] if root.suffix.lower() in SUFFIXES else []
     found: list[Path] = []
     seen: set[tuple[int, int]] = set()
@@ -73,6 +79,8 @@ def find_files(root: Path) -> list[Path]:
                 stack.append(folder / name)
             elif _suffix(name) in SUFFIXES and (_is(entry.is_file) or _is(entry.is_symlink)):
                 found.append(folder / name)  # a broken or looping link is kept so that it is reported as skipped
+            elif others is not None and _is(entry.is_file):
+                others.append(folder / name)
     return sorted(found)
 
 
@@ -279,6 +287,8 @@ def read_document(path: Path, *, root: Path | None = None) -> Document:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise CorpusError(f"{source} is larger than {MAX_FILE_BYTES >> 20} MB; split it into smaller files.")
+        if path.suffix.lower() in _READER_SUFFIXES:
+            return _read_with_reader(path, source)
         data = path.read_bytes()
     except PermissionError as exc:
         raise CorpusError(f"{source} cannot be read (permission denied); fix its permissions or remove it.") from exc
@@ -290,8 +300,37 @@ def read_document(path: Path, *, root: Path | None = None) -> Document:
         text = html_to_text(text)
     texts = split_paragraphs(text, markdown=suffix in (".md", ".markdown"))
     title = guess_title(texts, fallback=path.stem)
-    paragraphs = tuple(Paragraph(number=i, text=t) for i, t in enumerate(texts, start=1))
+    sections = _md_sections(texts) if suffix in (".md", ".markdown") else [""] * len(texts)
+    paragraphs = tuple(
+        Paragraph(number=i, text=t, section=s) for i, (t, s) in enumerate(zip(texts, sections, strict=True), start=1)
+    )
     return Document(doc_id=source, source=source, title=title, encoding=encoding, paragraphs=paragraphs)
+
+
+def _md_sections(texts: list[str]) -> list[str]:
+    """Each Markdown paragraph's heading path (``Setup › Install``; a heading is in its own section)."""
+    headings: list[str] = []
+    out = []
+    for text in texts:
+        match = _MD_HEADING.match(text)
+        if match and match.group(1):
+            level = len(text.lstrip()) - len(text.lstrip().lstrip("#"))
+            headings = headings[: level - 1] + [""] * (level - 1 - len(headings)) + [match.group(1).strip()]
+        out.append(" › ".join(h for h in headings if h))
+    return out
+
+
+def _read_with_reader(path: Path, source: str) -> Document:
+    """A PDF, Word, PowerPoint, spreadsheet or EPUB file through its reader (``assistant.readers``)."""
+    blocks = [b for b in _read_blocks(path, name=source) if _clean(b.text)]
+    texts = [_clean(b.text) for b in blocks]
+    # a spreadsheet's first row is data, not a title
+    title = path.stem if blocks and blocks[0].sheet else guess_title(texts, fallback=path.stem)
+    paragraphs = tuple(
+        Paragraph(number=i, text=t, page=b.page, slide=b.slide, section=b.section, sheet=b.sheet, row=b.row)
+        for i, (t, b) in enumerate(zip(texts, blocks, strict=True), start=1)
+    )
+    return Document(doc_id=source, source=source, title=title, encoding="", paragraphs=paragraphs)
 
 
 def read_corpus(root: Path) -> Iterator[Document]:

@@ -47,15 +47,16 @@ def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 
     groups: list[list[Paragraph]] = []
     pending: list[Paragraph] = []
     for paragraph in document.paragraphs:
+        if pending and (_unit(pending[0]) != _unit(paragraph) or _section_ends(pending[-1], paragraph)):
+            _attach(groups, pending)
+            pending = []
         pending.append(paragraph)
         if weight(paragraph.text) >= min_weight:
             groups.append(pending)
             pending = []
     if pending:
-        if groups:
-            groups[-1].extend(pending)
-        else:
-            groups.append(pending)
+        _attach(groups, pending)
+    local = _local_numbers(document.paragraphs)
     passages: list[Passage] = []
     for group in groups:
         main = max(group, key=lambda p: weight(p.text))
@@ -73,9 +74,58 @@ def make_passages(document: Document, *, min_weight: int = 16, max_chars: int = 
                     last_paragraph=last,
                     part=part,
                     text=window,
+                    page=main.page,
+                    slide=main.slide,
+                    section=main.section,
+                    sheet=main.sheet,
+                    row=main.row,
+                    local_paragraph=local.get(main.number, 0),
                 )
             )
     return passages
+
+
+def _unit(p: Paragraph) -> tuple:
+    """What a passage never spans: a slide, a spreadsheet row (headings and short lines of a page or a
+    section are attached to the paragraph that follows them, as in a text file)."""
+    return (p.slide, p.sheet, p.row)
+
+
+def _is_heading(p: Paragraph) -> bool:
+    """The paragraph is the heading that opens its section (readers give a heading its own section)."""
+    return bool(p.section) and p.text.lstrip("#").strip() == p.section.rsplit(" › ", 1)[-1]  # "# Setup" in Markdown
+
+
+def _section_ends(last: Paragraph, following: Paragraph) -> bool:
+    """Light text at the end of a section stays in it; only headings are carried on to what they head."""
+    return last.section != following.section and not _is_heading(last)
+
+
+def _attach(groups: list[list[Paragraph]], pending: list[Paragraph]) -> None:
+    """Light paragraphs left over: onto the previous group when it is in the same unit and section, else
+    on their own."""
+    before = groups[-1][-1] if groups else None
+    if before is not None and _unit(before) == _unit(pending[0]) and before.section == pending[0].section:
+        groups[-1].extend(pending)
+    else:
+        groups.append(pending)
+
+
+def _local_numbers(paragraphs) -> dict[int, int]:
+    """Each paragraph's number counted from the start of its page (PDF) or section (a heading itself: 0)."""
+    local: dict[int, int] = {}
+    place, count = None, 0
+    for p in paragraphs:
+        if p.slide or p.sheet or not (p.page or p.section):
+            continue
+        here = ("page", p.page) if p.page else ("section", p.section)
+        if here != place:
+            place, count = here, 0
+        if not p.page and _is_heading(p):
+            continue  # the heading that opens the section
+        count += 1
+        local[p.number] = count
+    return local
 
 
 def _windows(text: str, max_chars: int) -> list[str]:

@@ -26,7 +26,9 @@ def safe_name(name: str) -> str:
     trimmed: a client that sends one is not a browser uploading a file.
     """
     if not isinstance(name, str) or not name.strip():
-        raise UploadError("The file has no name; upload a .txt, .md or .html file.")
+        raise UploadError(
+            "The file has no name; upload a document (.txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .csv or .epub)."
+        )
     if "/" in name or "\\" in name or "\x00" in name or name.strip() in (".", ".."):
         raise UploadError(f"{name!r} is a path, not a file name; upload the file itself.")
     clean = unicodedata.normalize("NFC", name).strip()
@@ -34,7 +36,9 @@ def safe_name(name: str) -> str:
     stem, suffix = os.path.splitext(clean)
     if suffix.lower() not in SUFFIXES:
         kinds = ", ".join(SUFFIXES)
-        raise UploadError(f"{name!r} is not a supported document; upload one of: {kinds}.")
+        shown = repr(name)  # the sentence stays short with the longer list: a long or escaped name is cut
+        shown = shown if len(shown) <= 80 else shown[:77] + "…"
+        raise UploadError(f"{shown} is not a supported document; upload one of: {kinds}.")
     stem = stem[: MAX_NAME_CHARS - len(suffix)].strip(" .") or "document"
     return stem + suffix.lower()
 

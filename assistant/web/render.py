@@ -236,6 +236,8 @@ def _same_paragraph(a: Passage, b: Passage) -> bool:
 
 
 def _paragraph_label(p: Passage) -> str:
+    if p.place:  # a page, slide, row or section: labelled as its citation names it
+        return p.place
     first, last = p.first_paragraph or p.paragraph, p.last_paragraph or p.paragraph
     return f"¶{first}" if first == last else f"¶{first}–{last}"
 

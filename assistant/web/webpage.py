@@ -19,7 +19,8 @@ PAGE = {
         "export": "Export chat (Markdown)",
         "kb": "Knowledge base",
         "upload": "Add documents…",
-        "upload_hint": f".txt, .md or .html, up to {_MB} MB each; searchable as soon as they are indexed.",
+        "upload_hint": f"Text, Markdown, HTML, PDF, Word, PowerPoint, Excel/CSV or EPUB, up to {_MB} MB each; "
+        "searchable as soon as they are indexed.",
         "remove_pick": "Uploaded document to remove",
         "remove": "Remove",
         "settings": "Settings",
@@ -43,7 +44,8 @@ PAGE = {
         "export": "导出对话 (Markdown)",
         "kb": "知识库",
         "upload": "添加文档…",
-        "upload_hint": f"支持 .txt、.md、.html，每个不超过 {_MB} MB；索引完成即可检索。",
+        "upload_hint": f"支持文本、Markdown、HTML、PDF、Word、PowerPoint、Excel/CSV 和 EPUB，每个不超过 {_MB} MB；"
+        "索引完成即可检索。",
         "remove_pick": "要删除的上传文档",
         "remove": "删除",
         "settings": "设置",
@@ -97,7 +99,10 @@ _ZH_MESSAGES = [
         "相关度阈值必须是一个有限的数，例如 0.2；收到的是 {0}。",
     ),
     (r"Something went wrong; try again.*", "出了点问题，请重试；如果再次出现，请报告（服务器日志里有详细信息）。"),
-    (r"The file has no name.*", "文件没有名字；请上传 .txt、.md 或 .html 文件。"),
+    (
+        r"The file has no name.*",
+        "文件没有名字；请上传文档（.txt、.md、.html、.pdf、.docx、.pptx、.xlsx、.csv 或 .epub）。",
+    ),
     (r"(.+) is a path, not a file name; upload the file itself\.", "{0} 是路径，不是文件名；请直接上传文件本身。"),
     (r"(.+) is not a supported document; upload one of: (.+)\.", "{0} 不是支持的文档类型；请上传以下类型之一：{1}。"),
     (r"(.+) is empty; nothing to add\.", "{0} 是空文件，没有可添加的内容。"),
@@ -118,6 +123,24 @@ _ZH_MESSAGES = [
     ),
     (r"(.+) cannot be read \((.+?)\)(?:;.*)?\.", "{0} 无法读取（{1}）。"),
     (r"(.+) did not arrive; upload it again\.", "{0} 没有传到；请重新上传。"),
+    (r"(.+) is a password-protected PDF; .*", "{0} 是加密的 PDF；请另存一份不带密码的副本再上传。"),
+    (
+        r"(.+) is a damaged (PDF|Word document|PowerPoint presentation|Excel workbook|EPUB book) .*",
+        "{0} 已损坏；请用原程序重新保存或导出。",
+    ),
+    (
+        r"(.+) has no text layer .*",
+        "{0} 没有文字层（扫描页是图片，暂不支持 OCR）；请先用 OCR 程序（如 ocrmypdf）加上文字。",
+    ),
+    (r"(.+) looks like a zip bomb .*", "{0} 看起来是压缩炸弹（解压后异常巨大），没有打开；请删除它。"),
+    (
+        r"(.+) is not an? (Word document|PowerPoint presentation|Excel workbook|EPUB book) .*",
+        "{0} 的内容与扩展名不符；请用原程序重新保存，或改成正确的扩展名。",
+    ),
+    (
+        r"(.+) is password-protected, or an old-format file .*",
+        "{0} 有密码保护，或是改了扩展名的旧格式文件；请去掉密码并另存为新格式。",
+    ),
     (r"(\d+) files at once; upload at most (\d+) at a time\.", "一次上传了 {0} 个文件；每次最多 {1} 个。"),
     (r"Uploads are off: .*", "上传已关闭：请带上传文件夹启动（serve --uploads DIR）。"),
     (r"Uploads are off, so there is nothing uploaded to remove\.", "上传已关闭，没有可删除的上传文档。"),
@@ -263,7 +286,7 @@ FONTS = (
     '"Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif'
 )
 MONO = '"SFMono-Regular", Consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK SC", "WenQuanYi Micro Hei Mono", monospace'
-UPLOAD_TYPES = ".txt,.md,.markdown,.html,.htm"  # the file picker's filter; the server checks every file anyway
+UPLOAD_TYPES = ".txt,.md,.markdown,.html,.htm,.pdf,.docx,.pptx,.xlsx,.csv,.tsv,.epub"  # the file picker's filter; the server checks every file anyway
 
 # Page-level styles, and the page's script:
 # - clicking a marker scrolls to its card and flashes it (a plain anchor without the script);

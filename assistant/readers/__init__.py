@@ -1,0 +1,39 @@
+"""Readers of document files by type (PDF, Word, PowerPoint, spreadsheets, EPUB): each gives the file's
+paragraphs as ``Block`` records that know where they are (page, slide, sheet and row, section)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from .blocks import Block
+from .kinds import why_not_read
+
+__all__ = ["Block", "SUFFIXES", "read", "why_not_read"]
+
+# suffix → module of this package that reads it (imported when a file of its type is read)
+_READERS = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "sheets",
+    ".csv": "sheets",
+    ".tsv": "sheets",
+    ".epub": "epub",
+}
+SUFFIXES = tuple(_READERS)
+
+
+def read(path: Path, *, name: str | None = None) -> list[Block]:
+    """The paragraphs of one document, in reading order.
+
+    Args:
+        path: a file whose suffix is one of ``SUFFIXES``.
+        name: how messages name the file (its source); the file name by default.
+
+    Raises:
+        CorpusError: the file is damaged, encrypted, not of the type its suffix says, or a zip bomb.
+    """
+    path = Path(path)
+    module = importlib.import_module(f".{_READERS[path.suffix.lower()]}", __name__)
+    return module.read(path, name=name or path.name)
