@@ -209,6 +209,20 @@ def test_upload_then_search_then_remove(server):
     assert "not in the knowledge base" in error_of(server.delete("/kbs/default/documents/uploads/bakery.md"), 404)
 
 
+def test_uploaded_pdf_and_the_type_filter(server):
+    pdf = (ROOT / "tests/data/pdfs/002-trivial-libre-office-writer.pdf").read_bytes()
+    added = server.post("/kbs/default/documents", files=[("files", ("lorem.pdf", pdf))]).json()
+    assert [d["source"] for d in added["added"]] == ["uploads/lorem.pdf"]
+    try:
+        body = {"question": "Lorem ipsum dolor sit amet", "top_k": 3, "filters": {"type": ".PDF"}}
+        passages = server.post("/search", json=body).json()["passages"]
+        assert passages and {p["source"] for p in passages} == {"uploads/lorem.pdf"}
+        body["filters"] = {"type": ".md"}
+        assert "uploads/lorem.pdf" not in {p["source"] for p in server.post("/search", json=body).json()["passages"]}
+    finally:
+        server.delete("/kbs/default/documents/uploads/lorem.pdf")
+
+
 def test_upload_some_refused(server):
     files = [("files", ("good.md", b"# Good\n\nA fine document.")), ("files", ("bad.exe", b"MZ"))]
     body = server.post("/kbs/default/documents", files=files).json()
