@@ -3,7 +3,7 @@ saving a file to its answer with ``serve --watch``.
 
 Usage: python benchmarks/rest.py [--questions 100] [--saves 20] [--json out.json]
 One server (the real bundled model, the seeds copied to a temporary folder) answers both clients, in turns,
-in the same run; each client asks the seed questions (eval/data/seed_dev_questions.jsonl) over and over.
+in the same run (with the same question asked of the Python API in the same process, for the cost of HTTP); each client asks the seed questions (eval/data/seed_dev_questions.jsonl) over and over.
 The watch delay is the time from a file's ``write`` returning to the first search whose answer quotes it.
 """
 
@@ -39,11 +39,11 @@ def percentiles(seconds: list[float]) -> dict:
     }
 
 
-def search_latency(url: str, questions: list[str]) -> dict:
+def search_latency(url: str, questions: list[str], bot) -> dict:
     import httpx
     from gradio_client import Client
 
-    rest, gradio = [], []
+    rest, gradio, direct = [], [], []
     client = Client(url, verbose=False)
     with httpx.Client(base_url=url, timeout=60) as http:
         for q in questions[:5]:  # warm both paths up
@@ -56,7 +56,10 @@ def search_latency(url: str, questions: list[str]) -> dict:
             started = time.perf_counter()
             client.predict(q, [], 5, api_name="/ask")
             gradio.append(time.perf_counter() - started)
-    return {"rest": percentiles(rest), "gradio_client": percentiles(gradio)}
+            started = time.perf_counter()
+            bot.ask(q, top_k=5).to_dict()
+            direct.append(time.perf_counter() - started)
+    return {"rest": percentiles(rest), "gradio_client": percentiles(gradio), "python_api": percentiles(direct)}
 
 
 def watch_delay(url: str, folder: Path, saves: int) -> dict:
@@ -107,7 +110,7 @@ def main() -> None:
         app = serve(bot, port=port, block=False, watch=True)
         url = f"http://127.0.0.1:{port}"
         try:
-            results = {"search": search_latency(url, questions), "watch": watch_delay(url, folder, args.saves)}
+            results = {"search": search_latency(url, questions, bot), "watch": watch_delay(url, folder, args.saves)}
         finally:
             app.watcher.stop()
             app.close()
