@@ -188,9 +188,10 @@ async def invalid_fields(request: Request, exc: RequestValidationError) -> JSONR
 
 
 async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    path = request.url.path[:200]
     sentences = {
-        404: f"There is no {request.url.path}; see /api/v1/docs for the endpoints.",
-        405: f"{request.url.path} does not take {request.method}; see /api/v1/docs.",
+        404: f"There is no {path}; see /api/v1/docs for the endpoints.",
+        405: f"{path} does not take {request.method}; see /api/v1/docs.",
     }
     detail = exc.detail if isinstance(exc.detail, str) else ""
     return refuse(request, exc.status_code, sentences.get(exc.status_code, detail or UNEXPECTED))
@@ -248,7 +249,9 @@ def build_rest(kbs: Mapping[str, Assistant]) -> FastAPI:
             "context": [{**passage_fields(p), "cited": p.paragraph == passage.paragraph} for p in around],
         }
 
-    @app.post("/kbs/{name}/documents", summary="Upload .txt/.md/.html documents (multipart, field `files`)")
+    @app.post(
+        "/kbs/{name}/documents", summary="Upload documents of any type the corpus reads (multipart, field `files`)"
+    )
     def upload(name: str, files: Annotated[list[UploadFile], File(description="the documents")]) -> JSONResponse:
         assistant = known_kb(name)
         if len(files) > MAX_FILES_PER_UPLOAD:
