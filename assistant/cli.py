@@ -15,6 +15,7 @@ from .errors import AssistantError, CorpusError
 
 AUTH_ENV = "ASSISTANT_AUTH"
 PASSWORD_ENV = "ASSISTANT_PASSWORD"
+TOKEN_ENV = "ASSISTANT_API_TOKEN"  # the bearer token programs send to the REST API when --auth is on
 EPILOG = {
     "index": "example: python -m assistant index my_docs/",
     "ask": 'example: python -m assistant ask "世界互联网大会国际组织是什么时候成立的?" --json',
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, corpus_flag=False)
     p.add_argument("--rebuild", action="store_true", help="re-encode everything")
     p.add_argument("--json", action="store_true", help="print the manifest summary as JSON")
+    p.add_argument("--watch", action="store_true", help="then keep re-indexing files as they are saved (Ctrl-C stops)")
 
     p = sub.add_parser(
         "ask",
@@ -114,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"out of the shell history (${AUTH_ENV}=USER:PASSWORD also works)",
     )
     p.add_argument("--no-uploads", action="store_true", help="do not let the page add or remove documents")
+    p.add_argument("--watch", action="store_true", help="re-index the corpus folder's files as they are saved")
+    p.add_argument(
+        "--kb",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="another knowledge base for the REST API, named after its folder (repeatable; the page shows --corpus)",
+    )
     p = sub.add_parser(
         "eval",
         help="measure retrieval quality on a question set",
@@ -180,12 +191,15 @@ def _printable(text: str) -> str:
     return CONTROL.sub("\ufffd", text)
 
 
-def _assistant(args, corpus: Path | None, **kwargs):
+def _assistant(args, corpus: Path | None, *, own_uploads: bool = False, **kwargs):
+    """The assistant the command's flags describe, for ``corpus``; with ``own_uploads`` its uploads go to the
+    corpus's default folder whatever ``--uploads`` says (another knowledge base of ``serve --kb``)."""
     from .api import Assistant, default_corpus, default_uploads
 
     uploads = None
     if not getattr(args, "no_uploads", False):
-        uploads = args.uploads or default_uploads(corpus or default_corpus(), args.index_dir)
+        given = None if own_uploads else args.uploads
+        uploads = given or default_uploads(corpus or default_corpus(), args.index_dir)
     return Assistant(
         corpus,
         model=args.model,
@@ -225,7 +239,23 @@ def cmd_index(args) -> int:
             print(f"  resumed: {summary['resumed_texts']} texts were already encoded by an interrupted build")
         for source, why in summary["skipped"].items():
             print(_printable(f"  skipped {source}: {why}"))
+    if args.watch:
+        _watch(bot)
     return 0
+
+
+def _watch(bot) -> None:
+    """Re-index the folder's changes until Ctrl-C, one line per update."""
+    from .api import Watcher
+
+    bot.progress = False
+    print(f"Watching {bot.corpus} for changes; Ctrl-C stops.", flush=True)
+    watcher = Watcher(bot).start()
+    try:
+        while watcher.running:
+            time.sleep(0.5)
+    finally:
+        watcher.stop()
 
 
 def cmd_ask(args) -> int:
@@ -266,7 +296,17 @@ def cmd_serve(args) -> int:
             "The chat is reachable from other machines without a login; add --auth USER (password in $%s).",
             PASSWORD_ENV,
         )
-    serve(_assistant(args, args.corpus, progress=True), host=args.host, port=args.port, share=args.share, auth=auth)
+    more = [_assistant(args, folder, progress=True, own_uploads=True) for folder in args.kb]
+    serve(
+        _assistant(args, args.corpus, progress=True),
+        host=args.host,
+        port=args.port,
+        share=args.share,
+        auth=auth,
+        api_token=os.environ.get(TOKEN_ENV) or None,
+        watch=args.watch,
+        more_kbs=more,
+    )
     return 0
 
 

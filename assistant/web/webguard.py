@@ -6,8 +6,11 @@ Imported only when the web app is built (it needs gradio).
 import inspect
 import json
 import logging
+import re
 
 import gradio as gr
+
+from ..text import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +18,10 @@ logger = logging.getLogger(__name__)
 # 200 turns with its replies is ~1-2 MB; 4 MB of JSON parses into at most a few hundred MB of Python objects.
 MAX_BODY_BYTES = 4 << 20
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
+# The REST API's uploads are read by Starlette's multipart parser, which spools files to disk: bounded by what one
+# upload may hold (MAX_FILES_PER_UPLOAD files of MAX_UPLOAD_BYTES each, and the form's own bytes), not by the JSON bound.
+REST_UPLOAD = re.compile(r"/api/v1/kbs/[^/]+/documents/?")
+MAX_REST_UPLOAD_BYTES = MAX_FILES_PER_UPLOAD * MAX_UPLOAD_BYTES + (1 << 20)
 # Events waiting for a worker: each holds its parsed request, so the queue is bounded too.
 MAX_QUEUE = 64
 UNEXPECTED = "Something went wrong; try again, and report it if it happens again (the server log has a line on it)."
@@ -23,16 +30,18 @@ UNEXPECTED = "Something went wrong; try again, and report it if it happens again
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes gets HTTP 413 and one sentence, before anything reads it."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, upload_limit: int = MAX_REST_UPLOAD_BYTES):
         self.app = app
         self.limit = limit
+        self.upload_limit = upload_limit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("path", "").endswith(UPLOAD_PATHS):
             return await self.app(scope, receive, send)
+        limit = self.upload_limit if REST_UPLOAD.fullmatch(scope.get("path", "")) else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await self._refuse(send, limit)
         seen = 0
 
         async def bounded_receive():
@@ -40,21 +49,27 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, bounded_receive, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send) -> None:
-        sentence = (
-            f"The request is larger than {self.limit >> 20} MB; send a shorter question or history "
-            "(documents go through the upload endpoint)."
-        )
-        logger.info("Refused a request body over %d bytes", self.limit)
+    async def _refuse(self, send, limit: int) -> None:
+        if limit == self.limit:
+            sentence = (
+                f"The request is larger than {limit >> 20} MB; send a shorter question or history "
+                "(documents go through the upload endpoint)."
+            )
+        else:
+            sentence = (
+                f"The upload is larger than {limit >> 20} MB; send at most {MAX_FILES_PER_UPLOAD} files of "
+                f"{MAX_UPLOAD_BYTES >> 20} MB each at a time."
+            )
+        logger.info("Refused a request body over %d bytes", limit)
         body = json.dumps({"error": sentence}).encode()
         await send(
             {
