@@ -1,4 +1,4 @@
-"""Readers of document files by type (PDF, Word, PowerPoint, spreadsheets, EPUB): each gives the file's
+"""Readers of document files by type (PDF, Word, PowerPoint, spreadsheets, EPUB, images): each gives the file's
 paragraphs as ``Block`` records that know where they are (page, slide, sheet and row, section)."""
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ _READERS = {
     ".csv": "sheets",
     ".tsv": "sheets",
     ".epub": "epub",
+    ".png": "image",  # text by OCR
+    ".jpg": "image",
+    ".jpeg": "image",
 }
 SUFFIXES = tuple(_READERS)
 

@@ -129,9 +129,12 @@ _ZH_MESSAGES = [
         "{0} 已损坏；请用原程序重新保存或导出。",
     ),
     (
-        r"(.+) has no text layer .*",
-        "{0} 没有文字层（扫描页是图片，暂不支持 OCR）；请先用 OCR 程序（如 ocrmypdf）加上文字。",
+        r"(.+) has no text: no page has a text layer and OCR found none.*",
+        "{0} 没有文字：没有一页有文字层，OCR 也没有识别出文字；请确认文件是否正确。",
     ),
+    (r"(.+) is an image in which OCR found no text.*", "{0} 是图片，OCR 没有识别出文字。"),
+    (r"(.+) is not a readable image .*", "{0} 不是可读取的图片；请重新保存。"),
+    (r"(.+) is (\d+)×(\d+) pixels, more than OCR reads.*", "{0} 有 {1}×{2} 像素，超出 OCR 的上限；请缩小后再上传。"),
     (r"(.+) looks like a zip bomb .*", "{0} 看起来是压缩炸弹（解压后异常巨大），没有打开；请删除它。"),
     (
         r"(.+) is not an? (Word document|PowerPoint presentation|Excel workbook|EPUB book) .*",
@@ -286,7 +289,7 @@ FONTS = (
     '"Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif'
 )
 MONO = '"SFMono-Regular", Consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK SC", "WenQuanYi Micro Hei Mono", monospace'
-UPLOAD_TYPES = ".txt,.md,.markdown,.html,.htm,.pdf,.docx,.pptx,.xlsx,.csv,.tsv,.epub"  # the file picker's filter; the server checks every file anyway
+UPLOAD_TYPES = ".txt,.md,.markdown,.html,.htm,.pdf,.docx,.pptx,.xlsx,.csv,.tsv,.epub,.png,.jpg,.jpeg"  # the file picker's filter; the server checks every file anyway
 
 # Page-level styles, and the page's script:
 # - clicking a marker scrolls to its card and flashes it (a plain anchor without the script);

@@ -1,0 +1,163 @@
+"""A PDF page as an image with a cited passage's characters highlighted (the page view of a citation)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .blocks import UnreadableDocument
+from .lines import _HYPHENS
+from .pdf import PDFIUM
+
+logger = logging.getLogger(__name__)
+
+MAX_WIDTH = 1400  # pixels: a page is rendered at most this wide
+MAX_HEIGHT = 2400  # and at most this high (a long strip of a page is scaled down to fit)
+MAX_SCALE = 3.0  # a small page is not blown up past 216 dpi
+CACHE_SIZE = 8  # recent renders kept in memory (a page is a few hundred KB of PNG)
+_EDGE = 2  # pixels around a highlighted line
+_FILL, _LINE = (255, 200, 0, 90), (230, 140, 0, 200)
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom in image pixels (y downwards)
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """One rendered page: PNG bytes, its place in the file, and the highlighted rectangles (image pixels)."""
+
+    png: bytes
+    page: int
+    pages: int
+    width: int
+    height: int
+    boxes: tuple[Box, ...] = ()
+    ocr: bool = False  # the page had no text layer: its characters were found by OCR
+
+
+def kept(ch: str) -> bool:
+    """A character that is matched: not white space, a hyphen (a line-end one is dropped by the reader) or a
+    control/format character."""
+    return not ch.isspace() and ch not in _HYPHENS and unicodedata.category(ch) not in ("Cc", "Cf")
+
+
+def locate(chars: str, text: str, *, probe: int = 12) -> list[int]:
+    """The indexes of ``chars`` (a page's characters, one per box) that spell ``text``, matched on both with
+    white space and hyphens removed; where the whole text is not found, from its first ``probe`` characters
+    to its last ones; [] when neither is on the page."""
+    index = [i for i, ch in enumerate(chars) if kept(ch)]
+    page = "".join(chars[i] for i in index)
+    wanted = "".join(ch for ch in text if kept(ch))
+    if not wanted:
+        return []
+    start = page.find(wanted)
+    if start >= 0:
+        return index[start : start + len(wanted)]
+    head, tail = page.find(wanted[:probe]), page.find(wanted[-probe:])
+    if head < 0 or tail < head:
+        return []
+    return index[head : tail + len(wanted[-probe:])]
+
+
+def line_boxes(boxes: list[Box]) -> list[Box]:
+    """Character boxes in reading order merged into one rectangle per printed line: a character starts a new
+    line when its middle is outside the current line's height or it goes back to the left."""
+    lines: list[list[float]] = []
+    for left, top, right, bottom in boxes:
+        if right <= left or bottom <= top:
+            continue
+        middle = (top + bottom) / 2
+        if lines:
+            line = lines[-1]
+            height = line[3] - line[1]
+            if line[1] <= middle <= line[3] and left >= line[0] - height:
+                line[:] = [min(line[0], left), min(line[1], top), max(line[2], right), max(line[3], bottom)]
+                continue
+        lines.append([left, top, right, bottom])
+    return [(a - _EDGE, b - _EDGE, c + _EDGE, d + _EDGE) for a, b, c, d in lines]
+
+
+def draw(image, boxes: list[Box]):
+    """The image with semi-transparent marks over ``boxes`` (a copy, RGB)."""
+    from PIL import Image, ImageDraw
+
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    pen = ImageDraw.Draw(layer)
+    for box in boxes:
+        pen.rectangle(box, fill=_FILL, outline=_LINE, width=2)
+    return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
+
+
+_CACHE: OrderedDict[tuple, PageImage] = OrderedDict()
+
+
+def page_image(path: Path, page: int, text: str = "", *, name: str = "") -> PageImage:
+    """Page ``page`` (1-based) of the PDF at ``path`` as a PNG at most ``MAX_WIDTH`` pixels wide, with the
+    characters of ``text`` on it highlighted (found by OCR on a page without a text layer).
+
+    Raises:
+        UnreadableDocument: the file is not a readable PDF, or has no such page.
+    """
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, page, text)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    view = _render(path, page, text, name or path.name)
+    _CACHE[key] = view
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return view
+
+
+def _render(path: Path, page: int, text: str, name: str) -> PageImage:
+    import pypdfium2 as pdfium
+
+    with PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise UnreadableDocument(f"{name} cannot be opened as a PDF any more; re-index it.") from exc
+        try:
+            pages = len(pdf)
+            if not 1 <= page <= pages:
+                raise UnreadableDocument(f"{name} has no page {page}; it has {pages} page(s).")
+            sheet = pdf[page - 1]
+            width, height = sheet.get_size()
+            scale = min(MAX_WIDTH / max(width, 1.0), MAX_HEIGHT / max(height, 1.0), MAX_SCALE)
+            image = sheet.render(scale=scale).to_pil()
+            chars, boxes = _text_layer(sheet, scale, height)
+        finally:
+            pdf.close()
+    ocr = not chars.strip()
+    if ocr and text:
+        from .ocr import page_characters
+
+        chars, boxes = page_characters(image)
+    marks = line_boxes([boxes[i] for i in locate(chars, text)]) if text else []
+    if text and not marks:
+        logger.info("%s p. %d: the cited passage was not found on the page; shown without highlights.", name, page)
+    out = io.BytesIO()
+    draw(image, marks).save(out, format="PNG", optimize=False)
+    rounded = tuple(tuple(round(v, 1) for v in box) for box in marks)
+    return PageImage(out.getvalue(), page, pages, image.width, image.height, rounded, ocr)
+
+
+def _text_layer(sheet, scale: float, height: float) -> tuple[str, list[Box]]:
+    """The page's characters (one per PDFium index) and each one's box in image pixels."""
+    import pypdfium2.raw as raw
+
+    textpage = sheet.get_textpage()
+    try:
+        chars, boxes = [], []
+        for i in range(textpage.count_chars()):
+            chars.append(chr(raw.FPDFText_GetUnicode(textpage.raw, i) or 32))
+            left, bottom, right, top = textpage.get_charbox(i)
+            boxes.append((left * scale, (height - top) * scale, right * scale, (height - bottom) * scale))
+        return "".join(chars), boxes
+    finally:
+        textpage.close()
