@@ -128,7 +128,7 @@ def _render(path: Path, page: int, text: str, name: str) -> PageImage:
                 raise UnreadableDocument(f"{name} has no page {page}; it has {pages} page(s).")
             sheet = pdf[page - 1]
             width, height = sheet.get_size()
-            scale = min(MAX_WIDTH / max(width, 1.0), MAX_HEIGHT / max(height, 1.0), MAX_SCALE)
+            scale = min((MAX_WIDTH - 1) / max(width, 1.0), (MAX_HEIGHT - 1) / max(height, 1.0), MAX_SCALE)
             image = sheet.render(scale=scale).to_pil()
             chars, boxes = _text_layer(sheet, scale, height)
         finally:
