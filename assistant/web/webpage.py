@@ -256,7 +256,6 @@ details.kb-context > summary { cursor: pointer; color: var(--color-accent); font
 .kb-para { padding-left: 0.6em; border-left: 3px solid transparent; opacity: 0.7; overflow-wrap: anywhere; }
 .kb-para.kb-cited { border-left-color: var(--color-accent); opacity: 1; }
 a.kb-page { font-size: 0.85em; color: var(--color-accent) !important; text-decoration: none; }
-a.kb-page::before { content: "📄 "; }
 #page-info { font-size: 0.85em; overflow-wrap: anywhere; }
 #page-info p { margin: 0.2em 0; }
 #page-image img { object-fit: contain; }
