@@ -4,9 +4,11 @@ ONNX Runtime. Imported only when a scanned page or an image is read."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
@@ -36,11 +38,23 @@ def _engine():
     return RapidOCR(det_limit_side_len=MAX_SIDE, det_limit_type="max", use_cls=False)
 
 
+_SEEN: OrderedDict[bytes, list[OcrLine]] = OrderedDict()  # an upload is read to check it, then to index it
+_SEEN_SIZE = 64
+
+
 def read_lines(image, *, name: str = "image") -> list[OcrLine]:
-    """The lines of text in a PIL image in reading order (RapidOCR's: top to bottom, left to right)."""
+    """The lines of text in a PIL image in reading order (RapidOCR's: top to bottom, left to right); an image
+    seen lately (the same pixels) is not read again."""
+    image = image.convert("RGB")
+    key = hashlib.sha256(image.tobytes()).digest() + repr(image.size).encode()
+    with _ENGINE:
+        if key in _SEEN:
+            _SEEN.move_to_end(key)
+            logger.info("OCR %s: %d lines (the same image was read lately)", name, len(_SEEN[key]))
+            return list(_SEEN[key])
     started = time.perf_counter()
     with _ENGINE:
-        found, _ = _engine()(image.convert("RGB"))
+        found, _ = _engine()(image)
     lines = []
     for points, text, score in found or []:
         text = " ".join(str(text).split())
@@ -49,7 +63,11 @@ def read_lines(image, *, name: str = "image") -> list[OcrLine]:
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         lines.append(OcrLine(text, min(xs), min(ys), max(xs), max(ys)))
     logger.info("OCR %s: %d lines in %.1f s", name, len(lines), time.perf_counter() - started)
-    return lines
+    with _ENGINE:
+        _SEEN[key] = lines
+        while len(_SEEN) > _SEEN_SIZE:
+            _SEEN.popitem(last=False)
+    return list(lines)
 
 
 def line_characters(lines: list[OcrLine]) -> tuple[str, list[tuple[float, float, float, float]]]:

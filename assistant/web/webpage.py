@@ -74,8 +74,8 @@ PAGE = {
         "next": "下一页 →",
         "download": "下载原文件",
         "page_of": "{source} · 第 {page} 页，共 {pages} 页",
-        "marked": "引用的段落已标出",
-        "not_marked": "引用的段落在第 {page} 页",
+        "marked": "引用的片段已标出",
+        "not_marked": "引用的片段在第 {page} 页",
         "scanned": "（扫描页，文字由 OCR 识别）",
     },
 }
