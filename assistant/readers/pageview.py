@@ -47,19 +47,29 @@ def kept(ch: str) -> bool:
 def locate(chars: str, text: str, *, probe: int = 12) -> list[int]:
     """The indexes of ``chars`` (a page's characters, one per box) that spell ``text``, matched on both with
     white space and hyphens removed; where the whole text is not found, from its first ``probe`` characters
-    to its last ones; [] when neither is on the page."""
+    to its last ones, or else each of its lines on its own (a short line attached to the passage may be on
+    the page before); [] when none is on the page."""
     index = [i for i, ch in enumerate(chars) if kept(ch)]
     page = "".join(chars[i] for i in index)
-    wanted = "".join(ch for ch in text if kept(ch))
-    if not wanted:
+    span = _find(page, "".join(ch for ch in text if kept(ch)), probe)
+    if span:
+        return index[span[0] : span[1]]
+    if "\n" not in text.strip():
         return []
+    found = {i for line in text.split("\n") for i in locate(chars, line, probe=probe)}
+    return sorted(found)
+
+
+def _find(page: str, wanted: str, probe: int) -> tuple[int, int] | None:
+    if not wanted:
+        return None
     start = page.find(wanted)
     if start >= 0:
-        return index[start : start + len(wanted)]
+        return start, start + len(wanted)
     head, tail = page.find(wanted[:probe]), page.find(wanted[-probe:])
     if head < 0 or tail < head:
-        return []
-    return index[head : tail + len(wanted[-probe:])]
+        return None
+    return head, tail + len(wanted[-probe:])
 
 
 def line_boxes(boxes: list[Box]) -> list[Box]:
