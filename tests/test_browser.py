@@ -336,7 +336,8 @@ def test_upload_messages_follow_the_page_language(browser, many, tmp_path):
         page.wait_for_selector("#upload-status .kb-good", timeout=60_000)
         status = page.locator("#upload-status").inner_text()
         assert "已添加 uploads/蓝莓酱.md（1 个片段）。" in status
-        assert "未添加：'a.exe' 不是支持的文档类型；请上传以下类型之一：.txt, .md, .markdown, .html, .htm。" in status
+        kinds = ".txt, .md, .markdown, .html, .htm, .pdf, .docx, .pptx, .xlsx, .csv, .tsv, .epub, .png, .jpg, .jpeg"
+        assert f"未添加：'a.exe' 不是支持的文档类型；请上传以下类型之一：{kinds}。" in status
         assert "未添加：big.txt 超过 20 MB（每个文件的上限）。" in status
         assert "Mb" not in page.locator("body").inner_text()  # Gradio's own size toast ("20.0 Mb") never shows
 

@@ -111,3 +111,11 @@ def test_page_view_marks_the_passage_on_a_scanned_page(bot):
     assert len(view.boxes) == 2  # the Chinese line and the English line
     top, bottom = sorted(view.boxes, key=lambda b: b[1])
     assert top[3] <= bottom[1] + 4 and top[2] - top[0] > 0.3 * view.width  # two lines, one under the other
+
+
+def test_page_view_of_an_image_marks_the_passage_from_the_ocr_it_was_indexed_with(bot, caplog):
+    passage = next(p for p in bot.index.passages if p.source == "card.png" and "停车场" in p.text)
+    with caplog.at_level(logging.INFO, logger="assistant.readers"):
+        view = bot.page("card.png", paragraph=passage.paragraph, part=passage.part)
+    assert (view.page, view.pages, view.ocr) == (1, 1, True) and view.boxes
+    assert "the same image was read lately" in caplog.text  # not read by OCR a second time

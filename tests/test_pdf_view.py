@@ -97,7 +97,7 @@ def browser():
 
 
 def open_page(browser, url, width, height=900):
-    context = browser.new_context(viewport={"width": width, "height": height})
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("#question textarea", timeout=30_000)
@@ -152,6 +152,10 @@ def test_show_page_renders_the_cited_pdf_page_with_the_passage_marked(browser, h
         page.locator("#page-view").scroll_into_view_if_needed()
         page.wait_for_timeout(400)
         page.screenshot(path=str(tmp_path / f"pdf-view-{width}.png"))
+        with page.expect_download() as download:  # the original file, as indexed
+            page.locator("#page-download").click()
+        assert download.value.suggested_filename == "handbook.pdf"
+        assert Path(download.value.path()).read_bytes() == pdf.read_bytes()
         # the pages around it are a click away, unmarked; the cited one marked again
         page.locator("#page-next").click()
         assert shown_page(page, 3)["boxes"] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import QuestionError
-from ..readers import PageImage, page_image
+from ..readers import IMAGES, PageImage, page_image
 from ..storage import Index
 from ..text import UPLOADS, file_digest
 
@@ -42,12 +42,12 @@ def indexed_file(index: Index, corpus: Path, uploads: Path | None, source: str) 
 
 
 def page_view(index: Index, corpus: Path, uploads: Path | None, source: str, page: int, text: str = "") -> PageImage:
-    """Page ``page`` (1-based) of the indexed PDF ``source``, with the characters of ``text`` on it marked.
+    """Page ``page`` (1-based) of the indexed PDF (or image, page 1) ``source``, with the characters of ``text`` on it marked.
 
     Raises:
         QuestionError: the source is not an indexed PDF, or its file is gone or changed.
         CorpusError: the page does not exist, or the file is no longer a readable PDF.
     """
-    if not source.lower().endswith(".pdf"):
+    if not source.lower().endswith((".pdf", *IMAGES)):
         raise QuestionError(f"{source[:200]} has no pages to show; open its passages in context instead.")
     return page_image(indexed_file(index, corpus, uploads, source), page, text, name=source)

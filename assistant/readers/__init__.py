@@ -8,9 +8,9 @@ from pathlib import Path
 
 from .blocks import Block
 from .kinds import why_not_read
-from .pageview import PageImage, page_image
+from .pageview import IMAGES, PageImage, page_image
 
-__all__ = ["Block", "PageImage", "SUFFIXES", "page_image", "read", "why_not_read"]
+__all__ = ["Block", "IMAGES", "PageImage", "SUFFIXES", "page_image", "read", "why_not_read"]
 
 # suffix → module of this package that reads it (imported when a file of its type is read)
 _READERS = {

@@ -16,10 +16,24 @@ def read(path: Path, *, name: str) -> list[Block]:
     Raises:
         UnreadableDocument: the file is not an image of its type, is too large, or has no text OCR can read.
     """
-    from PIL import Image, UnidentifiedImageError
-
     from .ocr import read_lines
     from .pdf import ocr_paragraphs
+
+    picture = load(path, name=name)
+    texts = ocr_paragraphs(read_lines(picture, name=name), picture.height)
+    if not texts:
+        raise UnreadableDocument(f"{name} is an image in which OCR found no text; nothing to include.")
+    return [Block(text, page=1) for text in texts]
+
+
+def load(path: Path, *, name: str):
+    """The image as OCR reads it: RGB, at most ``MAX_SIDE`` pixels on its long side (the page view shows
+    the same pixels, so its OCR is the one the index was built from).
+
+    Raises:
+        UnreadableDocument: the file is not an image of its type, or is too large.
+    """
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
@@ -33,7 +47,4 @@ def read(path: Path, *, name: str) -> list[Block]:
         raise UnreadableDocument(f"{name} is not a readable image ({type(exc).__name__}); re-save it.") from exc
     if max(picture.size) > MAX_SIDE:
         picture.thumbnail((MAX_SIDE, MAX_SIDE))
-    texts = ocr_paragraphs(read_lines(picture, name=name), picture.height)
-    if not texts:
-        raise UnreadableDocument(f"{name} is an image in which OCR found no text; nothing to include.")
-    return [Block(text, page=1) for text in texts]
+    return picture

@@ -1,4 +1,5 @@
-"""A PDF page as an image with a cited passage's characters highlighted (the page view of a citation)."""
+"""A PDF page (or an image file) as an image with a cited passage's characters highlighted: the page view of
+a citation."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ MAX_WIDTH = 1400  # pixels: a page is rendered at most this wide
 MAX_HEIGHT = 2400  # and at most this high (a long strip of a page is scaled down to fit)
 MAX_SCALE = 3.0  # a small page is not blown up past 216 dpi
 CACHE_SIZE = 8  # recent renders kept in memory (a page is a few hundred KB of PNG)
+IMAGES = (".png", ".jpg", ".jpeg")  # shown as their one page (text by OCR)
 _EDGE = 2  # pixels around a highlighted line
 _FILL, _LINE = (255, 200, 0, 90), (230, 140, 0, 200)
 
@@ -117,7 +119,8 @@ def page_image(path: Path, page: int, text: str = "", *, name: str = "") -> Page
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    view = _render(path, page, text, name or path.name)
+    render = _render_image if path.suffix.lower() in IMAGES else _render
+    view = render(path, page, text, name or path.name)
     _CACHE[key] = view
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -155,6 +158,27 @@ def _render(path: Path, page: int, text: str, name: str) -> PageImage:
     draw(image, marks).save(out, format="PNG", optimize=False)
     rounded = tuple(tuple(round(v, 1) for v in box) for box in marks)
     return PageImage(out.getvalue(), page, pages, image.width, image.height, rounded, ocr)
+
+
+def _render_image(path: Path, page: int, text: str, name: str) -> PageImage:
+    """An image file as its one page, scaled to fit, the passage marked where OCR finds it."""
+    from .image import load
+    from .ocr import page_characters
+
+    if page != 1:
+        raise UnreadableDocument(f"{name} is an image: it has page 1 only.")
+    picture = load(path, name=name)
+    marks = []
+    if text:
+        chars, boxes = page_characters(picture)  # the same pixels as when indexed: OCR's cache answers
+        marks = line_boxes([boxes[i] for i in locate(chars, text)])
+    scale = min(1.0, (MAX_WIDTH - 1) / picture.width, (MAX_HEIGHT - 1) / picture.height)
+    shown = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))))
+    marks = [tuple(v * scale for v in box) for box in marks]
+    out = io.BytesIO()
+    draw(shown, marks).save(out, format="PNG")
+    rounded = tuple(tuple(round(v, 1) for v in box) for box in marks)
+    return PageImage(out.getvalue(), 1, 1, shown.width, shown.height, rounded, True)
 
 
 def _text_layer(sheet, scale: float, height: float) -> tuple[str, list[Box]]:

@@ -232,10 +232,10 @@ def render_context(context: Sequence[Passage], cited: Passage, words: dict, term
 
 
 def render_page_link(passage: Passage, words: dict) -> str:
-    """For a passage of a PDF page, a link that opens the page view beside the chat: the page's script reads
+    """For a passage of a PDF page or an image (text by OCR), a link that opens the page view beside the chat: the page's script reads
     the citation from the link (``#show-page/<paragraph>/<part>/<source, URL-quoted>``: the chat's sanitizer
     keeps a link's address, not its data attributes); "" for other types, whose context view stays."""
-    if not passage.page or not passage.source.lower().endswith(".pdf"):
+    if not passage.page or not passage.source.lower().endswith((".pdf", ".png", ".jpg", ".jpeg")):
         return ""
     target = f"#show-page/{passage.paragraph}/{passage.part}/{quote(passage.source, safe='')}"
     return (
