@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ def draw(image, boxes: list[Box]):
 
 
 _CACHE: OrderedDict[tuple, PageImage] = OrderedDict()
+_CACHED = threading.Lock()  # the web chat renders pages in several threads
 
 
 def page_image(path: Path, page: int, text: str = "", *, name: str = "") -> PageImage:
@@ -116,14 +118,16 @@ def page_image(path: Path, page: int, text: str = "", *, name: str = "") -> Page
     path = Path(path)
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns, page, text)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    with _CACHED:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
     render = _render_image if path.suffix.lower() in IMAGES else _render
     view = render(path, page, text, name or path.name)
-    _CACHE[key] = view
-    while len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHED:
+        _CACHE[key] = view
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return view
 
 
