@@ -107,19 +107,19 @@ def test_pdf_with_a_password_or_damaged_is_refused_in_one_sentence(tmp_path):
         read_document(tmp_path / "broken.pdf", root=tmp_path)
 
 
-def test_pdf_page_without_text_layer_is_named(tmp_path, caplog):
+def test_pdf_page_without_text_or_image_is_not_ocred(tmp_path, caplog):
     from reportlab.pdfgen import canvas
 
     pdf = canvas.Canvas(str(tmp_path / "scan.pdf"))
     pdf.drawString(72, 700, "Only the first page has text.")
     pdf.showPage()
-    pdf.rect(72, 72, 300, 300, fill=1)  # a picture, no text
+    pdf.rect(72, 72, 300, 300, fill=1)  # a drawing, no text and no image: nothing for OCR
     pdf.showPage()
     pdf.save()
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         blocks = read(tmp_path / "scan.pdf")
     assert [(b.page, b.text) for b in blocks] == [(1, "Only the first page has text.")]
-    assert "scan.pdf: page(s) 2 have no text layer" in caplog.text
+    assert "OCR" not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -380,13 +380,13 @@ def test_other_file_types_in_a_corpus_are_named_as_skipped(tmp_path):
     (corpus / "a.txt").write_text("员工每年享有十五天带薪年假，需要提前两周向部门经理提交申请。", encoding="utf-8")
     (corpus / "b.doc").write_bytes(b"\xd0\xcf\x11\xe0old word")
     (corpus / "c.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    (corpus / "d.png").write_bytes(b"\x89PNG\r\n")
+    (corpus / "d.gif").write_bytes(b"GIF89a")
     bot = Assistant(corpus, index_root=tmp_path / "index", encoder=FakeEncoder())
     skipped = bot.refresh().manifest["skipped"]
     assert skipped == {
         "b.doc": "b.doc is an old Word document: save it as .docx to include it.",
-        "c.zip": "c.zip is not a document type (not .txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .csv, .tsv or .epub).",
-        "d.png": "d.png is an image; text in images is not read (yet): put the text in a document to include it.",
+        "c.zip": "c.zip is not a document type (not .txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .csv, .tsv, .epub, .png or .jpg).",
+        "d.gif": "d.gif is an image of a type that is not read; save it as .png or .jpg to include its text (OCR).",
     }
     (corpus / "e.key").write_bytes(b"keynote")
     assert "e.key" in bot.refresh().manifest["skipped"]  # a new skipped file is named without other changes
@@ -549,8 +549,7 @@ def test_pdf_without_any_text_layer_is_refused_in_one_sentence(tmp_path):
     with pytest.raises(CorpusError) as raised:
         read_document(tmp_path / "scan.pdf", root=tmp_path)
     assert str(raised.value) == (
-        "scan.pdf has no text layer (scanned pages are images, and OCR is not supported yet); "
-        "add its text with an OCR program (e.g. ocrmypdf) to include it."
+        "scan.pdf has no text: no page has a text layer and OCR found none; check that it is the right file."
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..encoders import Encoder, make_encoder
 from ..errors import AssistantError, UploadError
+from ..readers import PageImage
 from ..records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from ..search import (
     SearchSettings,
@@ -37,6 +38,7 @@ from ..text import (
     upload_path,
 )
 from .library import Library
+from .pages import indexed_file, page_view
 
 logger = logging.getLogger(__name__)
 
@@ -364,6 +366,27 @@ class Assistant:
             QuestionError: no such passage.
         """
         return self._library().passage(source, paragraph, part)
+
+    def page(self, source: str, page: int | None = None, *, paragraph: int = 0, part: int = 0) -> PageImage:
+        """A page of an indexed PDF as a PNG at most 1,400 pixels wide; with ``paragraph`` (and ``part``), that
+        passage's page by default, the passage marked on it.
+
+        Raises:
+            QuestionError: no such passage, the source is not an indexed PDF, or its file is gone or changed.
+            CorpusError: no such page.
+        """
+        passage = self.passage(source, paragraph, part) if paragraph else None
+        page = page or (passage.page if passage else 1)
+        text = passage.text if passage and passage.page == page else ""
+        return page_view(self.index, self.corpus, self.uploads, source, page, text)
+
+    def indexed_file(self, source: str) -> Path:
+        """The file ``source`` was indexed from, as it was indexed (for downloading the original).
+
+        Raises:
+            QuestionError: the source is not indexed, or its file is gone or changed since.
+        """
+        return indexed_file(self.index, self.corpus, self.uploads, source)
 
     def _sentence_vectors(self, index: Index, hits: Sequence[Hit]) -> dict[str, np.ndarray]:
         """The index's vectors of the hits' sentences, by sentence text (for choosing each hit's best

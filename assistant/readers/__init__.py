@@ -1,4 +1,4 @@
-"""Readers of document files by type (PDF, Word, PowerPoint, spreadsheets, EPUB): each gives the file's
+"""Readers of document files by type (PDF, Word, PowerPoint, spreadsheets, EPUB, images): each gives the file's
 paragraphs as ``Block`` records that know where they are (page, slide, sheet and row, section)."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from pathlib import Path
 
 from .blocks import Block
 from .kinds import why_not_read
+from .pageview import IMAGES, PageImage, page_image
 
-__all__ = ["Block", "SUFFIXES", "read", "why_not_read"]
+__all__ = ["Block", "IMAGES", "PageImage", "SUFFIXES", "page_image", "read", "why_not_read"]
 
 # suffix → module of this package that reads it (imported when a file of its type is read)
 _READERS = {
@@ -20,6 +21,9 @@ _READERS = {
     ".csv": "sheets",
     ".tsv": "sheets",
     ".epub": "epub",
+    ".png": "image",  # text by OCR
+    ".jpg": "image",
+    ".jpeg": "image",
 }
 SUFFIXES = tuple(_READERS)
 

@@ -20,7 +20,7 @@ _SAVE_AS = {
     ".azw3": "a Kindle book: convert it to .epub",
     ".djvu": "a DjVu scan: convert it to .pdf",
 }
-_IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".svg"}
+_IMAGES = {".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".svg"}
 
 
 def why_not_read(source: str) -> str:
@@ -29,5 +29,5 @@ def why_not_read(source: str) -> str:
     if suffix in _SAVE_AS:
         return f"{source} is {_SAVE_AS[suffix]} to include it."
     if suffix in _IMAGES:
-        return f"{source} is an image; text in images is not read (yet): put the text in a document to include it."
-    return f"{source} is not a document type (not .txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .csv, .tsv or .epub)."
+        return f"{source} is an image of a type that is not read; save it as .png or .jpg to include its text (OCR)."
+    return f"{source} is not a document type (not .txt, .md, .html, .pdf, .docx, .pptx, .xlsx, .csv, .tsv, .epub, .png or .jpg)."

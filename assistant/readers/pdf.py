@@ -16,7 +16,7 @@ from .lines import join_lines
 
 logger = logging.getLogger(__name__)
 
-_PDFIUM = threading.Lock()  # PDFium is not thread-safe: the web chat may read an upload while the index is built
+PDFIUM = threading.Lock()  # PDFium is not thread-safe: the web chat may read an upload while the index is built
 
 _MANY_LINES = 400  # more on a page: its lines' columns are not worked out one by one (that is quadratic)
 _PAGE_NUMBER = re.compile(
@@ -41,17 +41,35 @@ class _Line:
 def read(path: Path, *, name: str) -> list[Block]:
     """The paragraphs of a PDF, each with its page (1-based) and, where the PDF has an outline, its section.
 
-    A page without a text layer (a scan) gives no paragraphs and is logged as skipped: it needs OCR.
+    A page without a text layer (a scan) is read by OCR, up to ``ocr.MAX_OCR_PAGES`` pages per file; a page
+    with a text layer never is.
 
     Raises:
-        UnreadableDocument: the PDF needs a password, is damaged, or has no page with a text layer.
+        UnreadableDocument: the PDF needs a password, is damaged, or has no text on any page (OCR included).
     """
-    with _PDFIUM:
-        return _read(path, name)
+    with PDFIUM:
+        pages, outline, scans = _read(path, name)
+    if scans:
+        pages = _with_ocr(pages, scans, name)
+    if pages and not any(pages):
+        raise UnreadableDocument(
+            f"{name} has no text: no page has a text layer and OCR found none; check that it is the right file."
+        )
+    pages = _drop_running_lines(pages)
+    blocks: list[Block] = []
+    for number, lines in enumerate(pages, start=1):
+        columns, height = _layout(lines)
+        for section, group in _by_section(lines, number, outline):
+            blocks.extend(Block(text, page=number, section=section) for text in _paragraphs(group, columns, height))
+    return blocks
 
 
-def _read(path: Path, name: str) -> list[Block]:
+def _read(path: Path, name: str):
+    """The lines of each page, the outline, and ``{page index: (image, scale, height)}`` of the pages without
+    a text layer rendered for OCR (the first ``MAX_OCR_PAGES`` of them)."""
     import pypdfium2 as pdfium
+
+    from .ocr import MAX_OCR_PAGES
 
     try:
         pdf = pdfium.PdfDocument(str(path))
@@ -64,29 +82,63 @@ def _read(path: Path, name: str) -> list[Block]:
     try:
         pages = [_page_lines(pdf, i) for i in range(len(pdf))]
         outline = _outline(pdf)
+        blank = [i for i, lines in enumerate(pages) if not lines]
+        if len(blank) > MAX_OCR_PAGES:
+            logger.warning(
+                "%s: %d pages have no text layer; OCR reads the first %d, page(s) %s are skipped.",
+                name,
+                len(blank),
+                MAX_OCR_PAGES,
+                _ranges([i + 1 for i in blank[MAX_OCR_PAGES:]]),
+            )
+        scans = {i: _scan(pdf, i) for i in blank[:MAX_OCR_PAGES]}
     except pdfium.PdfiumError as exc:
         raise UnreadableDocument(f"{name} is a damaged PDF ({_reason(exc)}); re-save or re-export it.") from exc
     finally:
         pdf.close()
-    blank = [i + 1 for i, lines in enumerate(pages) if not lines]
-    if pages and len(blank) == len(pages):
-        raise UnreadableDocument(
-            f"{name} has no text layer (scanned pages are images, and OCR is not supported yet); "
-            "add its text with an OCR program (e.g. ocrmypdf) to include it."
-        )
-    if blank:
-        logger.warning(
-            "%s: page(s) %s have no text layer (scanned?); their text is skipped until OCR is added.",
-            name,
-            _ranges(blank),
-        )
-    pages = _drop_running_lines(pages)
-    blocks: list[Block] = []
-    for number, lines in enumerate(pages, start=1):
-        columns, height = _layout(lines)
-        for section, group in _by_section(lines, number, outline):
-            blocks.extend(Block(text, page=number, section=section) for text in _paragraphs(group, columns, height))
-    return blocks
+    return pages, outline, {i: scan for i, scan in scans.items() if scan}
+
+
+_OCR_WIDTH = 1400  # pixels a scanned page is rendered at for OCR (about 170 dpi on A4)
+
+
+def _scan(pdf, index: int):
+    """A page without a text layer rendered for OCR: (image, scale, page height); None when it holds no image
+    (a blank page is not worth seconds of OCR)."""
+    import pypdfium2.raw as raw
+
+    page = pdf[index]
+    try:
+        if next(page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=2), None) is None:
+            return None
+        width, height = page.get_size()
+        scale = min(_OCR_WIDTH / max(width, 1.0), 2400 / max(height, 1.0), 3.0)
+        return page.render(scale=scale).to_pil(), scale, height
+    finally:
+        page.close()
+
+
+def _with_ocr(pages: list[list[_Line]], scans: dict, name: str) -> list[list[_Line]]:
+    """``pages`` with the lines OCR finds on each scanned one (outside the PDFium lock: OCR takes seconds);
+    ``read_lines`` logs a line per page."""
+    from .ocr import read_lines
+
+    pages = list(pages)
+    for index, (image, scale, height) in scans.items():
+        found = read_lines(image, name=f"{name} p. {index + 1}")
+        lines = [
+            _Line(ln.text, ln.left / scale, ln.right / scale, height - ln.bottom / scale, height - ln.top / scale)
+            for ln in found
+        ]
+        pages[index] = [_Line(ln.text, ln.left, ln.right, ln.bottom, ln.top, _in_margin(ln, height)) for ln in lines]
+    return pages
+
+
+def ocr_paragraphs(lines, height: float) -> list[str]:
+    """Paragraphs from the ``ocr.OcrLine`` lines of an image ``height`` pixels high (the PDF reader's rules)."""
+    placed = [_Line(ln.text, ln.left, ln.right, height - ln.bottom, height - ln.top) for ln in lines]
+    columns, line_height = _layout(placed)
+    return _paragraphs(placed, columns, line_height)
 
 
 def _reason(exc: Exception) -> str:

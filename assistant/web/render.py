@@ -8,9 +8,11 @@ line, no newline) and Markdown's special characters are escaped as entities as w
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from urllib.parse import quote
 
 from ..keyword import fold, stem, tokenize
 from ..records import Answer, DocumentInfo, Passage
@@ -21,6 +23,7 @@ WORDS = {
     "zh": {
         **LABELS["zh"],
         "context": "查看原文上下文",
+        "show_page": "查看原文页面",
         "not_found_hint": "换个说法再问，或在“知识库”里上传相关文档。",
         "documents": "文档",
         "passages": "片段",
@@ -33,6 +36,7 @@ WORDS = {
     "en": {
         **LABELS["en"],
         "context": "Show in context",
+        "show_page": "Show page",
         "not_found_hint": "Try other words, or upload a document that covers it under “Knowledge base”.",
         "documents": "Document",
         "passages": "Passages",
@@ -199,7 +203,8 @@ def _card(n, hit, *, uid, words, terms, context, limit) -> str:
         f' · <span class="kb-score">{words["score"]} {hit.score:.2f}</span></div>'
     )
     body = f'<div class="kb-text">{highlight(text, terms, hit.sentence)}</div>'
-    return f'<div class="kb-card" id="kb-{uid}-{n}">{head}{body}{render_context(context, p, words, terms, hit.sentence)}</div>'
+    more = render_context(context, p, words, terms, hit.sentence) + render_page_link(p, words)
+    return f'<div class="kb-card" id="kb-{uid}-{n}">{head}{body}{more}</div>'
 
 
 def render_context(context: Sequence[Passage], cited: Passage, words: dict, terms, sentence: str) -> str:
@@ -228,6 +233,35 @@ def render_context(context: Sequence[Passage], cited: Passage, words: dict, term
     return (
         f'<details class="kb-context"><summary>{words["context"]} · {escape_html(span)}</summary>'
         f"{''.join(rows)}</details>"
+    )
+
+
+def render_page_link(passage: Passage, words: dict) -> str:
+    """For a passage of a PDF page or an image (text by OCR), a link that opens the page view beside the chat: the page's script reads
+    the citation from the link (``#show-page/<paragraph>/<part>/<source, URL-quoted>``: the chat's sanitizer
+    keeps a link's address, not its data attributes); "" for other types, whose context view stays."""
+    if not passage.page or not passage.source.lower().endswith((".pdf", ".png", ".jpg", ".jpeg")):
+        return ""
+    target = f"#show-page/{passage.paragraph}/{passage.part}/{quote(passage.source, safe='')}"
+    return (
+        f'<p class="kb-page-row"><a class="kb-page" href="{escape_html(target)}">'
+        f"{words['show_page']} · p. {passage.page}</a></p>"
+    )
+
+
+def render_page_info(view, source: str, cited: int, words: dict) -> str:
+    """The caption of a page view (``readers.PageImage``): file and page, whether the cited passage is marked
+    on it; the page, page count and marked boxes ride along as data attributes (for tests and scripts)."""
+    note = words["marked"] if view.boxes else words["not_marked"].format(page=cited)
+    if view.ocr:
+        note += " " + words["scanned"]
+    boxes = json.dumps([list(box) for box in view.boxes])
+    return (
+        f'<div class="kb-page-info" data-source="{escape_html(source)}" data-page="{view.page}"'
+        f' data-pages="{view.pages}" data-cited="{cited}" data-width="{view.width}" data-height="{view.height}"'
+        f' data-boxes="{escape_html(boxes)}">'
+        f"<p><strong>{escape_html(words['page_of'].format(source=source, page=view.page, pages=view.pages))}</strong></p>"
+        f'<p class="kb-hint">{escape_html(note)}</p></div>'
     )
 
 

@@ -3,6 +3,8 @@
 # No postponed annotations: Gradio reads the handlers' type hints (gr.SelectData) at run time.
 
 import atexit
+import io
+import json
 import logging
 import shutil
 import tempfile
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..api import Assistant
-from ..errors import AssistantError
+from ..errors import AssistantError, QuestionError
 from ..search import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
@@ -26,7 +28,7 @@ from ..search import (
     text_of,
 )
 from ..text import MAX_UPLOAD_BYTES
-from .render import escape_html, render_documents, render_error, render_reply, unescape_html
+from .render import escape_html, render_documents, render_error, render_page_info, render_reply, unescape_html
 from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples, localise, say
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
     Serve it with :func:`launch` (which adds the page's styles and upload limit).
     """
     import gradio as gr
+    import PIL.Image
 
     from . import webapi, webguard
 
@@ -133,6 +136,10 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             gr.update(label=words["top_k"]),
             gr.update(label=words["alpha"]),
             gr.update(label=words["threshold"]),
+            gr.update(label=words["page_view"]),
+            gr.update(value=words["prev"]),
+            gr.update(value=words["next"]),
+            gr.update(label=words["download"]),
             *knowledge_base(lang, report),
         )
 
@@ -185,11 +192,66 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             return reported(lang, [("bad", "error", {"message": str(exc)})])
         return reported(lang, [("good", "removed", {"source": source})])
 
+    def show_page(request: str, lang: str):
+        """The page view of the passage a card's "Show page" link sent (``{source, paragraph, part}``)."""
+        try:
+            wanted = json.loads(request) if isinstance(request, str) and len(request) <= 2000 else None
+            if not isinstance(wanted, dict):
+                raise QuestionError("The page request must be a passage's citation; use a card's link.")
+            source = webapi.source_name(wanted.get("source"))
+            paragraph = webapi.count(wanted.get("paragraph"), "paragraph", lowest=1)
+            part = webapi.count(wanted.get("part", 0), "part")
+            original = original_copy(source)
+            at = {"source": source, "paragraph": paragraph, "part": part, "page": 0}
+        except AssistantError as exc:
+            return page_error(str(exc), lang)
+        return (*page_outputs(at, 0, lang), original)
+
+    def turn_page(at: dict | None, step: int, lang: str):
+        if not at:
+            return (gr.skip(),) * 6
+        return page_outputs(at, at["page"] + step, lang)
+
+    def page_outputs(at: dict, page: int, lang: str):
+        """Panel, caption, image, state, previous and next buttons for ``page`` of ``at``'s file (0: its own)."""
+        words = PAGE[lang or "both"]
+        try:
+            view = assistant.page(at["source"], page or None, paragraph=at["paragraph"], part=at["part"])
+        except AssistantError as exc:
+            return page_error(str(exc), lang)[:6]
+        cited = assistant.passage(at["source"], at["paragraph"], at["part"]).page
+        at = {**at, "page": view.page, "cited": cited}
+        info = render_page_info(view, at["source"], cited, words)
+        image = PIL.Image.open(io.BytesIO(view.png))
+        return (
+            gr.update(visible=True, open=True),
+            info,
+            image,
+            at,
+            gr.update(interactive=view.page > 1),
+            gr.update(interactive=view.page < view.pages),
+        )
+
+    def page_error(message: str, lang: str):
+        sentence = localise(message, "en" if (lang or "both") == "both" else lang)
+        off = gr.update(interactive=False)
+        return (gr.update(visible=True, open=True), render_error(sentence, lang), None, None, off, off, off)
+
+    def original_copy(source: str):
+        """The download button, holding a copy of the indexed file (Gradio serves copies, not the corpus)."""
+        path = assistant.indexed_file(source)
+        copy = exports / uuid.uuid4().hex[:12] / path.name
+        copy.parent.mkdir(parents=True)
+        shutil.copyfile(path, copy)
+        return gr.update(value=str(copy), interactive=True)
+
     words = PAGE["both"]
     with webguard.GuardedBlocks(title=TITLE, fill_height=True, delete_cache=(3600, 3600)) as app:
         lang = gr.State("both")
         turns = gr.State([])
         report = gr.State([])  # the last upload/remove outcome, re-rendered when the page's language changes
+        # filled by the page's script when a card's "Show page" link is clicked (in the page, not shown)
+        page_request = gr.Textbox(visible="hidden", elem_id="page-request", max_length=2000)
         gr.HTML(f'<div id="masthead"><h2>{escape_html(TITLE)}</h2><p>{escape_html(INTRO)}</p></div>')
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
@@ -221,6 +283,23 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                     clear = gr.Button(words["new_chat"], size="sm", elem_id="new-chat")
                     export = gr.DownloadButton(words["export"], size="sm", interactive=False, elem_id="export")
             with gr.Column(scale=2, min_width=300):
+                with gr.Accordion(words["page_view"], open=True, visible=False, elem_id="page-view") as page_panel:
+                    page_info = gr.HTML(elem_id="page-info")
+                    page_image = gr.Image(
+                        type="pil",
+                        format="png",
+                        show_label=False,
+                        interactive=False,
+                        buttons=["fullscreen"],
+                        elem_id="page-image",
+                    )
+                    with gr.Row(elem_id="page-nav"):
+                        prev_page = gr.Button(words["prev"], size="sm", min_width=60, elem_id="page-prev")
+                        next_page = gr.Button(words["next"], size="sm", min_width=60, elem_id="page-next")
+                        original = gr.DownloadButton(
+                            words["download"], size="sm", interactive=False, min_width=60, elem_id="page-download"
+                        )
+                    page_at = gr.State(None)
                 with gr.Accordion(words["kb"], open=True, elem_id="kb") as kb:
                     documents = gr.HTML(elem_id="documents")
                     # No file_types: Gradio's own refusal is an English toast. The page's script filters the
@@ -257,7 +336,8 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                     )
 
         kb_outputs = [documents, to_remove, remove_btn, remove_row, upload]
-        labelled = [send, box, clear, kb, settings, top_k, alpha, threshold, *kb_outputs, status]
+        labelled = [send, box, clear, kb, settings, top_k, alpha, threshold, page_panel, prev_page, next_page, original]
+        labelled += [*kb_outputs, status]
         inputs = [box, chatbot, top_k, alpha, threshold, turns, lang]
         chat_outputs = [box, chatbot, turns]
         turn_outputs = [lang, export, *labelled]
@@ -284,6 +364,20 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             show_progress_on=[status],
         )
         remove_btn.click(on_remove, [to_remove, lang], [*kb_outputs, status, report], api_visibility="private")
+        page_outputs_ = [page_panel, page_info, page_image, page_at, prev_page, next_page]
+        page_request.change(
+            show_page,
+            [page_request, lang],
+            [*page_outputs_, original],
+            api_visibility="private",
+            show_progress="minimal",
+        )
+        prev_page.click(
+            lambda at, lang: turn_page(at, -1, lang), [page_at, lang], page_outputs_, api_visibility="private"
+        )
+        next_page.click(
+            lambda at, lang: turn_page(at, 1, lang), [page_at, lang], page_outputs_, api_visibility="private"
+        )
         # While the index is brought up to date in the background, the list is shown again when it is done.
         timer = gr.Timer(2, active=False)
 

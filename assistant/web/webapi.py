@@ -1,8 +1,9 @@
-"""The web chat's functions for other programs (gradio_client): ask, documents, upload, remove, context.
+"""The web chat's functions for other programs (gradio_client): ask, documents, upload, remove, context, page.
 
 Imported only when the web app is built; the type hints are read by ``gr.api`` (so no postponed annotations).
 """
 
+import base64
 import functools
 import logging
 from dataclasses import asdict
@@ -118,5 +119,25 @@ def register(assistant: Assistant) -> None:
             for p in around
         ]
 
-    for fn in (ask, documents, upload, remove, context):
+    def page(source: str, page: int = 0, paragraph: int = 0, part: int = 0) -> dict:
+        """A page of an indexed PDF as a PNG ``data:`` URL at most 1,400 pixels wide, with ``boxes`` (left, top,
+        right, bottom in its pixels) over the passage ``paragraph``/``part`` when given (page 0: its page)."""
+        view = assistant.page(
+            source_name(source),
+            count(page, "page") or None,
+            paragraph=count(paragraph, "paragraph"),
+            part=count(part, "part"),
+        )
+        return {
+            "source": source,
+            "page": view.page,
+            "pages": view.pages,
+            "width": view.width,
+            "height": view.height,
+            "boxes": [list(box) for box in view.boxes],
+            "ocr": view.ocr,
+            "image": "data:image/png;base64," + base64.b64encode(view.png).decode("ascii"),
+        }
+
+    for fn in (ask, documents, upload, remove, context, page):
         gr.api(guarded(fn), api_name=fn.__name__)

@@ -19,7 +19,7 @@ PAGE = {
         "export": "Export chat (Markdown)",
         "kb": "Knowledge base",
         "upload": "Add documents…",
-        "upload_hint": f"Text, Markdown, HTML, PDF, Word, PowerPoint, Excel/CSV or EPUB, up to {_MB} MB each; "
+        "upload_hint": f"Text, Markdown, HTML, PDF, Word, PowerPoint, Excel/CSV, EPUB or images (OCR), up to {_MB} MB each; "
         "searchable as soon as they are indexed.",
         "remove_pick": "Uploaded document to remove",
         "remove": "Remove",
@@ -36,6 +36,14 @@ PAGE = {
         "pick_first": "Choose an uploaded document first.",
         "error": "{message}",
         "too_big": f"Not added: {{name}} is larger than {_MB} MB (the limit for each file).",
+        "page_view": "Page view",
+        "prev": "← Previous page",
+        "next": "Next page →",
+        "download": "Download the file",
+        "page_of": "{source} · page {page} of {pages}",
+        "marked": "the cited passage is marked",
+        "not_marked": "the cited passage is on page {page}",
+        "scanned": "(scanned page, text found by OCR)",
     },
     "zh": {
         "ask": "提问",
@@ -44,7 +52,7 @@ PAGE = {
         "export": "导出对话 (Markdown)",
         "kb": "知识库",
         "upload": "添加文档…",
-        "upload_hint": f"支持文本、Markdown、HTML、PDF、Word、PowerPoint、Excel/CSV 和 EPUB，每个不超过 {_MB} MB；"
+        "upload_hint": f"支持文本、Markdown、HTML、PDF、Word、PowerPoint、Excel/CSV、EPUB 和图片（OCR），每个不超过 {_MB} MB；"
         "索引完成即可检索。",
         "remove_pick": "要删除的上传文档",
         "remove": "删除",
@@ -61,6 +69,14 @@ PAGE = {
         "pick_first": "请先选择一个上传的文档。",
         "error": "{message}",
         "too_big": f"未添加：{{name}} 超过 {_MB} MB（每个文件的上限）。",
+        "page_view": "原文页面",
+        "prev": "← 上一页",
+        "next": "下一页 →",
+        "download": "下载原文件",
+        "page_of": "{source} · 第 {page} 页，共 {pages} 页",
+        "marked": "引用的片段已标出",
+        "not_marked": "引用的片段在第 {page} 页",
+        "scanned": "（扫描页，文字由 OCR 识别）",
     },
 }
 # Before the first question the page speaks both languages; after it, the question's. Messages (status
@@ -129,9 +145,12 @@ _ZH_MESSAGES = [
         "{0} 已损坏；请用原程序重新保存或导出。",
     ),
     (
-        r"(.+) has no text layer .*",
-        "{0} 没有文字层（扫描页是图片，暂不支持 OCR）；请先用 OCR 程序（如 ocrmypdf）加上文字。",
+        r"(.+) has no text: no page has a text layer and OCR found none.*",
+        "{0} 没有文字：没有一页有文字层，OCR 也没有识别出文字；请确认文件是否正确。",
     ),
+    (r"(.+) is an image in which OCR found no text.*", "{0} 是图片，OCR 没有识别出文字。"),
+    (r"(.+) is not a readable image .*", "{0} 不是可读取的图片；请重新保存。"),
+    (r"(.+) is (\d+)×(\d+) pixels, more than OCR reads.*", "{0} 有 {1}×{2} 像素，超出 OCR 的上限；请缩小后再上传。"),
     (r"(.+) looks like a zip bomb .*", "{0} 看起来是压缩炸弹（解压后异常巨大），没有打开；请删除它。"),
     (
         r"(.+) is not an? (Word document|PowerPoint presentation|Excel workbook|EPUB book) .*",
@@ -236,6 +255,11 @@ strong.kb-best { font-weight: 700; }
 details.kb-context > summary { cursor: pointer; color: var(--color-accent); font-size: 0.85em; margin-top: 0.2em; }
 .kb-para { padding-left: 0.6em; border-left: 3px solid transparent; opacity: 0.7; overflow-wrap: anywhere; }
 .kb-para.kb-cited { border-left-color: var(--color-accent); opacity: 1; }
+a.kb-page { font-size: 0.85em; color: var(--color-accent) !important; text-decoration: none; }
+#page-info { font-size: 0.85em; overflow-wrap: anywhere; }
+#page-info p { margin: 0.2em 0; }
+#page-image img { object-fit: contain; }
+#page-nav { gap: 6px; }
 .kb-pn { font-size: 0.8em; color: var(--body-text-color-subdued); margin-right: 0.5em; }
 .kb-docs { width: 100%; font-size: 0.85em; border-collapse: collapse; border: none !important; margin: 0 !important; }
 .kb-docs th, .kb-docs td { text-align: left; padding: 0.25em 0.5em; border: none !important;
@@ -286,7 +310,7 @@ FONTS = (
     '"Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif'
 )
 MONO = '"SFMono-Regular", Consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK SC", "WenQuanYi Micro Hei Mono", monospace'
-UPLOAD_TYPES = ".txt,.md,.markdown,.html,.htm,.pdf,.docx,.pptx,.xlsx,.csv,.tsv,.epub"  # the file picker's filter; the server checks every file anyway
+UPLOAD_TYPES = ".txt,.md,.markdown,.html,.htm,.pdf,.docx,.pptx,.xlsx,.csv,.tsv,.epub,.png,.jpg,.jpeg"  # the file picker's filter; the server checks every file anyway
 
 # Page-level styles, and the page's script:
 # - clicking a marker scrolls to its card and flashes it (a plain anchor without the script);
@@ -317,6 +341,20 @@ body, .gradio-container, .gradio-container button, .gradio-container input, .gra
     card.classList.remove("kb-flash");
     void card.offsetWidth;
     card.classList.add("kb-flash");
+  }, true);
+
+  // "Show page" on a card: its citation goes to the hidden box whose change opens the page view
+  document.addEventListener("click", function (event) {
+    var link = event.target && event.target.closest ? event.target.closest("a.kb-page") : null;
+    var cited = link && (link.getAttribute("href") || "").match(/^#show-page\\/(\\d+)\\/(\\d+)\\/(.+)$/);
+    var box = document.querySelector("#page-request textarea, #page-request input");
+    if (!cited || !box) return;
+    event.preventDefault();
+    box.value = JSON.stringify({ source: decodeURIComponent(cited[3]), paragraph: Number(cited[1]),
+      part: Number(cited[2]), at: Date.now() });
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    var view = document.getElementById("page-view");
+    if (view) setTimeout(function () { view.scrollIntoView({ behavior: "smooth", block: "start" }); }, 300);
   }, true);
 
   document.addEventListener("input", function (event) {
