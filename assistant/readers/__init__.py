@@ -1,5 +1,5 @@
 """Readers of document files by type (PDF, Word, PowerPoint, spreadsheets, EPUB): each gives the file's
-paragraphs as ``Block`` records that know where they are (page, slide, sheet and row, section)."""
+paragraphs as ``Block`` records (and Markdown and HTML text, already decoded, the same way) that know where they are (page, slide, sheet and row, section)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import importlib
 from pathlib import Path
 
 from .blocks import Block
+from .htmlpage import read_html
 from .kinds import why_not_read
+from .markdown import read_markdown
 
-__all__ = ["Block", "SUFFIXES", "read", "why_not_read"]
+__all__ = ["Block", "SUFFIXES", "read", "read_html", "read_markdown", "why_not_read"]
 
 # suffix → module of this package that reads it (imported when a file of its type is read)
 _READERS = {
