@@ -103,7 +103,11 @@ def is_furniture(node: _Node) -> bool:
     if node.tag in _NEVER_TEXT or node.tag in _HEAD:
         return True
     attrs = node.attrs
-    if "hidden" in attrs or attrs.get("aria-hidden") == "true" or re.search(r"display\s*:\s*none", attrs.get("style", "")):
+    if (
+        "hidden" in attrs
+        or attrs.get("aria-hidden") == "true"
+        or re.search(r"display\s*:\s*none", attrs.get("style", ""))
+    ):
         return True
     if node.tag in ("html", "body", "main", "article"):
         return False
@@ -201,7 +205,9 @@ class _Writer:
 
 
 def _plain(node: _Node) -> str:
-    return "".join(c if isinstance(c, str) else _plain(c) for c in node.children if isinstance(c, str) or not is_furniture(c))
+    return "".join(
+        c if isinstance(c, str) else _plain(c) for c in node.children if isinstance(c, str) or not is_furniture(c)
+    )
 
 
 def read_html(markup: str) -> tuple[str, list[Block]]:

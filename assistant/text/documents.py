@@ -295,7 +295,9 @@ def _document(source: str, title: str, encoding: str, blocks) -> Document:
     """A document of a reader's blocks (empty ones left out), numbered from 1."""
     blocks = [b for b in blocks if _clean(b.text)]
     paragraphs = tuple(
-        Paragraph(number=i, text=_clean(b.text), page=b.page, slide=b.slide, section=b.section, sheet=b.sheet, row=b.row)
+        Paragraph(
+            number=i, text=_clean(b.text), page=b.page, slide=b.slide, section=b.section, sheet=b.sheet, row=b.row
+        )
         for i, b in enumerate(blocks, start=1)
     )
     return Document(doc_id=source, source=source, title=title, encoding=encoding, paragraphs=paragraphs)
