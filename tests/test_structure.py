@@ -146,3 +146,9 @@ def test_cookie_question_is_not_answered_from_the_footer(tmp_path):
 )
 def test_html_furniture_and_structure(markup, texts):
     assert [b.text for b in read_html(markup)[1]] == texts
+
+
+def test_markdown_lines_that_end_sentences_stay_paragraphs(tmp_path):
+    (tmp_path / "news.md").write_text("# 新闻\n\n第一段讲会议。\n第二段讲成果。\n第三段讲展望。\n", encoding="utf-8")
+    document = read_document(tmp_path / "news.md", root=tmp_path)
+    assert [p.text for p in document.paragraphs] == ["新闻", "第一段讲会议。", "第二段讲成果。", "第三段讲展望。"]

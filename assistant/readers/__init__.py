@@ -9,9 +9,10 @@ from pathlib import Path
 from .blocks import Block
 from .htmlpage import read_html
 from .kinds import why_not_read
+from .lines import SENTENCE_END
 from .markdown import read_markdown
 
-__all__ = ["Block", "SUFFIXES", "read", "read_html", "read_markdown", "why_not_read"]
+__all__ = ["SENTENCE_END", "Block", "SUFFIXES", "read", "read_html", "read_markdown", "why_not_read"]
 
 # suffix → module of this package that reads it (imported when a file of its type is read)
 _READERS = {

@@ -6,15 +6,29 @@ from __future__ import annotations
 import re
 
 from .blocks import Block, section_path
-from .lines import join_lines
+from .lines import join_lines, lines_are_paragraphs
 from .tables import table_rows
 
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 
 
 def _inline(token) -> str:
-    """An inline token's text: links and emphasis as their words, images as their alt text, soft breaks
-    joined as wrapped lines are (no space between Chinese characters)."""
+    """An inline token's text on one line (see ``_lines``)."""
+    return re.sub(r"\s+", " ", join_lines(_lines(token))).strip()
+
+
+def _paragraphs(token) -> list[str]:
+    """A Markdown paragraph as a reader sees it: wrapped lines joined, or one paragraph per line when most
+    lines end a sentence (news text and Chinese documents put each paragraph on a line of its own)."""
+    lines = [line for line in _lines(token) if line.strip()]
+    if lines_are_paragraphs(lines):
+        return [re.sub(r"\s+", " ", line).strip() for line in lines]
+    return [re.sub(r"\s+", " ", join_lines(lines)).strip()]
+
+
+def _lines(token) -> list[str]:
+    """An inline token's lines: links and emphasis as their words, images as their alt text; the lines
+    of a wrapped paragraph are later joined as wrapped lines are (no space between Chinese characters)."""
     lines = [""]
     for child in token.children or []:
         if child.type in ("text", "code_inline"):
@@ -27,7 +41,7 @@ def _inline(token) -> str:
             lines[-1] += "".join(c.content for c in child.children or [])
         elif child.type == "html_inline" and re.fullmatch(r"<br\s*/?>", child.content, re.I):
             lines.append("")
-    return re.sub(r"\s+", " ", join_lines(lines)).strip()
+    return lines
 
 
 def read_markdown(text: str) -> tuple[str, list[Block]]:
@@ -70,9 +84,9 @@ def read_markdown(text: str) -> tuple[str, list[Block]]:
         elif token.type == "list_item_close":
             bullet -= 1
         elif token.type == "inline":
-            words = _inline(token)
-            if words:
-                blocks.append(Block(f"• {words}" if bullet else words, section=section))
+            for words in _paragraphs(token) if not bullet else [_inline(token)]:
+                if words:
+                    blocks.append(Block(f"• {words}" if bullet else words, section=section))
         i += 1
     return title, blocks
 

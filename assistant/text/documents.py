@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import CorpusError
+from ..readers import SENTENCE_END as _SENTENCE_END
 from ..readers import SUFFIXES as _READER_SUFFIXES
 from ..readers import read as _read_blocks
 from ..records import Document, Paragraph
@@ -20,7 +21,6 @@ logger = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", *_READER_SUFFIXES)
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
-_SENTENCE_END = tuple("。！？!?.…”」』\"'）)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _TITLE_MARK = re.compile(r"题[:：]\s*(.+)$")
 
