@@ -152,3 +152,45 @@ def test_markdown_lines_that_end_sentences_stay_paragraphs(tmp_path):
     (tmp_path / "news.md").write_text("# 新闻\n\n第一段讲会议。\n第二段讲成果。\n第三段讲展望。\n", encoding="utf-8")
     document = read_document(tmp_path / "news.md", root=tmp_path)
     assert [p.text for p in document.paragraphs] == ["新闻", "第一段讲会议。", "第二段讲成果。", "第三段讲展望。"]
+
+
+def test_pdf_lines_stopping_short_before_a_long_word_stay_in_their_paragraph(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    from assistant.readers import read
+
+    lines = [
+        "The square was renamed in 1793 as the Place des",  # short: the next word did not fit
+        "Victoires-Nationaux-et-Republicaines by the city, and a",
+        "wooden pyramid replaced the statue.",  # short: the paragraph ends here
+        "A new paragraph starts on this line of the page and",
+        "ends on this one.",
+    ]
+    pdf = canvas.Canvas(str(tmp_path / "wrap.pdf"), pagesize=(595, 842))
+    pdf.setFont("Courier", 10)
+    for i, line in enumerate(lines):
+        pdf.drawString(72, 700 - 12 * i, line)
+    pdf.save()
+    assert [b.text for b in read(tmp_path / "wrap.pdf")] == [" ".join(lines[:3]), " ".join(lines[3:])]
+
+
+def test_pdf_page_with_a_character_beyond_the_bmp_keeps_its_layout(tmp_path):
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    from assistant.readers import read
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    lines = [
+        "蓝线裸顶鲷，又称蓝线白𫚭，俗名龙尖，为辐鳍鱼纲鲈形目龙占鱼科的",
+        "其中一个种。本鱼分布于印度太平洋区，包括东非、马达加斯加等地。",
+    ]
+    pdf = canvas.Canvas(str(tmp_path / "rare.pdf"), pagesize=(595, 842))
+    pdf.setFont("STSong-Light", 12)
+    pdf.drawString(72, 700, lines[0])
+    pdf.drawString(72, 684, lines[1])
+    pdf.drawString(72, 650, "下一段。")
+    pdf.save()
+    # PDFium counts 𫚭 as two characters: the lines' boxes are still found, so the wrapped lines join
+    assert [b.text for b in read(tmp_path / "rare.pdf")] == ["".join(lines), "下一段。"]
