@@ -518,6 +518,9 @@ def test_cards_and_context_label_passages_by_their_place(tmp_path):
         ),  # a capital after the hyphen: not a split word
         (["an English line", "wraps with a space"], "an English line wraps with a space"),
         (["使用", "PDF 文件"], "使用PDF 文件"),
+        (["今的乌鲁木齐\ufffe伊犁公路"], "今的乌鲁木齐-伊犁公路"),  # PDFium's line-end hyphen mark, kept
+        (["receives the hand\ufffebook of"], "receives the handbook of"),  # lines PDFium joined itself
+        (["Read the well\ufffe", "Known Rules."], "Read the well- Known Rules."),
     ],
 )
 def test_wrapped_lines_are_rejoined(lines, joined):
