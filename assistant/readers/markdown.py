@@ -39,8 +39,6 @@ def _lines(token) -> list[str]:
             lines.append("")
         elif child.type == "image":
             lines[-1] += "".join(c.content for c in child.children or [])
-        elif child.type == "html_inline" and re.fullmatch(r"<br\s*/?>", child.content, re.I):
-            lines.append("")
     return lines
 
 
@@ -48,9 +46,8 @@ def read_markdown(text: str) -> tuple[str, list[Block]]:
     """The document's title (its first heading) and its blocks in reading order."""
     from markdown_it import MarkdownIt
 
-    from .htmlpage import read_html
-
-    parser = MarkdownIt("commonmark").enable("table")
+    # raw HTML stays text, as in a .txt file: the chat shows it escaped and a <script> in a note is seen, not lost
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
     tokens = parser.parse(_FRONT_MATTER.sub("", text, count=1))
     blocks: list[Block] = []
     headings: list[str] = []
@@ -77,8 +74,6 @@ def read_markdown(text: str) -> tuple[str, list[Block]]:
             code = token.content.strip("\n")
             if code.strip():
                 blocks.append(Block(code, section=section))
-        elif token.type == "html_block":
-            blocks.extend(Block(b.text, section=section) for b in read_html(token.content)[1])
         elif token.type == "list_item_open":
             bullet += 1
         elif token.type == "list_item_close":
