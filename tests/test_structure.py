@@ -132,6 +132,8 @@ def test_cookie_question_is_not_answered_from_the_footer(tmp_path):
             '<div class="cookie-notice">Cookies!</div><p hidden>secret</p></body>',
             ["The canteen opens at noon."],
         ),
+        # nesting deeper than Python's recursion limit is read, not a RecursionError
+        ("<div>" * 5000 + "deep text" + "</div>" * 5000 + "<p>after</p>", ["deep text", "after"]),
         # <main> wins over everything around it
         ("<body><p>Site intro</p><main><p>Only this.</p></main><p>After</p></body>", ["Only this."]),
         # a wrapper whose class names a sidebar but that holds the article is not furniture

@@ -30,6 +30,8 @@ _BLOCKS = {
 }  # fmt: skip
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _WORD = re.compile(r"[a-z0-9]+")
+# Elements nested deeper than this become siblings: a hostile page of 50,000 nested <div>s is read, not a RecursionError
+_MAX_DEPTH = 200
 
 
 @dataclass
@@ -47,14 +49,17 @@ class _Tree(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.root = _Node("#root")
         self.open = self.root
+        self.depth = 0  # of self.open
 
     def handle_starttag(self, tag, attrs):
         if tag == "p" and self.open.tag == "p":  # <p> closes an open <p>, as browsers do
             self.open = self.open.parent
+            self.depth -= 1
         node = _Node(tag, {k: (v or "") for k, v in attrs}, parent=self.open)
         self.open.children.append(node)
-        if tag not in _VOID:
+        if tag not in _VOID and self.depth < _MAX_DEPTH:
             self.open = node
+            self.depth += 1
 
     def handle_startendtag(self, tag, attrs):
         self.open.children.append(_Node(tag, {k: (v or "") for k, v in attrs}, parent=self.open))
@@ -64,7 +69,9 @@ class _Tree(HTMLParser):
         while node is not self.root and node.tag != tag:
             node = node.parent
         if node is not self.root:
-            self.open = node.parent
+            while self.open is not node.parent:
+                self.open = self.open.parent
+                self.depth -= 1
 
     def handle_data(self, data):
         self.open.children.append(data)
