@@ -218,7 +218,7 @@ def test_context_of_a_removed_passage_is_the_passage_itself(bot):
 
 def test_passage_lookup(bot):
     bot.refresh()
-    assert bot.passage("wic.md", 2).text.startswith("# 世界互联网大会\n世界互联网大会国际组织")
+    assert bot.passage("wic.md", 2).text.startswith("世界互联网大会\n世界互联网大会国际组织")
     assert bot.passage("wic.md", 3).text.startswith("目前")
     with pytest.raises(QuestionError, match="No passage wic.md ¶99"):
         bot.passage("wic.md", 99)

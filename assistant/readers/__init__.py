@@ -1,5 +1,6 @@
-"""Readers of document files by type (PDF, Word, PowerPoint, spreadsheets, EPUB, images): each gives the file's
-paragraphs as ``Block`` records that know where they are (page, slide, sheet and row, section)."""
+"""Readers of document files by type (PDF, Word, PowerPoint, spreadsheets, EPUB, images; Markdown and HTML text,
+already decoded, too): each gives the file's paragraphs as ``Block`` records that know where they are (page, slide,
+sheet and row, section)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,24 @@ import importlib
 from pathlib import Path
 
 from .blocks import Block
+from .htmlpage import read_html
 from .kinds import why_not_read
+from .lines import SENTENCE_END
+from .markdown import read_markdown
 from .pageview import IMAGES, PageImage, page_image
 
-__all__ = ["Block", "IMAGES", "PageImage", "SUFFIXES", "page_image", "read", "why_not_read"]
+__all__ = [
+    "SENTENCE_END",
+    "Block",
+    "IMAGES",
+    "PageImage",
+    "SUFFIXES",
+    "page_image",
+    "read",
+    "read_html",
+    "read_markdown",
+    "why_not_read",
+]
 
 # suffix → module of this package that reads it (imported when a file of its type is read)
 _READERS = {

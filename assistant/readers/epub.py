@@ -1,10 +1,9 @@
-"""EPUB: the chapters in spine order (the OPF manifest, read with defusedxml), each through the HTML reader,
-the chapter's title (its first heading, else the table of contents) as its section."""
+"""EPUB: the chapters in spine order (the OPF manifest, read with defusedxml), each through the HTML reader
+(its headings as the section path; text before a chapter's first heading under the table of contents' title)."""
 
 from __future__ import annotations
 
 import posixpath
-import re
 import zipfile
 from pathlib import Path
 
@@ -16,9 +15,6 @@ _NS = {
     "opf": "http://www.idpf.org/2007/opf",
     "ncx": "http://www.daisy.org/z3986/2005/ncx/",
 }
-_HEADING = re.compile(r"<h([1-3])\b[^>]*>(.*?)</h\1\s*>", re.I | re.S)
-_HEAD = re.compile(r"<head\b.*?</head\s*>", re.I | re.S)
-_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.I | re.S)
 
 
 def read(path: Path, *, name: str) -> list[Block]:
@@ -37,7 +33,8 @@ def read(path: Path, *, name: str) -> list[Block]:
 
 
 def _read(archive: zipfile.ZipFile, name: str) -> list[Block]:
-    from ..text import decode, html_to_text, split_paragraphs
+    from ..text import decode
+    from .htmlpage import read_html
 
     names = set(archive.namelist())
     if (
@@ -53,9 +50,9 @@ def _read(archive: zipfile.ZipFile, name: str) -> list[Block]:
         if member not in names:
             continue
         markup, _ = decode(archive.read(member), name=f"{name}:{member}")
-        texts = split_paragraphs(html_to_text(_HEAD.sub("", markup)))  # the <title> is not text of the page
-        section = _chapter_title(markup) or toc.get(member, "")
-        blocks.extend(Block(text, section=section) for text in texts)
+        heading, chapter = read_html(markup)  # its <head> (the <title>) is not text of the page
+        section = toc.get(member, "") or heading
+        blocks.extend(b if b.section else Block(b.text, section=section) for b in chapter)
     return blocks
 
 
@@ -111,11 +108,3 @@ def _spine(archive: zipfile.ZipFile, opf_path: str, name: str) -> tuple[list[str
                 )
                 toc.setdefault(src, label.text.strip())
     return chapters, toc
-
-
-def _chapter_title(markup: str) -> str:
-    """The chapter's first h1–h3 heading, else its <title>, as plain text."""
-    from ..text import html_to_text
-
-    match = _HEADING.search(markup) or _TITLE.search(markup)
-    return re.sub(r"\s+", " ", html_to_text(match.group(2 if match.re is _HEADING else 1))).strip() if match else ""

@@ -6,6 +6,14 @@ import re
 
 _HYPHENS = ("-", "\u00ad", "\u2010", "\x02", "\ufffe")  # PDFium marks a hyphen at a line end as \x02 or U+FFFE
 _WORD_END = re.compile(r"[A-Za-zÀ-ÿ]$")
+_SPLIT_WORD = re.compile(r"(?<=[A-Za-zÀ-ÿ])[\x02\ufffe](?=[a-zß-ÿ])")
+# How a line that ends a sentence ends; a block whose lines mostly do holds one paragraph per line (news, Chinese).
+SENTENCE_END = tuple("。！？!?.…”」』\"'）)")
+
+
+def lines_are_paragraphs(lines: list[str]) -> bool:
+    """Most lines end a sentence: each is a paragraph of its own, not a wrapped line."""
+    return len(lines) > 1 and sum(1 for line in lines if line.rstrip().endswith(SENTENCE_END)) >= 0.6 * len(lines)
 
 
 def is_cjk(ch: str) -> bool:
@@ -32,4 +40,7 @@ def join_lines(lines: list[str]) -> str:
             out += line
         else:
             out += " " + line
-    return re.sub("[\x02\u00ad\ufffe]", "", out)
+    # PDFium marks a hyphen at a line end (and may join the lines itself): inside a word (hand-book) it goes,
+    # elsewhere (乌鲁木齐-伊犁, well- Known) it is the hyphen
+    out = _SPLIT_WORD.sub("", out)
+    return re.sub("[\x02\ufffe]", "-", out).replace("\u00ad", "")

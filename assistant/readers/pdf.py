@@ -4,6 +4,7 @@ and page numbers dropped, the outline (bookmarks) as sections."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import re
 import threading
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .blocks import Block, UnreadableDocument, section_path
-from .lines import join_lines
+from .lines import is_cjk, join_lines
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,9 @@ def _page_lines(pdf, index: int) -> list[_Line]:
     text_page = page.get_textpage()
     try:
         text = text_page.get_text_range()
-        aligned = text_page.count_chars() == len(text)  # one character per index: boxes can be looked up
+        # PDFium counts UTF-16 units: a character beyond the BMP (a rare CJK one, an emoji) takes two indexes
+        index = list(itertools.accumulate((2 if ord(ch) > 0xFFFF else 1 for ch in text), initial=0))
+        aligned = text_page.count_chars() == index[-1]  # one index per unit: boxes can be looked up
         lines: list[_Line] = []
         at = 0
         for raw in text.split("\n"):
@@ -173,7 +176,7 @@ def _page_lines(pdf, index: int) -> list[_Line]:
             if not clean:
                 continue
             if aligned and first <= last:
-                a, b = text_page.get_charbox(first, loose=True), text_page.get_charbox(last, loose=True)
+                a, b = text_page.get_charbox(index[first], loose=True), text_page.get_charbox(index[last], loose=True)
                 lines.append(_Line(clean, a[0], b[2], min(a[1], b[1]), max(a[3], b[3])))
                 if len(lines) > 1 and _same_line(lines[-2], lines[-1]):  # a superscript, a run in another font
                     prev, line = lines.pop(-2), lines.pop()
@@ -296,7 +299,7 @@ def _paragraphs(lines: list[_Line], columns: dict[int, tuple[float, float]], hei
     paragraphs: list[list[str]] = [[lines[0].text]]
     for prev, line in zip(lines, lines[1:], strict=False):
         left, right = columns[id(prev)]
-        short = prev.right < right - 0.12 * max(right - left, 1.0)
+        short = prev.right < right - 0.12 * max(right - left, 1.0) and not _wrapped_before(prev, line, right)
         indented = prev.left < left + 0.5 * height < line.left < left + 4 * height
         unplaced = prev.top == prev.bottom == 0.0
         if unplaced or short or indented or prev.bottom - line.top > 0.7 * height or line.top > prev.top + height:
@@ -304,6 +307,17 @@ def _paragraphs(lines: list[_Line], columns: dict[int, tuple[float, float]], hei
         else:
             paragraphs[-1].append(line.text)
     return [text for text in (join_lines(p) for p in paragraphs) if text]
+
+
+def _wrapped_before(prev: _Line, line: _Line, right: float) -> bool:
+    """The next line's first word would not have fitted at the end of ``prev``: a line that stops short
+    before a long word (a URL, Victoires-Nationaux) was wrapped there, it does not end its paragraph."""
+    units = sum(2 if is_cjk(ch) else 1 for ch in line.text)
+    if not units or line.right <= line.left or is_cjk(line.text[0]):
+        return False  # Chinese wraps at any character: a short line before one ends its paragraph
+    word = re.match(r"[^\s\u2e80-\u9fff\uff00-\uffef]+", line.text).group()
+    per_unit = (line.right - line.left) / units
+    return prev.right + (len(word) + 1) * per_unit > right
 
 
 def _layout(lines: list[_Line]) -> tuple[dict[int, tuple[float, float]], float]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import CorpusError
+from ..readers import SENTENCE_END as _SENTENCE_END
 from ..readers import SUFFIXES as _READER_SUFFIXES
 from ..readers import read as _read_blocks
 from ..records import Document, Paragraph
@@ -21,7 +22,6 @@ logger = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", *_READER_SUFFIXES)
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
-_SENTENCE_END = tuple("。！？!?.…”」』\"'）)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _TITLE_MARK = re.compile(r"题[:：]\s*(.+)$")
 
@@ -228,7 +228,8 @@ def _is_cjk(ch: str) -> bool:
 
 
 def _clean(paragraph: str) -> str:
-    return re.sub(r"[ \t\u00a0]+", " ", CONTROL.sub("", paragraph)).strip()
+    """Runs of spaces as one, except a line's indentation (a code block's lines keep theirs)."""
+    return re.sub(r"(?<=\S)[ \t\u00a0]+", " ", CONTROL.sub("", paragraph)).strip()
 
 
 def guess_title(paragraphs: list[str], fallback: str) -> str:
@@ -247,36 +248,10 @@ def guess_title(paragraphs: list[str], fallback: str) -> str:
 
 
 def html_to_text(markup: str) -> str:
-    """Visible text of an HTML page, one block element a paragraph."""
-    from html.parser import HTMLParser
+    """Visible text of an HTML page's main content, one block element a paragraph (blank-line separated)."""
+    from ..readers import read_html
 
-    class _Text(HTMLParser):
-        BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "title"}
-
-        def __init__(self) -> None:
-            super().__init__(convert_charrefs=True)
-            self.parts: list[str] = []
-            self.skip = 0
-
-        def handle_starttag(self, tag, attrs):
-            if tag in ("script", "style", "noscript"):
-                self.skip += 1
-            elif tag in self.BLOCKS:
-                self.parts.append("\n\n")
-
-        def handle_endtag(self, tag):
-            if tag in ("script", "style", "noscript"):
-                self.skip = max(0, self.skip - 1)
-            elif tag in self.BLOCKS:
-                self.parts.append("\n\n")
-
-        def handle_data(self, data):
-            if not self.skip:
-                self.parts.append(data.replace("\n", " "))
-
-    parser = _Text()
-    parser.feed(markup)
-    return "".join(parser.parts)
+    return "\n\n".join(b.text for b in read_html(markup)[1])
 
 
 def read_document(path: Path, *, root: Path | None = None) -> Document:
@@ -296,28 +271,15 @@ def read_document(path: Path, *, root: Path | None = None) -> Document:
         raise CorpusError(f"{source} cannot be read ({exc.strerror or exc}); check the file.") from exc
     text, encoding = decode(data, name=source)
     suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
-        text = html_to_text(text)
-    texts = split_paragraphs(text, markdown=suffix in (".md", ".markdown"))
+    if suffix in (".html", ".htm", ".md", ".markdown"):
+        from ..readers import read_html, read_markdown
+
+        heading, blocks = (read_html if suffix in (".html", ".htm") else read_markdown)(text)
+        return _document(source, heading or path.stem, encoding, blocks)
+    texts = split_paragraphs(text)
+    paragraphs = tuple(Paragraph(number=i, text=t) for i, t in enumerate(texts, start=1))
     title = guess_title(texts, fallback=path.stem)
-    sections = _md_sections(texts) if suffix in (".md", ".markdown") else [""] * len(texts)
-    paragraphs = tuple(
-        Paragraph(number=i, text=t, section=s) for i, (t, s) in enumerate(zip(texts, sections, strict=True), start=1)
-    )
     return Document(doc_id=source, source=source, title=title, paragraphs=paragraphs)
-
-
-def _md_sections(texts: list[str]) -> list[str]:
-    """Each Markdown paragraph's heading path (``Setup › Install``; a heading is in its own section)."""
-    headings: list[str] = []
-    out = []
-    for text in texts:
-        match = _MD_HEADING.match(text)
-        if match and match.group(1):
-            level = len(text.lstrip()) - len(text.lstrip().lstrip("#"))
-            headings = headings[: level - 1] + [""] * (level - 1 - len(headings)) + [match.group(1).strip()]
-        out.append(" › ".join(h for h in headings if h))
-    return out
 
 
 def _read_with_reader(path: Path, source: str) -> Document:
@@ -326,9 +288,17 @@ def _read_with_reader(path: Path, source: str) -> Document:
     texts = [_clean(b.text) for b in blocks]
     # a spreadsheet's first row is data, not a title
     title = path.stem if blocks and blocks[0].sheet else guess_title(texts, fallback=path.stem)
+    return _document(source, title, "", blocks)
+
+
+def _document(source: str, title: str, encoding: str, blocks) -> Document:
+    """A document of a reader's blocks (empty ones left out), numbered from 1."""
+    blocks = [b for b in blocks if _clean(b.text)]
     paragraphs = tuple(
-        Paragraph(number=i, text=t, page=b.page, slide=b.slide, section=b.section, sheet=b.sheet, row=b.row)
-        for i, (t, b) in enumerate(zip(texts, blocks, strict=True), start=1)
+        Paragraph(
+            number=i, text=_clean(b.text), page=b.page, slide=b.slide, section=b.section, sheet=b.sheet, row=b.row
+        )
+        for i, b in enumerate(blocks, start=1)
     )
     return Document(doc_id=source, source=source, title=title, paragraphs=paragraphs)
 
