@@ -98,7 +98,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     from assistant.api import Assistant
-    from assistant.web.ui import serve
+    from assistant.web import serve
 
     seed = [json.loads(line)["question"] for line in (ROOT / "eval/data/seed_dev_questions.jsonl").open()]
     questions = [seed[i % len(seed)] for i in range(args.questions)]

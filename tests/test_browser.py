@@ -12,7 +12,8 @@ import pytest
 
 from assistant.api import Assistant
 from assistant.text import SUFFIXES
-from assistant.web.ui import build_app, launch
+from assistant.web import launch
+from assistant.web.ui import build_app
 
 from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SEEDS, FakeEncoder, GatedEncoder, write
 
@@ -362,7 +363,7 @@ def test_upload_messages_follow_the_page_language(browser, many, tmp_path):
 
 
 def test_a_restarted_server_shows_its_background_indexing_then_the_new_documents(browser, tmp_path):
-    from assistant.web.ui import serve
+    from assistant.web import serve
 
     corpus = tmp_path / "corpus"
     write(corpus, SEED, (SEEDS / SEED).read_text(encoding="utf-8"))

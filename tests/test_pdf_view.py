@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.api import Assistant
-from assistant.web.ui import build_app, launch
+from assistant.web import launch
+from assistant.web.ui import build_app
 
 from .conftest import CHROMIUM, CHROMIUM_FLAGS, FakeEncoder
 

@@ -18,11 +18,11 @@ from assistant.web.render import (
     render_documents,
     render_error,
     render_reply,
+    render_status,
     term_spans,
     unescape_html,
 )
-from assistant.web.ui import page_language, render_status
-from assistant.web.webpage import PAGE, SEED_EXAMPLES, default_examples, in_chinese, localise
+from assistant.web.webpage import PAGE, SEED_EXAMPLES, default_examples, in_chinese, localise, page_language
 
 OUR_TAGS = {"div", "p", "span", "a", "code", "mark", "strong", "details", "summary", "br", "table", "thead"}
 OUR_TAGS |= {"tbody", "tr", "th", "td"}

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from assistant.api import Assistant
+from assistant.web import serve
 from assistant.web.rest import PassageId
-from assistant.web.ui import serve
 
 from .conftest import ROOT, SEEDS, FakeEncoder, write
 

@@ -26,7 +26,7 @@ def test_default_bind_is_this_machine_and_sharing_needs_a_flag():
     assert args.host == "127.0.0.1" and args.share is False and args.auth is None
     import inspect
 
-    defaults = inspect.signature(assistant.web.ui.serve).parameters
+    defaults = inspect.signature(assistant.web.server.serve).parameters
     assert defaults["host"].default == "127.0.0.1" and defaults["share"].default is False
 
 

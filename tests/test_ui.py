@@ -8,7 +8,8 @@ import time
 import pytest
 
 from assistant.api import Assistant
-from assistant.web.ui import build_app, launch, user_questions
+from assistant.web import launch
+from assistant.web.ui import build_app, user_questions
 
 from .conftest import SEEDS, FakeEncoder, GatedEncoder, free_port, text_of, write
 
@@ -188,7 +189,7 @@ def test_login_is_required_when_auth_is_set(tmp_path, fake_encoder):
 def test_a_restarted_server_answers_from_the_last_index_while_it_indexes_the_changes(tmp_path, caplog):
     from gradio_client import Client
 
-    from assistant.web.ui import serve
+    from assistant.web import serve
 
     corpus, uploads = tmp_path / "corpus", tmp_path / "uploads"
     (corpus / "seed.txt").parent.mkdir()

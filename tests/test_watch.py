@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from assistant.api import Assistant, Watcher, WatchSettings
-from assistant.web.ui import serve
+from assistant.web import serve
 
 from .conftest import ROOT, FakeEncoder, write
 

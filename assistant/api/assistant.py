@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +24,7 @@ from ..search import (
     relevant,
     retrieve,
 )
-from ..storage import Index, IndexSettings, changed_sources, corpus_files, default_index_root, folder_files, open_index
+from ..storage import Index, IndexSettings, changed_sources, corpus_files, folder_files, open_index
 from ..text import (
     MAX_FILES_PER_UPLOAD,
     MAX_UPLOAD_BYTES,
@@ -37,28 +34,11 @@ from ..text import (
     store_upload,
     upload_path,
 )
+from .defaults import default_corpus
 from .library import Library
 from .pages import indexed_file, page_view
 
 logger = logging.getLogger(__name__)
-
-CORPUS_ENV = "ASSISTANT_CORPUS"
-
-
-def default_corpus() -> Path:
-    """``$ASSISTANT_CORPUS``, else ``seeds/`` beside the package (or in the current folder)."""
-    if os.environ.get(CORPUS_ENV):
-        return Path(os.environ[CORPUS_ENV])
-    beside = Path(__file__).resolve().parent.parent / "seeds"
-    return beside if beside.is_dir() else Path("seeds")
-
-
-def default_uploads(corpus: str | Path, index_root: str | Path | None = None) -> Path:
-    """Where the web chat keeps documents uploaded for ``corpus``: ``<index root>/uploads/<corpus>-<hash>/``."""
-    corpus = Path(corpus).resolve()
-    key = hashlib.sha256(str(corpus).encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus.name)[:40]
-    return Path(index_root or default_index_root()) / "uploads" / f"{slug}-{key}"
 
 
 class Assistant:

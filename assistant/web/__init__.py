@@ -2,6 +2,7 @@
 
 Gradio itself is imported when the app is built, not here."""
 
-from .ui import build_app, launch, serve
+from .server import launch, serve
+from .ui import build_app
 
 __all__ = ["build_app", "launch", "serve"]

@@ -18,6 +18,7 @@ from ..keyword import fold, stem, tokenize
 from ..records import Answer, DocumentInfo, Passage
 from ..search import LABELS, language
 from ..text import join_parts
+from .webpage import say
 
 WORDS = {
     "zh": {
@@ -323,4 +324,12 @@ def render_documents(
     return (
         f'{search}<div class="kb-docs-box"><table class="kb-docs" id="kb-docs"><thead><tr><th>{words["documents"]}</th>'
         f'<th class="kb-num">{words["passages"]}</th></tr></thead><tbody>{rows}</tbody></table></div>'
+    )
+
+
+def render_status(report: list, lang: str) -> str:
+    """The upload/remove status: one escaped line per ``(kind, key, params)`` of the report, in ``lang``."""
+    return "".join(
+        f'<p class="kb-{"good" if kind == "good" else "bad"}">{escape_html(say(key, lang, **params))}</p>'
+        for kind, key, params in report or []
     )

@@ -10,7 +10,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,9 +26,17 @@ from ..search import (
     render_markdown,
     text_of,
 )
-from ..text import MAX_UPLOAD_BYTES
-from .render import escape_html, render_documents, render_error, render_page_info, render_reply, unescape_html
-from .webpage import CSS, HEAD, INTRO, PAGE, PLACEHOLDER, SCROLL_TO_QUESTION, TITLE, default_examples, localise, say
+from .render import (
+    escape_html,
+    render_documents,
+    render_error,
+    render_page_info,
+    render_reply,
+    render_status,
+    unescape_html,
+)
+from .style import SCROLL_TO_QUESTION
+from .webpage import INTRO, PAGE, PLACEHOLDER, TITLE, default_examples, localise, page_language
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -37,17 +44,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TURNS = 200  # kept for the Markdown export: the chat's history holds no more (``MAX_HISTORY_ITEMS``)
-
-
-def page_language(questions: list[str], shown: str) -> str:
-    """The page's language: that of the last question with letters in it (one of digits and symbols
-    alone says nothing), ``shown`` when none has any, both languages on an empty chat."""
-    if not questions:
-        return "both"
-    for question in reversed(questions):
-        if (lang := language(question, default="")) != "":
-            return lang
-    return shown
 
 
 def user_questions(history: list) -> list[str]:
@@ -394,74 +390,4 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             api_visibility="private",
         )
         webapi.register(assistant)
-    return app
-
-
-def render_status(report: list, lang: str) -> str:
-    """The upload/remove status: one escaped line per ``(kind, key, params)`` of the report, in ``lang``."""
-    return "".join(
-        f'<p class="kb-{"good" if kind == "good" else "bad"}">{escape_html(say(key, lang, **params))}</p>'
-        for kind, key, params in report or []
-    )
-
-
-def launch(app: "gr.Blocks", **kwargs):
-    """``app.launch`` with the page's styles, script and upload size limit (other arguments pass through)."""
-    from .webguard import app_settings
-
-    kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
-    kwargs["app_kwargs"] = app_settings(kwargs.get("app_kwargs"))
-    kwargs.setdefault("footer_links", ["api"])
-    return app.launch(css=CSS, head=HEAD, **kwargs)
-
-
-def serve(
-    assistant: Assistant,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    share: bool = False,
-    auth=None,
-    api_token: str | None = None,
-    watch: bool = False,
-    more_kbs: Sequence[Assistant] = (),
-    block=True,
-):
-    """Load the last saved index (build one if there is none), open the chat and the REST API (``/api/v1``,
-    behind the same login; ``api_token`` is the bearer token programs may send instead; ``more_kbs`` are
-    knowledge bases for the API alone), then index what changed since in the background, and with ``watch``
-    whatever changes later; serve until interrupted (or, without ``block``, return the running app, whose
-    ``watchers`` are the folder watchers, one per knowledge base, and ``watcher`` the page's, or None)."""
-    index = assistant.warm_up(stale_ok=True)
-    logger.info("Serving %d passages from %s", len(index.passages), assistant.corpus)
-    for other in more_kbs:
-        logger.info("Serving %d passages from %s (API only)", len(other.warm_up(stale_ok=True).passages), other.corpus)
-    from ..api import Watcher
-    from .rest import mounted
-    from .webguard import MAX_QUEUE
-
-    app = build_app(assistant).queue(default_concurrency_limit=4, max_size=MAX_QUEUE)
-    launch(
-        app,
-        server_name=host,
-        server_port=port,
-        share=share,
-        auth=auth,
-        show_error=False,
-        prevent_thread_lock=True,
-        app_kwargs={"routes": [mounted([assistant, *more_kbs], token=api_token)]},
-    )
-    for bot in (assistant, *more_kbs):
-        bot.update_in_background()
-    app.watchers = [Watcher(bot).start() for bot in (assistant, *more_kbs)] if watch else []
-    app.watcher = app.watchers[0] if app.watchers else None
-    uploads = f"; uploads go to {assistant.uploads}" if assistant.uploads else "; uploads are off"
-    watching = "; re-indexing changed files as they are saved" if watch else ""
-    print(
-        f"Ready: {len(index.passages)} passages from {assistant.corpus}{uploads}{watching}. "
-        f"Open http://{host}:{port} (REST API: http://{host}:{port}/api/v1/docs)",
-        flush=True,
-    )
-    if block:
-        app.block_thread()
     return app
