@@ -26,7 +26,16 @@ from ..search import (
     relevant,
     retrieve,
 )
-from ..storage import Index, changed_sources, corpus_files, default_index_root, folder_files, open_index
+from ..storage import (
+    Index,
+    changed_sources,
+    corpus_files,
+    default_index_root,
+    folder_files,
+    milvus_uri,
+    open_index,
+    open_milvus_index,
+)
 from ..text import (
     MAX_FILES_PER_UPLOAD,
     MAX_UPLOAD_BYTES,
@@ -76,6 +85,9 @@ class Assistant:
         encoder: an ``Encoder`` to use instead of loading ``model`` (tests pass a fake one).
         uploads: folder for documents added with :meth:`add_documents`, indexed with the corpus and
             cited as ``uploads/<name>``; None (the default) allows no uploads.
+        milvus: keep the index in Milvus instead of ``index_root``: a local ``x.db`` file (Milvus Lite) or
+            ``http(s)://host:port``, optionally ``#collection``; default ``$ASSISTANT_MILVUS_URI`` (unset: the
+            local store). The token is read from ``$ASSISTANT_MILVUS_TOKEN`` only.
 
     Example:
         >>> bot = Assistant("seeds")
@@ -98,6 +110,7 @@ class Assistant:
         progress: bool = False,
         encoder: Encoder | None = None,
         uploads: str | Path | None = None,
+        milvus: str | None = None,
     ):
         self.corpus = Path(corpus) if corpus else default_corpus()
         self.encoder = encoder or make_encoder(model)
@@ -108,6 +121,7 @@ class Assistant:
         self.sentence_vectors = sentence_vectors
         self.progress = progress
         self.uploads = Path(uploads) if uploads else None
+        self.milvus = milvus_uri(milvus)
         self._index: Index | None = None
         self._documents: Library | None = None
         self._lock = threading.RLock()
@@ -154,6 +168,17 @@ class Assistant:
         with self._lock:
             if self._index is not None:
                 self._index.vector_blocks()  # map the old vectors before their folder is replaced
+            if self.milvus:
+                self._index = open_milvus_index(
+                    self.corpus,
+                    self.encoder,
+                    self.milvus,
+                    rebuild=rebuild,
+                    sentence_vectors=self.sentence_vectors,
+                    progress=self.progress if progress is None else progress,
+                    extra={UPLOADS: self.uploads},
+                )
+                return self._index
             index = open_index(
                 self.corpus,
                 self.encoder,

@@ -1,7 +1,11 @@
-"""Stage 4: the saved index: build, update by segments, checkpoints, versions switched atomically, loading."""
+"""Stage 4: the saved index: build, update by segments, checkpoints, versions switched atomically, loading;
+or the same index kept in Milvus (``milvus``)."""
 
 from .build import default_index_root, index_folder, open_index, sentence_vectors_wanted
 from .changes import changed_sources, corpus_files, folder_files
+from .milvus import TOKEN_ENV as MILVUS_TOKEN_ENV
+from .milvus import URI_ENV as MILVUS_URI_ENV
+from .milvus import milvus_uri, open_milvus_index
 from .passage_files import columns
 from .versions import Index
 from .write_errors import INDEX_ENV
@@ -11,10 +15,14 @@ __all__ = [
     "corpus_files",
     "folder_files",
     "INDEX_ENV",
+    "MILVUS_TOKEN_ENV",
+    "MILVUS_URI_ENV",
     "Index",
     "columns",
     "default_index_root",
     "index_folder",
+    "milvus_uri",
+    "open_milvus_index",
     "open_index",
     "sentence_vectors_wanted",
 ]
