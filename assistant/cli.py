@@ -16,7 +16,8 @@ from .errors import AssistantError, CorpusError
 AUTH_ENV = "ASSISTANT_AUTH"
 PASSWORD_ENV = "ASSISTANT_PASSWORD"
 EPILOG = {
-    "index": "examples:\n  python -m assistant index my_docs/\n  python -m assistant index my_docs/ --milvus milvus/docs.db",
+    "index": "example: python -m assistant index my_docs/\n"
+    "  in Milvus (Lite): python -m assistant index my_docs/ --milvus milvus/docs.db",
     "ask": 'example: python -m assistant ask "世界互联网大会国际组织是什么时候成立的?" --json',
     "serve": "example: python -m assistant serve --corpus my_docs/ --port 7860",
     "eval": "examples:\n  python -m assistant eval eval/data/cmrc2018_trial.json --compare\n"
