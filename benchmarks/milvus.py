@@ -80,6 +80,7 @@ def run(n: int, work: Path, queries: int) -> dict:
     ]
     started = time.perf_counter()
     store.upsert(names.passages, rows)
+    store.flush(names.passages)
     insert_s = time.perf_counter() - started
     started = time.perf_counter()
     milvus = load_milvus_index(store, names, encoder, str(folder / "bench.db"))

@@ -179,6 +179,11 @@ class MilvusStore:
             batch = rows[start : start + BATCH]
             self._call("insert", lambda batch=batch: self.client.upsert(name, batch, timeout=self.timeout))
 
+    def flush(self, name: str) -> None:
+        """Seal what was written: Milvus Lite can lose a large growing segment's raw vectors to its interim
+        index ("Growing segment loss raw data" when they are read back); sealed segments keep them."""
+        self._call("flush", lambda: self.client.flush(name, timeout=self.timeout))
+
     def delete(self, name: str, expression: str) -> None:
         self._call("delete", lambda: self.client.delete(name, filter=expression, timeout=self.timeout))
 
@@ -404,6 +409,8 @@ def _write_files(store, names: Names, encoder, fresh: dict, replaced: set[str], 
             first += int(n)
         store.upsert(names.passages, rows)
         store.upsert(names.sentences, sentences)
+    store.flush(names.passages)
+    store.flush(names.sentences)
     return sum(len(ps) for ps in fresh.values())
 
 
