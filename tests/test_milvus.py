@@ -111,6 +111,23 @@ def test_a_bad_uri_is_one_sentence(tmp_path, uri, words):
     assert not (tmp_path / "embeddings").exists()  # the local index is never touched
 
 
+def test_both_dense_sides_meet_the_one_interface(tmp_path):
+    import numpy as np
+
+    from assistant.dense import DenseIndex, DenseSide
+
+    docs = write_docs(tmp_path / "docs", DOCS)
+    milvus = Assistant(docs, encoder=FakeEncoder(), milvus=str(tmp_path / "m" / "docs.db")).index
+    faiss = DenseIndex.build(milvus.vectors_array())
+    assert isinstance(faiss, DenseSide) and isinstance(milvus.dense, DenseSide)
+    queries = milvus.vectors_array()[[2, 0]]
+    assert milvus.dense.search(queries, k=3)[0].tolist() == faiss.search(queries, k=3)[0].tolist()
+    assert milvus.dense.count() == faiss.count() == 4
+    assert milvus.dense.describe()["metric"] == faiss.describe()["metric"] == "inner_product"
+    with pytest.raises(MilvusStoreError, match="python -m assistant index --milvus"):
+        milvus.dense.add(np.zeros((1, 1024), np.float32))
+
+
 def test_seed_dev_questions_find_the_same_passages_with_the_real_model(tmp_path):
     questions = [json.loads(line)["question"] for line in (DATA / "seed_dev_questions.jsonl").read_text().splitlines()]
     local = Assistant(SEEDS, index_root=tmp_path / "local")

@@ -35,6 +35,7 @@ URI_ENV = "ASSISTANT_MILVUS_URI"
 TOKEN_ENV = "ASSISTANT_MILVUS_TOKEN"  # never a flag, never logged
 BATCH = 500  # Milvus Lite's cost per insert grows faster than linearly above ~500 rows
 TIMEOUT = 30.0  # seconds per call
+CONNECT_TIMEOUT = 10.0  # seconds to reach the server (an unreachable address fails after this)
 MANIFEST_CHUNK = 20_000  # characters per manifest row (a VARCHAR holds 65,535 bytes)
 TEXT_FIELDS = {"doc_id": 4096, "source": 4096, "title": 4096, "text": 16384, "section": 4096, "sheet": 1024}
 INT_FIELDS = ("paragraph", "part", "first_paragraph", "last_paragraph", "page", "slide", "row", "local_paragraph")
@@ -100,7 +101,10 @@ class MilvusStore:
         if uri.endswith(".db"):
             Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.client = self._call(
-            "connect", lambda: MilvusClient(uri=uri, token=token or os.environ.get(TOKEN_ENV, ""), timeout=timeout)
+            "connect",
+            lambda: MilvusClient(
+                uri=uri, token=token or os.environ.get(TOKEN_ENV, ""), timeout=min(timeout, CONNECT_TIMEOUT)
+            ),
         )
 
     def _call(self, what: str, fn):
@@ -118,6 +122,8 @@ class MilvusStore:
         low = text.lower()
         if any(w in low for w in ("auth", "credential", "password", "permission denied", "token")):
             return f"Milvus at {self.uri} refused the credentials; set ${TOKEN_ENV} to a valid token (user:password)."
+        if what == "connect":
+            return f"Milvus at {self.uri} cannot be reached; start it or check the address (--milvus or ${URI_ENV})."
         if "timeout" in low or "deadline" in low:
             return f"Milvus at {self.uri} did not answer in {self.timeout:g} s ({what}); check that it is running and retry."
         if what == "connect" or "connect" in low or "unavailable" in low:
