@@ -43,7 +43,8 @@ def timed_queries(index, encoder, questions: list[str]) -> tuple[float, float]:
 def run(n: int, work: Path, queries: int) -> dict:
     from assistant.dense import DenseIndex
     from assistant.keyword import KeywordIndex
-    from assistant.storage.milvus import MilvusStore, Names, _fields, load_milvus_index, passage_id
+    from assistant.storage.milvus import load_milvus_index, passage_fields
+    from assistant.storage.milvus_client import MilvusStore, Names, passage_id
     from assistant.storage.versions import Index
     from assistant.text import keyword_text
 
@@ -75,7 +76,7 @@ def run(n: int, work: Path, queries: int) -> dict:
     store.drop(names)
     store.create(names, vectors.shape[1])
     rows = [
-        {"id": passage_id(p), "vector": v.tolist(), "position": i % 100, **_fields(p)}
+        {"id": passage_id(p), "vector": v.tolist(), "position": i % 100, **passage_fields(p)}
         for i, (p, v) in enumerate(zip(passages, vectors, strict=True))
     ]
     started = time.perf_counter()

@@ -69,7 +69,7 @@ def test_a_changed_and_a_deleted_file_update_the_collection(tmp_path):
 
 
 def test_an_update_interrupted_before_its_manifest_is_redone_without_duplicates(tmp_path):
-    from assistant.storage.milvus import MilvusStore, Names, check_uri, collection_name
+    from assistant.storage.milvus_client import MilvusStore, Names, check_uri, collection_name
 
     docs = write_docs(tmp_path / "docs", DOCS)
     uri = str(tmp_path / "m" / "docs.db")

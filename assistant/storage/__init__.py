@@ -3,9 +3,9 @@ or the same index kept in Milvus (``milvus``)."""
 
 from .build import default_index_root, index_folder, open_index, sentence_vectors_wanted
 from .changes import changed_sources, corpus_files, folder_files
-from .milvus import TOKEN_ENV as MILVUS_TOKEN_ENV
-from .milvus import URI_ENV as MILVUS_URI_ENV
 from .milvus import milvus_uri, open_milvus_index
+from .milvus_client import TOKEN_ENV as MILVUS_TOKEN_ENV
+from .milvus_client import URI_ENV as MILVUS_URI_ENV
 from .passage_files import columns
 from .versions import Index
 from .write_errors import INDEX_ENV
