@@ -17,7 +17,8 @@ AUTH_ENV = "ASSISTANT_AUTH"
 PASSWORD_ENV = "ASSISTANT_PASSWORD"
 TOKEN_ENV = "ASSISTANT_API_TOKEN"  # the bearer token programs send to the REST API when --auth is on
 EPILOG = {
-    "index": "example: python -m assistant index my_docs/",
+    "index": "example: python -m assistant index my_docs/\n"
+    "  in Milvus (Lite): python -m assistant index my_docs/ --milvus milvus/docs.db",
     "ask": 'example: python -m assistant ask "世界互联网大会国际组织是什么时候成立的?" --json',
     "serve": "example: python -m assistant serve --corpus my_docs/ --port 7860",
     "eval": "examples:\n  python -m assistant eval eval/data/cmrc2018_trial.json --compare\n"
@@ -64,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
             "the passages' own pass, up to 2,000 passages; on: with any model, which then encodes every sentence too)",
         )
         p.add_argument(
+            "--milvus",
+            metavar="URI",
+            help="keep the index in Milvus: a local file x.db (Milvus Lite) or http(s)://host:port, optionally "
+            "#collection (default: $ASSISTANT_MILVUS_URI; the token only from $ASSISTANT_MILVUS_TOKEN)",
+        )
+        p.add_argument(
             "--uploads",
             type=Path,
             help="folder of documents added from the web page, indexed with the corpus "
@@ -75,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="build or update the index of a folder of documents",
         description="Index a folder: only new or changed files are encoded again.",
         epilog=EPILOG["index"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("path", type=Path, nargs="?", help="folder of documents (default: seeds/)")
     common(p, corpus_flag=False)
@@ -206,6 +214,7 @@ def _assistant(args, corpus: Path | None, *, own_uploads: bool = False, **kwargs
         index_root=args.index_dir,
         uploads=uploads,
         sentence_vectors=args.sentence_vectors,
+        milvus=args.milvus,
         **kwargs,
     )
 
@@ -224,7 +233,7 @@ def cmd_index(args) -> int:
         "encoded_passages": index.encoded,
         "resumed_texts": m.get("resumed_texts", 0),
         "model": m["model"],
-        "index": str(index.folder),
+        "index": m.get("location", str(index.folder)),
         "seconds": round(time.perf_counter() - started, 2),
     }
     if args.json:
@@ -315,6 +324,7 @@ def cmd_eval(args) -> int:
 
     settings = {k: v for k, v in (("alpha", args.alpha), ("threshold", args.threshold)) if v is not None}
     settings["sentence_vectors"] = args.sentence_vectors
+    settings["milvus"] = args.milvus
     configs = ("keyword", "dense", "hybrid") if args.compare else ("hybrid",)
     results = run_eval(
         args.data,

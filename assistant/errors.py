@@ -39,3 +39,7 @@ class QuestionError(AssistantError):
 
 class UploadError(AssistantError):
     """An uploaded document is refused: its type, size or name is not acceptable."""
+
+
+class MilvusStoreError(IndexStoreError):
+    """Milvus cannot be reached, refuses the token, times out, or holds a collection of another model."""

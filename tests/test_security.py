@@ -120,7 +120,9 @@ def test_login_is_required_and_the_password_is_never_logged(tmp_path):
 REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[a-z0-9,_-]+\])?==[0-9][0-9A-Za-z.+!-]*$")
 
 
-@pytest.mark.parametrize("name", ["requirements.txt", "requirements-dev.txt", "benchmarks/requirements.txt"])
+@pytest.mark.parametrize(
+    "name", ["requirements.txt", "requirements-dev.txt", "requirements-milvus.txt", "benchmarks/requirements.txt"]
+)
 def test_every_requirement_is_pinned(name):
     path = ROOT / name
     if not path.exists():

@@ -7,8 +7,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from ..encoders import Encoder, make_encoder
 from ..errors import AssistantError, UploadError
 from ..readers import PageImage
@@ -19,18 +17,27 @@ from ..search import (
     clean_question,
     dense_text,
     earlier_questions,
+    known_sentence_vectors,
     make_answer,
     make_query,
     relevant,
     retrieve,
 )
-from ..storage import Index, IndexSettings, changed_sources, corpus_files, folder_files, open_index
+from ..storage import (
+    Index,
+    IndexSettings,
+    changed_sources,
+    corpus_files,
+    folder_files,
+    milvus_uri,
+    open_index,
+    open_milvus_index,
+)
 from ..text import (
     MAX_FILES_PER_UPLOAD,
     MAX_UPLOAD_BYTES,
     UPLOADS,
     check_size,
-    sentence_vectors_by_text,
     store_upload,
     upload_path,
 )
@@ -61,6 +68,9 @@ class Assistant:
         index_settings: all of how the index is built (``IndexSettings``: the dense kind and parameters,
             sentence vectors, segment sizes); ``dense_kind``, ``dense_params`` and ``sentence_vectors`` are the
             common part of it, checked once as one record.
+        milvus: keep the index in Milvus instead of ``index_root``: a local ``x.db`` file (Milvus Lite) or
+            ``http(s)://host:port``, optionally ``#collection``; default ``$ASSISTANT_MILVUS_URI`` (unset: the
+            local store). The token is read from ``$ASSISTANT_MILVUS_TOKEN`` only.
 
     Example:
         >>> bot = Assistant("seeds")
@@ -84,6 +94,7 @@ class Assistant:
         encoder: Encoder | None = None,
         uploads: str | Path | None = None,
         index_settings: IndexSettings | None = None,
+        milvus: str | None = None,
     ):
         self.corpus = Path(corpus) if corpus else default_corpus()
         self.encoder = encoder or make_encoder(model)
@@ -94,6 +105,7 @@ class Assistant:
         )
         self.progress = progress
         self.uploads = Path(uploads) if uploads else None
+        self.milvus = milvus_uri(milvus)
         self._index: Index | None = None
         self._documents: Library | None = None
         self._lock = threading.RLock()
@@ -140,6 +152,17 @@ class Assistant:
         with self._lock:
             if self._index is not None:
                 self._index.vector_blocks()  # map the old vectors before their folder is replaced
+            if self.milvus:
+                self._index = open_milvus_index(
+                    self.corpus,
+                    self.encoder,
+                    self.milvus,
+                    rebuild=rebuild,
+                    settings=self.index_settings,
+                    progress=self.progress if progress is None else progress,
+                    extra={UPLOADS: self.uploads},
+                )
+                return self._index
             index = open_index(
                 self.corpus,
                 self.encoder,
@@ -254,7 +277,7 @@ class Assistant:
         words = found.words[0] if found.words else ()
         if hits:
             vector = found.vectors[0] if found.vectors is not None else None
-            known = self._sentence_vectors(index, hits)
+            known = known_sentence_vectors(index, hits)
             hits = best_sentences(
                 hits, dense_text(index, question), self.encoder, words=words, vector=vector, known=known
             )
@@ -367,16 +390,6 @@ class Assistant:
             QuestionError: the source is not indexed, or its file is gone or changed since.
         """
         return indexed_file(self.index, self.corpus, self.uploads, source)
-
-    def _sentence_vectors(self, index: Index, hits: Sequence[Hit]) -> dict[str, np.ndarray]:
-        """The index's vectors of the hits' sentences, by sentence text (for choosing each hit's best
-        sentence without encoding them again); empty when the index keeps no sentence vectors."""
-        known = {}
-        for hit in hits:
-            vectors = index.sentence_vectors_of(hit.row)
-            if vectors is not None:
-                known.update(sentence_vectors_by_text(hit.passage, vectors))
-        return known
 
     def _library(self, index: Index | None = None) -> Library:
         """The documents view of ``index`` (the current one by default), made once per index."""

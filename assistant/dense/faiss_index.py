@@ -145,6 +145,16 @@ class DenseIndex:
         scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return ids, scores
 
+    def delete(self, rows: np.ndarray) -> None:
+        """Remove ``rows`` (the rows after each move up, as passages' rows do)."""
+        _remove_rows(self.index, self.kind, np.sort(np.asarray(rows, dtype=np.int64)))
+
+    def count(self) -> int:
+        return self.size
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "metric": "inner_product", "params": dict(self.params)}
+
     def saved_bytes(self) -> int:
         """About the size of the file ``save`` writes: the vectors' codes, HNSW's links, IVF's ids and centroids."""
         rows, dimension = self.size, self.dimension

@@ -12,7 +12,7 @@ import numpy as np
 from ..encoders import Encoder
 from ..keyword import fold, tokenize
 from ..records import Answer, Hit
-from ..text import CJK, is_question, split_sentences
+from ..text import CJK, is_question, sentence_vectors_by_text, split_sentences
 
 NOT_FOUND = {
     "zh": "抱歉，知识库中没有找到与这个问题相关的内容。",
@@ -30,6 +30,17 @@ def language(text: str, default: str = "en") -> str:
     if CJK.search(text):
         return "zh"
     return "en" if _LETTER.search(text) else default
+
+
+def known_sentence_vectors(index, hits: Sequence[Hit]) -> dict[str, np.ndarray]:
+    """The index's vectors of the hits' sentences, by sentence text (looked up by each hit's row), so that
+    choosing each hit's best sentence encodes none of them again; empty when the index keeps none."""
+    known = {}
+    for hit in hits:
+        vectors = index.sentence_vectors_of(hit.row)
+        if vectors is not None:
+            known.update(sentence_vectors_by_text(hit.passage, vectors))
+    return known
 
 
 def best_sentences(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dense import DenseIndex
+from ..dense import DenseIndex, DenseSide
 from ..keyword import KeywordIndex, traditional_share
 from ..records import Passage
 from ..text import CHUNKING, file_digests
@@ -44,7 +44,7 @@ class Index:
     """
 
     passages: Sequence[Passage]  # a list, or SavedPassages / PassageView read from disk when needed
-    dense: DenseIndex
+    dense: DenseIndex | DenseSide  # FAISS when saved here; a Milvus collection (``milvus.MilvusDense``)
     keyword: KeywordIndex
     manifest: dict
     folder: Path
