@@ -99,7 +99,8 @@ def test_page_with_a_text_layer_is_never_ocred(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="assistant.readers"):
         blocks = read(tmp_path / "mixed.pdf")
     text = {page: " ".join(b.text for b in blocks if b.page == page) for page in (1, 2)}
-    assert [b.page for b in blocks] == [1, 1, 2, 2] and "会议室预订" in text[1] and "年假申请" in text[2]
+    pages = [b.page for b in blocks]  # page 1's two lines may make one paragraph (text layer), page 2's two (OCR)
+    assert pages == sorted(pages) and set(pages) == {1, 2} and "会议室预订" in text[1] and "年假申请" in text[2]
     ocred = [r.getMessage() for r in caplog.records if r.getMessage().startswith("OCR ")]
     assert len(ocred) == 1 and ocred[0].startswith("OCR mixed.pdf p. 2:")
 

@@ -237,7 +237,8 @@ def test_upload_some_refused(server):
         ("empty.md", b"", "empty.md is empty"),
         ("../../etc/passwd.md", b"# X\n\nSome text.", "is a path, not a file name"),
         ("notes/../x.md", b"# X\n\nSome text.", "is a path, not a file name"),
-        ("image.png", b"\x89PNG", "not a supported document"),
+        ("image.png", b"\x89PNG", "not a readable image"),
+        ("program.exe", b"MZ", "not a supported document"),
     ],
 )
 def test_upload_refused_is_400(server, name, data, words):
