@@ -31,12 +31,10 @@ def main() -> dict:
 
         return call
 
-    tokenize = counted("tokenize", terms.tokenize)
+    real = terms.tokenize
+    tokenize = counted("tokenize", real)
     for module in list(sys.modules.values()):  # wherever the package imported it by name
-        if (
-            getattr(module, "__name__", "").startswith("assistant")
-            and getattr(module, "tokenize", None) is terms.tokenize
-        ):
+        if getattr(module, "__name__", "").startswith("assistant") and getattr(module, "tokenize", None) is real:
             module.tokenize = tokenize
     answer.answer_sentences = counted("answer_sentences", answer.answer_sentences)
 
