@@ -61,9 +61,9 @@ def best_sentences(
     if encoder is not None and dense_weight > 0:
         known = known or {}
         todo = list(dict.fromkeys(s for s in flat if s not in known))
-        vectors = encoder.encode([query, *todo])
-        vector_of = {**known, **dict(zip(todo, vectors[1:], strict=True))}
-        semantic = np.array([vector_of[s] @ vectors[0] for s in flat], dtype=np.float32)
+        question, vectors = encoder.encode_query_and(query, todo)
+        vector_of = {**known, **dict(zip(todo, vectors, strict=True))}
+        semantic = np.array([vector_of[s] @ question for s in flat], dtype=np.float32)
         score = dense_weight * semantic + (1 - dense_weight) * lexical
     else:
         score = lexical

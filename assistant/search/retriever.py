@@ -140,7 +140,7 @@ def retrieve(
     if not queries or not index.passages:
         return [[] for _ in queries]
     texts = [t for q in queries for t in q.parts]
-    vectors = encoder.encode([dense_text(index, t) for t in texts]) if alpha > 0 else None
+    vectors = encoder.encode_queries([dense_text(index, t) for t in texts]) if alpha > 0 else None
     dense_ids, _ = index.dense.search(vectors, k=candidates) if vectors is not None else (None, None)
     results, row = [], 0
     for query in queries:
