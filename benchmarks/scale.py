@@ -186,6 +186,9 @@ class Precomputed:
     def encode(self, texts, *, progress=False):
         return self.vectors[[self.rows[t] for t in texts]]
 
+    def encode_queries(self, texts):
+        return self.encode(texts)
+
 
 # --- stages, each in its own process ------------------------------------------------------------------
 

@@ -68,6 +68,9 @@ class FakeEncoder:
     def encode_spans(self, texts, spans):
         return spans_as_texts(self, texts, spans)
 
+    def encode_queries(self, texts):
+        return self.encode(texts)
+
     def encode(self, texts, *, progress=False):
         self.calls.append(len(texts))
         out = np.zeros((len(texts), 1024), dtype=np.float32)

@@ -139,5 +139,10 @@ def test_best_sentences_encode_only_the_sentences_without_a_known_vector():
     known = {"甲乙丙丁戊。": fake.encode(["甲乙丙丁戊。"])[0]}
     fake.calls.clear()
     [out] = best_sentences([hit("甲乙丙丁戊。己庚辛壬癸。", 0.5)], "己庚辛", fake, known=known)
-    assert fake.calls == [2]  # the question and the one sentence the index has no vector for
+    assert sum(fake.calls) == 2  # the question and the one sentence the index has no vector for
     assert out.sentence == "己庚辛壬癸。"
+    fake.calls.clear()  # with the question's vector from retrieval, only that sentence is encoded
+    [again] = best_sentences(
+        [hit("甲乙丙丁戊。己庚辛壬癸。", 0.5)], "己庚辛", fake, known=known, vector=fake.encode_queries(["己庚辛"])[0]
+    )
+    assert fake.calls[1:] == [1] and again.sentence == out.sentence

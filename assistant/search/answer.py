@@ -75,10 +75,9 @@ def best_sentences(
     if encoder is not None and dense_weight > 0:
         known = known or {}
         todo = list(dict.fromkeys(s for s in flat if s not in known))
-        texts = todo if vector is not None else [query, *todo]
-        encoded = encoder.encode(texts) if texts else np.zeros((0, 0), np.float32)
-        if vector is None:
-            vector, encoded = encoded[0], encoded[1:]
+        if vector is None:  # retrieval used keywords alone: the question is encoded here, as a query
+            vector = encoder.encode_queries([query])[0]
+        encoded = encoder.encode(todo) if todo else np.zeros((0, len(vector)), np.float32)
         vector_of = {**known, **dict(zip(todo, encoded, strict=True))}
         semantic = np.array([vector_of[s] @ vector for s in flat], dtype=np.float32)
         score = dense_weight * semantic + (1 - dense_weight) * lexical

@@ -118,7 +118,7 @@ def retrieve(
         return [Retrieval(q, (), None, ()) for q in queries]
     texts = [t for q in queries for t in q.parts]
     words = [tuple(tokenize(t)) for t in texts]
-    vectors = encoder.encode([dense_text(index, t) for t in texts]) if alpha > 0 and texts else None
+    vectors = encoder.encode_queries([dense_text(index, t) for t in texts]) if alpha > 0 and texts else None
     dense_ids = index.dense.search(vectors, k=candidates)[0] if vectors is not None else None
     results, row = [], 0
     for query in queries:

