@@ -6,7 +6,6 @@ Screenshots of the main states go to conftest.ARTIFACTS (a temporary folder); do
 import re
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,7 @@ from assistant.text import SUFFIXES
 from assistant.web import launch
 from assistant.web.ui import build_app
 
-from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SEEDS, FakeEncoder, GatedEncoder, write
+from .conftest import ARTIFACTS, SEEDS, FakeEncoder, GatedEncoder, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SEED = "wuzhen_summit_ten_years_interview.txt"
@@ -49,18 +48,6 @@ def server(tmp_path_factory):
     url, app = serve(bot)
     yield url
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (the CI script installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

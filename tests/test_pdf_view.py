@@ -13,7 +13,7 @@ from assistant.api import Assistant
 from assistant.web import launch
 from assistant.web.ui import build_app
 
-from .conftest import CHROMIUM, CHROMIUM_FLAGS, FakeEncoder
+from .conftest import FakeEncoder
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 BOT = "#chat [data-testid='bot']"
@@ -83,18 +83,6 @@ def handbook(tmp_path_factory):
     launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", folder / "handbook.pdf"
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (the CI script installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url, width, height=900):
