@@ -124,25 +124,13 @@ def retrieve(
     for query in queries:
         parts = range(row, row + len(query.parts))
         row += len(query.parts)
+        part_words = tuple(words[r] for r in parts)
+        part_vectors = vectors[parts.start : parts.stop] if vectors is not None else None
+        part_ids = [dense_ids[r] for r in parts] if dense_ids is not None else None
         hits = _rank(
-            index,
-            query,
-            [words[r] for r in parts],
-            vectors[parts.start : parts.stop] if vectors is not None else None,
-            [dense_ids[r] for r in parts] if dense_ids is not None else None,
-            k=k,
-            alpha=alpha,
-            candidates=candidates,
-            rerank=rerank,
+            index, query, part_words, part_vectors, part_ids, k=k, alpha=alpha, candidates=candidates, rerank=rerank
         )
-        results.append(
-            Retrieval(
-                query,
-                tuple(hits),
-                vectors[parts.start : parts.stop] if vectors is not None else None,
-                tuple(words[r] for r in parts),
-            )
-        )
+        results.append(Retrieval(query, tuple(hits), part_vectors, part_words))
     return results
 
 
