@@ -219,8 +219,18 @@ def _assistant(args, corpus: Path | None, *, own_uploads: bool = False, **kwargs
     )
 
 
+class _SummaryLists(logging.Filter):
+    """``index`` names each skipped file in its summary: its log line would say it a second time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("assistant.storage.") and str(record.msg).startswith("Skipped"))
+
+
 def cmd_index(args) -> int:
     started = time.perf_counter()
+    if not args.verbose and not args.watch:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_SummaryLists())
     bot = _assistant(args, args.path, progress=not args.json)
     index = bot.refresh(rebuild=args.rebuild)
     m = index.manifest

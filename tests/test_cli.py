@@ -138,9 +138,12 @@ def test_index_counts_indexed_files_and_names_the_skipped_ones(tmp_path):
     docs = write_docs(tmp_path / "docs", {"notes.md": TEA, "more.md": "# More\n\nBlack tea is brewed hotter.\n"})
     write(docs, "bad.txt", "")
     (docs / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    write(docs, "old.doc", "x")
     done = fake_cli("index", str(docs))
-    assert done.returncode == 0 and done.stdout.startswith("Indexed 2 file(s) (2 skipped, below), 2 passages")
+    assert done.returncode == 0 and done.stdout.startswith("Indexed 2 file(s) (3 skipped, below), 2 passages")
     assert "  skipped bad.txt: bad.txt is empty" in done.stdout and "  skipped photo.txt: " in done.stdout
+    for name in ("bad.txt", "photo.txt", "old.doc"):  # named once: in the summary, not in a log line as well
+        assert (done.stdout + done.stderr).count(name) == 2, done.stderr  # "skipped old.doc: old.doc is …"
     assert json.loads(fake_cli("index", str(docs), "--json").stdout)["files"] == 2
 
 
