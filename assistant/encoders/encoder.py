@@ -223,8 +223,9 @@ class Encoder:
         if self.name == E5_MODEL:
             from .spans import can_pool, transformer_spans
 
-            model = self.model
-            return functools.partial(transformer_spans, model, prompt=self.prompts.get("passage")) if can_pool(model) else None
+            model, prompt = self.model, self.prompts.get("passage")
+            alone = functools.partial(_forward, model, prompt=prompt)
+            return functools.partial(transformer_spans, model, alone=alone, prompt=prompt) if can_pool(model) else None
         pooled = getattr(self.model[0], "encode_spans", None)
         return pooled if pooled is not None and pooled([], []) is not None else None
 

@@ -23,9 +23,9 @@ def can_pool(model) -> bool:
         return False
 
 
-def transformer_spans(model, texts: list[str], spans: list[list[tuple[int, int]]], *, prompt: str | None = None):
+def transformer_spans(model, texts: list[str], spans: list[list[tuple[int, int]]], *, alone, prompt: str | None = None):
     """For each text: its vector, then one unit vector per ``(start, end)`` character span; a span whose
-    tokens were cut off by the model's length limit is encoded as a text of its own."""
+    tokens were cut off by the model's length limit is encoded as a text of its own by ``alone(texts)``."""
     import torch
 
     if not texts:
@@ -59,9 +59,7 @@ def transformer_spans(model, texts: list[str], spans: list[list[tuple[int, int]]
                 missing.append((b, n))
         out.append(_unit(np.stack(vectors)))
     if missing:
-        from .encoder import _forward
-
-        again = _forward(model, [texts[b][slice(*spans[b][n])] for b, n in missing], prompt=prompt)
+        again = alone([texts[b][slice(*spans[b][n])] for b, n in missing])
         for (b, n), vector in zip(missing, again, strict=True):
             out[b][1 + n] = vector
     return out
