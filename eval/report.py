@@ -114,7 +114,9 @@ def run(name: str, args) -> dict:
         out["passages"] = len(bot.index.passages)
         out["encoder"] = bot.encoder.name
         for h, (answerable, unanswerable) in halves.items():
-            questions = answerable[: args.limit] + unanswerable[: args.limit] if args.limit else answerable + unanswerable
+            questions = (
+                answerable[: args.limit] + unanswerable[: args.limit] if args.limit else answerable + unanswerable
+            )
             result = evaluate(bot, questions, gold_of_source=gold, progress=False)
             row = {
                 "answerable": result.answerable,
@@ -162,7 +164,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, help="only the first N articles of each Wikipedia set")
     parser.add_argument("--limit", type=int, help="only the first N questions of each half")
     parser.add_argument("--unanswerable", type=int, default=100, help="unanswerable questions per half (100)")
-    parser.add_argument("--data", type=Path, default=DATA, help=f"folder of drcd_test.json and the SQuAD slice ({DATA})")
+    parser.add_argument(
+        "--data", type=Path, default=DATA, help=f"folder of drcd_test.json and the SQuAD slice ({DATA})"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--markdown", type=Path, nargs="+", help="print the table of these result files and stop")
     args = parser.parse_args()

@@ -192,7 +192,9 @@ def build_model(e5: E5File, folder: Path) -> None:
         tokenizer(e5).save_pretrained(hf)
         transformer = Transformer(str(hf), max_seq_length=e5.positions)
         pooling = Pooling(e5.hidden, pooling_mode="mean")
-        SentenceTransformer(modules=[transformer, pooling, Normalize()], prompts=PROMPTS, device="cpu").save(str(folder))
+        SentenceTransformer(modules=[transformer, pooling, Normalize()], prompts=PROMPTS, device="cpu").save(
+            str(folder)
+        )
     shutil.rmtree(hf)
 
 
