@@ -6,8 +6,8 @@ Usage: python eval/halves.py build/splits/cmrc2018_trial --extra build/splits/un
 Prints (and with --json writes) keyword, dense and hybrid hit@1/5, MRR@10, sentence@1 and not-found accuracy
 per half: the ranking ``python -m assistant eval`` scores (the same ``retrieve`` call ``ask`` makes), and the
 chat's bold answer sentence over the passages it cites (``evaluate.sentence_holds_answer``).
-``--sentences auto`` (the default) takes that step only when the index keeps sentence vectors (USE): a model
-without them (e5) encodes every sentence of the cited passages, which made a CMRC run take hours on this
+``--sentences auto`` (the default) takes that step only with USE or an index keeping sentence vectors: another
+model without them (e5) encodes every sentence of the cited passages, which made a CMRC run take hours on this
 shared machine. ``--sentences on`` takes it anyway, bounded: each sentence is encoded once for the whole run
 (kept by text) and ``--sentence-limit N`` asks it of the first N questions of each half only.
 ``--articles N`` keeps the first N articles' passages and their questions (a smaller corpus, said in the output).
@@ -46,6 +46,8 @@ from assistant.search.conversation import make_query  # noqa: E402
 from assistant.search.retriever import retrieve  # noqa: E402
 from eval.splits import HALVES  # noqa: E402
 
+CONFIG_NAMES = ("keyword", "dense", "hybrid")
+
 
 def rank(hits, q, gold) -> int | None:
     """The gold document's place among the hits' distinct documents, else the first hit holding an answer."""
@@ -74,8 +76,9 @@ def answer_sentence(bot, found, question: str, cache: dict) -> str | None:
     return chosen[0][0] if chosen else ""
 
 
-def score(bot, questions, alpha: float, gold, *, sentences: int, cache: dict) -> dict:
-    """Retrieval scores of one configuration, and sentence@1 over the first ``sentences`` questions."""
+def score(bot, questions, alpha: float, gold, *, sentences: int, cache: dict, misses: list | None = None) -> dict:
+    """Retrieval scores of one configuration, and sentence@1 over the first ``sentences`` questions; the
+    answer sentences without an answer go to ``misses`` when it is given (the tuning half's, to read)."""
     ranks, refused, unanswerable, times, holds = [], 0, 0, [], []
     for n, q in enumerate(questions):
         started = time.perf_counter()
@@ -91,6 +94,8 @@ def score(bot, questions, alpha: float, gold, *, sentences: int, cache: dict) ->
             sentence = answer_sentence(bot, found, q.question, cache)
             if sentence is not None:
                 holds.append(sentence_holds_answer(sentence, q.answers))
+                if misses is not None and not holds[-1]:
+                    misses.append({"question": q.question, "answers": list(q.answers), "sentence": sentence})
     n = len(ranks) or 1
     return {
         "sentence@1": sum(holds) / len(holds) if holds else None,
@@ -118,9 +123,11 @@ def main() -> None:
         "--sentences",
         choices=("auto", "on", "off"),
         default="auto",
-        help="score the answer sentence: auto = only when the index keeps sentence vectors (USE)",
+        help="score the answer sentence: auto = with USE, or when the index keeps sentence vectors",
     )
     parser.add_argument("--sentence-limit", type=int, help="answer sentences for the first N questions of a half")
+    parser.add_argument("--configs", nargs="+", default=["keyword", "dense", "hybrid"], choices=CONFIG_NAMES)
+    parser.add_argument("--misses", type=Path, help="write the tuning half's answer sentences without an answer here")
     args = parser.parse_args()
     out = {"data": args.stem, "model": args.model, "results": {}}
     with tempfile.TemporaryDirectory(prefix="assistant-halves-") as tmp:
@@ -145,7 +152,8 @@ def main() -> None:
         out["build_seconds"] = time.perf_counter() - started
         out["passages"] = len(bot.index.passages)
         with_vectors = bot.index.sentence_vectors_of(0) is not None
-        on = args.sentences == "on" or (args.sentences == "auto" and with_vectors)
+        pools = getattr(bot.encoder, "pools_spans", False)  # USE: a sentence costs little to encode
+        on = args.sentences == "on" or (args.sentences == "auto" and (with_vectors or pools))
         sentences = (args.sentence_limit or sys.maxsize) if on else 0
         out["sentences"] = {"on": on, "index_sentence_vectors": with_vectors, "limit": args.sentence_limit}
         cache: dict = {}
@@ -153,9 +161,12 @@ def main() -> None:
         for h in HALVES:
             questions = halves[h][: args.limit]
             questions += [q for stem in args.extra for q in load_questions_jsonl(Path(f"{stem}-{h}.jsonl"))]
-            for config in ("keyword", "dense", "hybrid"):
+            for config in args.configs:
                 alpha = CONFIGS.get(config, DEFAULT_ALPHA)
-                row = score(bot, questions, alpha, gold, sentences=sentences, cache=cache)
+                misses = [] if args.misses and h == "tune" and config == "hybrid" else None
+                row = score(bot, questions, alpha, gold, sentences=sentences, cache=cache, misses=misses)
+                if misses is not None:
+                    args.misses.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in misses))
                 out["results"][f"{h} {config}"] = {"questions": len(questions), **row}
                 print(h, config, json.dumps(row), flush=True)
                 if args.json:
