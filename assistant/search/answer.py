@@ -54,11 +54,18 @@ def best_sentences(
     dense_weight: float = 0.5,
     join: float = 0.9,
     known: Mapping[str, np.ndarray] | None = None,
+    kind_bonus: float | None = None,
+    rarity: float = 2.0,
 ) -> list[Hit]:
     """Each hit with ``sentence`` set to the sentence of its passage that best matches the query.
 
-    A sentence scores by the share of the query's words it contains plus, when an encoder is
-    given, its cosine similarity to the query (which is what matches a question in another language).
+    A sentence scores by the share of the query's words it contains (a word weighs ``df ** -rarity`` when ``df``
+    of the passage's sentences hold it: the passage's topic, named everywhere, does not tell which sentence
+    answers) plus, when an encoder is given, its cosine similarity to the query (which is what matches a question
+    in another language). A question asking for a count, a date, a place or a person (``kinds.question_kind``)
+    adds ``kind_bonus`` (default ``ANSWER_KIND_BONUS``) to each sentence stating such a fact, and the next
+    sentence joins the best when it states one and the best does not. A heading-like line (``3.2 年假``) is the
+    answer only when the passage has nothing else.
     A question inside a document (an interviewer's) counts half: it resembles the user's question
     without answering it. A neighbouring sentence joins the best when it scores at least ``join``
     times as much and contains as many of the question's words (or none match, as across languages,
@@ -73,7 +80,7 @@ def best_sentences(
     if not flat:
         return list(hits)
     folded = [fold(s) for s in flat]
-    lexical = np.array([_overlap(words, f) for f in folded], dtype=np.float32)
+    lexical = np.concatenate([_overlaps(words, folded[span], rarity) for span in _spans(per_hit)])
     if encoder is not None and dense_weight > 0:
         known = known or {}
         todo = list(dict.fromkeys(s for s in flat if s not in known))
@@ -94,7 +101,7 @@ def best_sentences(
     holds = np.array(
         [kind is not None and ok and holds_kind(kind, s, f) for s, f, ok in zip(flat, folded, states, strict=True)]
     )
-    score = score + ANSWER_KIND_BONUS * holds
+    score = score + (ANSWER_KIND_BONUS if kind_bonus is None else kind_bonus) * holds
     out, cursor = [], 0
     for hit, sentences in zip(hits, per_hit, strict=True):
         span = slice(cursor, cursor + len(sentences))
@@ -125,7 +132,7 @@ def _choose(sentences, own, words_in, heading, holds, join: float) -> tuple[int,
 
 
 # How much a sentence stating the kind of fact the question asks for gains (scores are about 0..1).
-ANSWER_KIND_BONUS = 0.15
+ANSWER_KIND_BONUS = 0.1
 
 
 def sentences_of(text: str) -> list[str]:
@@ -146,11 +153,26 @@ def _span(text: str, sentences: list[str], first: int, last: int) -> str:
     return text[starts[first] : cursor]
 
 
-def _overlap(words: set[str], folded: str) -> float:
-    """Share of the question's words in a sentence (given folded, as the keyword side folds text)."""
-    if not words:
-        return 0.0
-    return sum(1 for w in words if w in folded) / len(words)
+def _spans(per_hit: list[list[str]]) -> list[slice]:
+    """Where each hit's sentences are in the flat list of all of them."""
+    out, cursor = [], 0
+    for sentences in per_hit:
+        out.append(slice(cursor, cursor + len(sentences)))
+        cursor += len(sentences)
+    return out
+
+
+def _overlaps(words: set[str], folded: list[str], rarity: float) -> np.ndarray:
+    """Weighted share of the question's words in each sentence of one passage (sentences given folded).
+
+    A word in ``df`` of the passage's sentences weighs ``df ** -rarity``: the passage's topic, named in most
+    of its sentences, says less about which one answers than a word only one sentence has.
+    """
+    if not words or not folded:
+        return np.zeros(len(folded), dtype=np.float32)
+    held = np.array([[w in f for w in words] for f in folded], dtype=np.float32)
+    weight = np.maximum(held.sum(axis=0), 1.0) ** -rarity
+    return (held @ weight / weight.sum()).astype(np.float32)
 
 
 def answer_sentences(
