@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="measure retrieval quality on a question set",
         description="Index DATA's passages (SQuAD .json, or NAME.questions.jsonl beside NAME.passages.jsonl) in a "
-        "temporary index, ask every question, and print hit@1/3/5/10, MRR@10, not-found accuracy, q/s and build "
+        "temporary index, ask every question, and print hit@1/3/5/10, MRR@10, sentence@1, not-found accuracy, q/s and build "
         "time. With --corpus DIR, DATA is a questions .jsonl ({question, answers, history?}) asked of DIR.",
         epilog=EPILOG["eval"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -156,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=None, help="dense weight for the hybrid configuration")
     p.add_argument("--threshold", type=float, default=None, help="not-found threshold")
     p.add_argument("--limit", type=int, help="only the first N questions")
-    p.add_argument("--misses", action="store_true", help="also list questions whose gold passage was not first")
+    p.add_argument(
+        "--misses",
+        action="store_true",
+        help="also list questions whose gold passage was not first, and answer sentences without the answer",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -354,6 +358,8 @@ def cmd_eval(args) -> int:
         for r in results:
             for m in r.misses:
                 print(f"[{r.name}] rank {m['rank']}: {m['question']} → {m['top']} {m['top_text']}")
+            for m in r.sentence_misses:
+                print(f"[{r.name}] sentence without {m['answers'][0]!r}: {m['question']} → {m['sentence']}")
     return 0
 
 

@@ -1,9 +1,10 @@
-"""Retrieval quality: hit@k, MRR@10, not-found accuracy and speed on SQuAD/JSONL data or a corpus folder."""
+"""Retrieval quality: hit@k, MRR@10, sentence@1, not-found accuracy and speed on SQuAD/JSONL data or a corpus folder."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import statistics
 import tempfile
 import time
@@ -12,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import AssistantError, QuestionError
-from .search import relevant
+from .keyword import fold
+from .search import make_answer, relevant
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ class EvalResult:
     hit: dict[int, float] = field(default_factory=dict)
     mrr10: float = 0.0
     answerable_found: float = 0.0
+    # Share of the answerable questions answered (found) whose bold answer sentence holds a gold answer.
+    sentence1: float = 0.0
+    sentence_questions: int = 0  # its denominator
     unanswerable: int = 0
     unanswerable_correct: float = 0.0
     invalid: int = 0
@@ -55,6 +60,7 @@ class EvalResult:
     median_ms: float = 0.0
     build_seconds: float = 0.0
     misses: list[dict] = field(default_factory=list)
+    sentence_misses: list[dict] = field(default_factory=list)
 
 
 def load_questions_jsonl(path: Path) -> list[EvalQuestion]:
@@ -151,7 +157,8 @@ def evaluate(
     alpha = bot.alpha if alpha is None else alpha
     ranks: list[int | None] = []
     found_answerable, correct_unanswerable, unanswerable = 0, 0, 0
-    misses = []
+    sentences: list[bool] = []  # per answered question with answer strings: its answer sentence holds one
+    misses, sentence_misses = [], []
     latencies = []
     invalid = 0
     for q in tqdm(questions, desc=f"eval {name}", disable=not progress, unit="q", leave=False):
@@ -169,6 +176,11 @@ def evaluate(
             correct_unanswerable += not found
             continue
         found_answerable += found
+        if found and q.answers:
+            sentence = chat_sentence(bot, answer)
+            sentences.append(sentence_holds_answer(sentence, q.answers))
+            if not sentences[-1] and len(sentence_misses) < 50:
+                sentence_misses.append({"question": q.question, "answers": list(q.answers), "sentence": sentence})
         rank = _rank(answer.hits, q, gold_of_source)
         ranks.append(rank)
         if rank != 1 and len(misses) < 50:
@@ -188,17 +200,41 @@ def evaluate(
         answerable=answerable,
         unanswerable=unanswerable,
         misses=misses,
+        sentence_misses=sentence_misses,
         invalid=invalid,
     )
     if answerable:
         result.hit = {k: sum(1 for r in ranks if r and r <= k) / answerable for k in KS}
         result.mrr10 = sum(1 / r for r in ranks if r and r <= 10) / answerable
         result.answerable_found = found_answerable / answerable
+        result.sentence1 = sum(sentences) / len(sentences) if sentences else 0.0
+        result.sentence_questions = len(sentences)
     if unanswerable:
         result.unanswerable_correct = correct_unanswerable / unanswerable
     result.qps = len(latencies) / sum(latencies) if latencies else 0.0
     result.median_ms = statistics.median(latencies) * 1000 if latencies else 0.0
     return result
+
+
+def chat_sentence(bot, answer) -> str:
+    """The bold answer sentence the chat would show for ``answer`` (asked with more hits and no threshold):
+    the first of ``make_answer``'s sentences over the hits the chat cites (each hit's sentence is its own)."""
+    hits = relevant(answer.hits[: bot.top_k], bot.threshold)
+    chosen = make_answer(answer.question, hits, found=bool(hits)).sentences
+    return chosen[0][0] if chosen else ""
+
+
+def sentence_holds_answer(sentence: str, answers: Sequence[str]) -> bool:
+    """Whether one of ``answers`` is in ``sentence``, both compared as ``normal_text`` makes them."""
+    text = normal_text(sentence)
+    return any(normal_text(a) and normal_text(a) in text for a in answers)
+
+
+def normal_text(text: str) -> str:
+    """Text compared for sentence@1: NFKC (full-width → half-width), lower case, traditional → simplified
+    Chinese (the keyword side's ``fold``), and no whitespace at all (an answer wrapped across a line still
+    matches; Chinese has no spaces to lose)."""
+    return re.sub(r"\s+", "", fold(text))
 
 
 def _rank(hits, q: EvalQuestion, gold_of_source: dict[str, str] | None) -> int | None:
@@ -261,19 +297,23 @@ def run_eval(
 def markdown_table(results: Sequence[EvalResult], dataset: str) -> str:
     """One row per configuration."""
     lines = [
-        "| dataset | config | questions | hit@1 | hit@3 | hit@5 | hit@10 | MRR@10 | answerable found | unanswerable "
-        "correct | q/s | index build s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | config | questions | hit@1 | hit@3 | hit@5 | hit@10 | MRR@10 | sentence@1 | answerable found "
+        "| unanswerable correct | q/s | index build s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         hit = [f"{r.hit.get(k, 0):.3f}" for k in KS]
         unans = f"{r.unanswerable_correct:.2f} ({r.unanswerable})" if r.unanswerable else "–"
         lines.append(
-            f"| {dataset} | {r.name} | {r.questions} | {' | '.join(hit)} | {r.mrr10:.3f} | {r.answerable_found:.3f} "
+            f"| {dataset} | {r.name} | {r.questions} | {' | '.join(hit)} | {r.mrr10:.3f} | {r.sentence1:.3f} | {r.answerable_found:.3f} "
             f"| {unans} | {r.qps:.1f} | {r.build_seconds:.1f} |"
         )
     return "\n".join(lines)
 
 
 def to_json(results: Sequence[EvalResult]) -> list[dict]:
-    return [{**asdict(r), "hit": {f"hit@{k}": v for k, v in r.hit.items()}} for r in results]
+    out = []
+    for r in results:
+        row = asdict(r)
+        out.append({**row, "hit": {f"hit@{k}": v for k, v in r.hit.items()}, "sentence@1": row.pop("sentence1")})
+    return out

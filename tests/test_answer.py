@@ -15,6 +15,7 @@ from assistant.search.answer import (
     sentences_of,
     uncited,
 )
+from assistant.search.kinds import holds_kind, is_heading, question_kind
 
 PASSAGE = Passage(
     "a.txt", "a.txt", "<b>Title</b>", 3, "前文。<script>alert(1)</script>答案在这里。后文 **bold** [x](javascript:y)"
@@ -72,6 +73,87 @@ def test_a_quantity_or_date_question_gets_the_sentence_with_one(question, answer
     }[language(question)]
     [out] = best_sentences([hit(text, 0.5)], question, None, join=2.0)
     assert out.sentence == answer
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("世界互联网大会国际组织目前有多少成员?", "count"),
+        ("世界互聯網大會國際組織目前有多少成員?", "count"),
+        ("乌镇峰会举办了几届?", "count"),
+        ("How many members does it have?", "count"),
+        ("国际组织是什么时候成立的?", "date"),
+        ("國際組織是何時成立的?", "date"),
+        ("尼山对话是哪一年举行的?", "date"),
+        ("When was the organisation founded?", "date"),
+        ("尼山对话在哪里举行?", "place"),
+        ("尼山對話在哪裡舉行?", "place"),
+        ("Where did the Nishan dialogue take place?", "place"),
+        ("谁是世界互联网大会的秘书长?", "person"),
+        ("誰是世界互聯網大會的秘書長?", "person"),
+        ("Who is the secretary-general?", "person"),
+        ("国际组织遵循什么原则?", None),
+        ("What does the starter need?", None),
+    ],
+)
+def test_question_kind_in_chinese_traditional_chinese_and_english(question, kind):
+    found = question_kind(question)
+    assert (found.name if found else None) == kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "sentence", "held"),
+    [
+        ("count", "目前,已有近130家机构加入成为会员。", True),
+        ("count", "乌镇峰会已连续举办十届。", True),
+        ("count", "组织不断创新运作机制。", False),
+        ("date", "國際組織於二〇二二年七月成立。", True),
+        ("date", "It was founded in July 2022.", True),
+        ("date", "It keeps improving.", False),
+        ("place", "峰会在浙江乌镇举行。", True),
+        ("place", "The dialogue took place in Qufu, Shandong.", True),
+        ("place", "the dialogue took place recently.", False),
+        ("person", "秘书长任贤良接受了专访。", True),
+        ("person", "The interview was given by Ren Xianliang.", True),
+        ("person", "the interview was long.", False),
+    ],
+)
+def test_a_sentence_holds_the_kind_of_fact_asked_for(kind, sentence, held):
+    [asking] = [k for k in ("多少", "什么时候", "哪里", "谁") if question_kind(k) and question_kind(k).name == kind]
+    assert holds_kind(question_kind(asking), sentence) is held
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "answer"),
+    [
+        (
+            "世界互联网大会国际组织目前有多少成员?",
+            "世界互联网大会国际组织不断创新运作机制,丰富成员权益。目前,已有近130家机构加入。另有一段无关的话。",
+            "世界互联网大会国际组织不断创新运作机制,丰富成员权益。目前,已有近130家机构加入。",
+        ),
+        (
+            "Where did the Nishan dialogue take place?",
+            "The Nishan dialogue on digital civilisation took place last June. It was held in Qufu, Shandong. "
+            "Guests visited the temple.",
+            "The Nishan dialogue on digital civilisation took place last June. It was held in Qufu, Shandong.",
+        ),
+    ],
+)
+def test_the_next_sentence_joins_when_it_holds_the_fact_the_best_lacks(question, text, answer):
+    [out] = best_sentences([hit(text, 0.5)], question, None, join=2.0)  # join=2.0: no ordinary neighbour joins
+    assert out.sentence == answer
+
+
+@pytest.mark.parametrize("heading", ["3.2 年假", "第三章 休假", "# 年假"])
+def test_a_numbered_heading_is_not_the_answer_when_a_real_sentence_exists(heading):
+    from .conftest import FakeEncoder
+
+    text = f"{heading}\n员工入职满一年后,每年可享受带薪年假。请假须提前申请。"
+    [out] = best_sentences([hit(text, 0.5)], "年假有多少天?", FakeEncoder())
+    assert out.sentence == "员工入职满一年后,每年可享受带薪年假。"
+    assert is_heading(heading) and not is_heading(out.sentence)
+    [alone] = best_sentences([hit(heading, 0.5)], "年假有多少天?", FakeEncoder())
+    assert alone.sentence == heading  # a passage that is only a heading still has its answer sentence
 
 
 def test_best_sentence_joins_an_equally_good_neighbour_exactly_as_written():

@@ -5,7 +5,15 @@ import json
 import pytest
 
 from assistant.cli import main
-from assistant.evaluate import EvalQuestion, load_dataset, load_questions_jsonl, markdown_table, run_eval
+from assistant.evaluate import (
+    EvalQuestion,
+    load_dataset,
+    load_questions_jsonl,
+    markdown_table,
+    run_eval,
+    sentence_holds_answer,
+    to_json,
+)
 
 from .conftest import DATA, SEEDS, write
 
@@ -79,6 +87,44 @@ def test_eval_on_a_tiny_dataset_with_the_fake_encoder(tmp_path, fake_encoder):
     assert "| mini.json | hybrid | 2 | 1.000 |" in markdown_table(results, "mini.json")
 
 
+def test_sentence_at_1_counts_answered_questions_whose_answer_sentence_holds_the_answer(tmp_path, fake_encoder):
+    from assistant.encoders import set_encoder_factory
+
+    context = "乌镇峰会每年在浙江乌镇举行。会场旁边有一家茶馆。"
+    qas = [
+        {"question": "峰会在哪里举行?", "answers": [{"text": "浙江 乌镇"}]},  # a space in the gold: still held
+        {"question": "峰会每年在哪里举行?", "answers": [{"text": "一家茶馆"}]},  # in the passage, not the sentence
+    ]
+    path = tmp_path / "two.json"
+    data = {"data": [{"title": "乌镇", "paragraphs": [{"id": "p1", "context": context, "qas": qas}]}]}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    set_encoder_factory(lambda model=None: fake_encoder)
+    try:
+        [result] = run_eval(path, progress=False)
+    finally:
+        set_encoder_factory(None)
+    assert (result.sentence1, result.sentence_questions) == (0.5, 2)
+    assert [m["question"] for m in result.sentence_misses] == ["峰会每年在哪里举行?"]
+    assert "| 1.000 | 0.500 |" in markdown_table([result], "two.json")  # MRR@10, then sentence@1
+    assert to_json([result])[0]["sentence@1"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("sentence", "answers", "held"),
+    [
+        ("目前,已有近130家机构加入。", ["近130家"], True),
+        ("目前，已有近１３０家机构加入。", ["近130家"], True),  # full-width digits and comma
+        ("國際組織於2022年成立。", ["国际组织于2022年"], True),  # traditional against simplified
+        ("It was founded in\n2022 in Beijing.", ["in 2022"], True),  # a line break inside the answer
+        ("The Summit was held in Wuzhen.", ["wuzhen"], True),
+        ("目前,已有机构加入。", ["近130家"], False),
+        ("Anything.", [""], False),  # an empty gold string never counts
+    ],
+)
+def test_answer_sentence_holds_the_answer_after_normalising(sentence, answers, held):
+    assert sentence_holds_answer(sentence, answers) is held
+
+
 def test_bad_dataset_path_is_one_sentence(capsys, tmp_path):
     assert main(["eval", str(tmp_path / "missing.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -91,6 +137,7 @@ def test_cmrc_slice_with_default_settings(capsys):
     (result,) = json.loads(capsys.readouterr().out)
     assert result["questions"] == 60 and result["name"] == "hybrid"
     assert result["hit"]["hit@1"] >= 0.95 and result["hit"]["hit@5"] >= 0.98
+    assert 0 < result["sentence_questions"] <= 60 and 0.0 <= result["sentence@1"] <= 1.0
 
 
 @pytest.mark.slow

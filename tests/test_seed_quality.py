@@ -54,6 +54,22 @@ def test_chinese_answer_emphasises_the_date_sentence(bot):
 
 
 @pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("世界互联网大会国际组织目前有多少成员?", "近130家"),  # the number is in the sentence after the best match
+        ("世界互聯網大會國際組織目前有多少成員?", "近130家"),
+        ("How many members does the WIC international organization have now?", "近130家"),
+        ("Where was the 2023 Wuzhen Summit held?", "浙江乌镇"),
+    ],
+)
+def test_the_bold_answer_sentence_holds_the_fact_asked_for(bot, question, fact):
+    answer = bot.ask(question)
+    lead, markers = answer.sentences[0]
+    assert fact in lead, lead
+    assert lead in answer.hits[markers[0] - 1].passage.text  # quoted as written, from the passage it cites
+
+
+@pytest.mark.parametrize(
     "history, question, paragraph",
     [
         (["世界互联网大会国际组织是什么时候成立的?"], "它现在有多少会员?", 13),

@@ -13,6 +13,7 @@ from ..encoders import Encoder
 from ..keyword import fold, tokenize
 from ..records import Answer, Hit
 from ..text import CJK, is_question, sentence_vectors_by_text, split_sentences
+from .kinds import holds_kind, is_heading, question_kind
 
 NOT_FOUND = {
     "zh": "抱歉，知识库中没有找到与这个问题相关的内容。",
@@ -53,11 +54,18 @@ def best_sentences(
     dense_weight: float = 0.5,
     join: float = 0.9,
     known: Mapping[str, np.ndarray] | None = None,
+    kind_bonus: float | None = None,
+    rarity: float = 2.0,
 ) -> list[Hit]:
     """Each hit with ``sentence`` set to the sentence of its passage that best matches the query.
 
-    A sentence scores by the share of the query's words it contains plus, when an encoder is
-    given, its cosine similarity to the query (which is what matches a question in another language).
+    A sentence scores by the share of the query's words it contains (a word weighs ``df ** -rarity`` when ``df``
+    of the passage's sentences hold it: the passage's topic, named everywhere, does not tell which sentence
+    answers) plus, when an encoder is given, its cosine similarity to the query (which is what matches a question
+    in another language). A question asking for a count, a date, a place or a person (``kinds.question_kind``)
+    adds ``kind_bonus`` (default ``ANSWER_KIND_BONUS``) to each sentence stating such a fact, and the next
+    sentence joins the best when it states one and the best does not. A heading-like line (``3.2 年假``) is the
+    answer only when the passage has nothing else.
     A question inside a document (an interviewer's) counts half: it resembles the user's question
     without answering it. A neighbouring sentence joins the best when it scores at least ``join``
     times as much and contains as many of the question's words (or none match, as across languages,
@@ -71,7 +79,8 @@ def best_sentences(
     flat = [s for sentences in per_hit for s in sentences]
     if not flat:
         return list(hits)
-    lexical = np.array([_overlap(words, s) for s in flat], dtype=np.float32)
+    folded = [fold(s) for s in flat]
+    lexical = np.concatenate([_overlaps(words, folded[span], rarity) for span in _spans(per_hit)])
     if encoder is not None and dense_weight > 0:
         known = known or {}
         todo = list(dict.fromkeys(s for s in flat if s not in known))
@@ -83,52 +92,47 @@ def best_sentences(
         score = dense_weight * semantic + (1 - dense_weight) * lexical
     else:
         score = lexical
-    score = np.where([is_question(s) for s in flat], score * 0.5, score)
-    wanted = expected_kind(query)
-    if wanted is not None:  # "how many …?" is answered by the sentence with the number in it
-        score = score + ANSWER_KIND_BONUS * np.array([bool(wanted.search(s)) for s in flat], dtype=np.float32)
+    asks = np.array([is_question(s) for s in flat])
+    score = np.where(asks, score * 0.5, score)
+    heading = np.array([is_heading(s) for s in flat])
+    kind = question_kind(query)
+    # "how many …?" is answered by the sentence with the number in it, "who …?" by the one with a name
+    states = ~(asks | heading)
+    holds = np.array(
+        [kind is not None and ok and holds_kind(kind, s, f) for s, f, ok in zip(flat, folded, states, strict=True)]
+    )
+    score = score + (ANSWER_KIND_BONUS if kind_bonus is None else kind_bonus) * holds
     out, cursor = [], 0
     for hit, sentences in zip(hits, per_hit, strict=True):
-        own = score[cursor : cursor + len(sentences)]
-        words_in = lexical[cursor : cursor + len(sentences)]
+        span = slice(cursor, cursor + len(sentences))
         cursor += len(sentences)
-        best = int(np.argmax(own))
-        first = last = best
-        neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(sentences)]
-        if neighbours and own[best] > 0:
-            other = max(neighbours, key=lambda i: own[i])
-            close = own[other] >= join * own[best] and words_in[other] >= words_in[best]
-            if close and len(sentences[other]) + len(sentences[best]) <= 320:
-                first, last = min(best, other), max(best, other)
-        out.append(
-            replace(hit, sentence=_span(hit.passage.text, sentences, first, last), sentence_score=float(own[best]))
-        )
+        first, last, best_score = _choose(sentences, score[span], lexical[span], heading[span], holds[span], join)
+        out.append(replace(hit, sentence=_span(hit.passage.text, sentences, first, last), sentence_score=best_score))
     return out
 
 
-# Questions that ask for a quantity or a date, and what such an answer looks like.
-_ASKS_NUMBER = re.compile(
-    r"多少|几(?:个|位|家|名|次|项|届|座|种|条|天|年|岁|人)|多大|多长|多久|多远|多高|多重|多少钱|数量|规模"
-    r"|\bhow (?:many|much|long|old|far|big|large)\b|\bnumber of\b",
-    re.IGNORECASE,
-)
-_ASKS_DATE = re.compile(
-    r"什么时候|何时|哪一?年|哪一?天|几月|几号|什么时间|\bwhen\b|\bwhat (?:year|date|day|time)\b", re.IGNORECASE
-)
-_NUMBER = re.compile(r"\d|[零一二两三四五六七八九十百千万亿]+(?:多|余)?(?:个|位|家|名|次|项|届|座|种|条|人|岁|倍)")
-_DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b\d{4}\b|[一二三四五六七八九十〇零]{2,4}年")
-# How much a sentence with the kind of answer the question asks for gains (scores are about 0..1).
-ANSWER_KIND_BONUS = 0.15
+def _choose(sentences, own, words_in, heading, holds, join: float) -> tuple[int, int, float]:
+    """The first and last sentence of a passage's answer and its score: the best sentence that is not a heading
+    (unless all are), with the next one when the question's kind of fact is there and not in the best, or a
+    neighbour that scores nearly as well (``join``) with as many of the question's words."""
+    eligible = own if heading.all() else np.where(heading, -np.inf, own)
+    best = int(np.argmax(eligible))
+    first = last = best
+    after = best + 1
+    if after < len(sentences) and holds[after] and not holds[best]:
+        if len(sentences[best]) + len(sentences[after]) <= 320:
+            return best, after, float(own[best])
+    neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(sentences) and not heading[i]]
+    if neighbours and own[best] > 0:
+        other = max(neighbours, key=lambda i: own[i])
+        close = own[other] >= join * own[best] and words_in[other] >= words_in[best]
+        if close and len(sentences[other]) + len(sentences[best]) <= 320:
+            first, last = min(best, other), max(best, other)
+    return first, last, float(own[best])
 
 
-def expected_kind(question: str) -> re.Pattern | None:
-    """The pattern an answer to ``question`` contains: a date for when-questions, a number for how-many
-    ones; None for other questions."""
-    if _ASKS_DATE.search(question):
-        return _DATE
-    if _ASKS_NUMBER.search(question):
-        return _NUMBER
-    return None
+# How much a sentence stating the kind of fact the question asks for gains (scores are about 0..1).
+ANSWER_KIND_BONUS = 0.1
 
 
 def sentences_of(text: str) -> list[str]:
@@ -149,11 +153,26 @@ def _span(text: str, sentences: list[str], first: int, last: int) -> str:
     return text[starts[first] : cursor]
 
 
-def _overlap(words: set[str], sentence: str) -> float:
-    if not words:
-        return 0.0
-    folded = fold(sentence)
-    return sum(1 for w in words if w in folded) / len(words)
+def _spans(per_hit: list[list[str]]) -> list[slice]:
+    """Where each hit's sentences are in the flat list of all of them."""
+    out, cursor = [], 0
+    for sentences in per_hit:
+        out.append(slice(cursor, cursor + len(sentences)))
+        cursor += len(sentences)
+    return out
+
+
+def _overlaps(words: set[str], folded: list[str], rarity: float) -> np.ndarray:
+    """Weighted share of the question's words in each sentence of one passage (sentences given folded).
+
+    A word in ``df`` of the passage's sentences weighs ``df ** -rarity``: the passage's topic, named in most
+    of its sentences, says less about which one answers than a word only one sentence has.
+    """
+    if not words or not folded:
+        return np.zeros(len(folded), dtype=np.float32)
+    held = np.array([[w in f for w in words] for f in folded], dtype=np.float32)
+    weight = np.maximum(held.sum(axis=0), 1.0) ** -rarity
+    return (held @ weight / weight.sum()).astype(np.float32)
 
 
 def answer_sentences(
