@@ -126,7 +126,7 @@ def run(name: str, args) -> dict:
                 "mrr10": result.mrr10,
                 "answered": result.answerable_found,
                 "refused": result.unanswerable_correct if result.unanswerable else None,
-                "sentence@1": getattr(result, "sentence_at_1", None),
+                "sentence@1": result.sentence1 if result.sentence_questions else None,
                 "median_ms": result.median_ms,
             }
             out["rows"][h] = row
