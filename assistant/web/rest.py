@@ -241,6 +241,10 @@ def build_rest(kbs: KnowledgeBases) -> FastAPI:
         "/kbs/{name}/documents", summary="Upload documents of any type the corpus reads (multipart, field `files`)"
     )
     def upload(name: str, files: Annotated[list[UploadFile], File(description="the documents")]) -> JSONResponse:
+        if name in (ALL, "*"):
+            raise QuestionError(
+                "Uploads go to one knowledge base: name it instead of all (GET /api/v1/kbs lists them)."
+            )
         assistant = known_kb(name)
         if len(files) > MAX_FILES_PER_UPLOAD:
             raise QuestionError(f"{len(files)} files at once; upload at most {MAX_FILES_PER_UPLOAD} at a time.")
