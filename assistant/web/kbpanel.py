@@ -34,6 +34,13 @@ def panel(kbs: KnowledgeBases, kb: str, lang: str, report: list | None = None) -
     uploads = any(bot.uploads for _, bot in shown)
     hint = words["upload_pick"] if len(shown) > 1 else words["upload_hint"]
     parts.append(f'<p class="kb-hint">{escape_html(hint)}</p>' if uploads else "")
+    # the filter words, each as code: escape_html keeps the backticks as text, so they are split on here
+    words_ = escape_html(words["filter_hint"]).split("&#96;")
+    parts.append(
+        '<p class="kb-hint kb-filters">'
+        + "".join(f"<code>{w}</code>" if n % 2 else w for n, w in enumerate(words_))
+        + "</p>"
+    )
     out = (
         gr.update(value="".join(parts) + "</div>"),
         gr.update(choices=uploaded, value=None, label=words["remove_pick"]),

@@ -266,7 +266,6 @@ def build_app(
                     label=words["kb_pick"],
                     visible=several,
                     elem_id="kb-pick",
-                    info=words["filter_hint"],
                 )
                 with gr.Accordion(words["page_view"], open=True, visible=False, elem_id="page-view") as page_panel:
                     page_info = gr.HTML(elem_id="page-info")

@@ -48,7 +48,7 @@ PAGE = {
         "all_kbs": "All knowledge bases",
         "kb_summary": "[{name}] documents: {docs} · passages: {passages}",
         "upload_pick": "Choose one knowledge base above to add documents to it; they cannot go to all of them.",
-        "filter_hint": "Filter a question with source:handbook/* type:pdf after:2024-01-01 before:2025-01-01 kb:NAME.",
+        "filter_hint": "Filter with words in the question: `source:handbook/*` `type:pdf` `after:2024-01-01` `before:2025-01-01`.",
     },
     "zh": {
         "ask": "提问",
@@ -86,7 +86,7 @@ PAGE = {
         "all_kbs": "所有知识库",
         "kb_summary": "[{name}] {docs} 个文档 · {passages} 个片段",
         "upload_pick": "请先在上方选择一个知识库再添加文档；文档不能同时添加到所有知识库。",
-        "filter_hint": "可在问题中筛选：source:handbook/* type:pdf after:2024-01-01 before:2025-01-01 kb:名称。",
+        "filter_hint": "在问题中加上筛选词：`source:handbook/*` `type:pdf` `after:2024-01-01` `before:2025-01-01`。",
     },
 }
 # Before the first question the page speaks both languages; after it, the question's. Messages (status
@@ -97,7 +97,7 @@ PAGE["both"].update(
     upload_hint=PAGE["en"]["upload_hint"] + " " + PAGE["zh"]["upload_hint"],
     summary=PAGE["en"]["summary"],
     kb_summary=PAGE["en"]["kb_summary"],
-    filter_hint=PAGE["en"]["filter_hint"] + " " + PAGE["zh"]["filter_hint"],
+    filter_hint=PAGE["en"]["filter_hint"],
 )
 
 # The library's messages are English; the page shows those a user can meet in Chinese on a Chinese page.
