@@ -139,6 +139,8 @@ def test_one_kb_or_all_merged_by_score(kbs):
         UnknownKnowledgeBase, match="There is no knowledge base 'nope'; choose one of hr, 技术-it or all"
     ):
         kbs.ask("laptops", kb="nope")
+    with pytest.raises(UnknownKnowledgeBase, match="needs one knowledge base, not all"):
+        kbs.get("all")
 
 
 @pytest.mark.parametrize(
@@ -255,6 +257,7 @@ def test_rest_search_one_or_all(server, kb, kbs):
         f"/passages/{first['id'].replace('/', '%2F').replace('#', '%23')}/context", params={"kb": first["kb"]}
     )
     assert context.json()["passage"]["source"] == first["source"]
+    assert "not all" in client.get("/passages/leave.md%232.0/context", params={"kb": "all"}).json()["error"]
 
 
 @pytest.mark.slow

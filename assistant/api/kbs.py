@@ -118,10 +118,12 @@ class KnowledgeBases:
         """The knowledge base ``name`` (``default``: the first).
 
         Raises:
-            UnknownKnowledgeBase: there is none of that name.
+            UnknownKnowledgeBase: there is none of that name (or it is ``all``).
         """
         if name == DEFAULT and DEFAULT not in self._kbs:
             return self.first
+        if name in (ALL, "*"):
+            raise UnknownKnowledgeBase(f"This needs one knowledge base, not all; choose one of {', '.join(self._kbs)}.")
         if not isinstance(name, str) or name not in self._kbs:
             shown = repr(name[:80]) if isinstance(name, str) else repr(type(name).__name__)
             raise UnknownKnowledgeBase(

@@ -160,7 +160,10 @@ def build_app(
 
     def on_pick(kb: str, lang: str):
         """Another knowledge base chosen: its panel, and the sliders at its settings."""
-        kbs.chosen(kb)  # an unknown name (a forged request) stops here with one sentence
+        try:
+            kbs.chosen(kb)  # an unknown name (a forged request) stops here with one sentence
+        except AssistantError as exc:
+            raise gr.Error(localise(str(exc), lang or "both"), print_exception=False) from None
         own = kbs.settings(kbs.names[0] if kb == ALL else kb)
         sliders = (gr.update(value=own[key]) for key in ("top_k", "alpha", "threshold"))
         return (kb, *kbpanel.panel(kbs, kb, lang or "both", []), *sliders)

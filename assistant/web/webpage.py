@@ -186,6 +186,10 @@ _ZH_MESSAGES = [
         r"(.+) is not a knowledge base name; use 1 to (\d+) letters, .*",
         "{0} 不能作知识库名称；请用 1 到 {1} 个字母、数字、“-”、“_”或汉字。",
     ),
+    (
+        r"This needs one knowledge base, not all; choose one of (.+)\.",
+        "这里需要一个知识库，不能是所有知识库；请从 {0} 中选择。",
+    ),
     (r"(.+) is a reserved word, not a knowledge base name; .*", "{0} 是保留字，不能作知识库名称；请换一个名称。"),
     (
         r"(modified_after|modified_before) must be an ISO date such as 2024-01-01; got (.+)\.",
