@@ -209,13 +209,13 @@ def cmd_eval(args) -> int:
     from .evaluate import markdown_table, run_eval, to_json
 
     configs = ("keyword", "dense", "hybrid") if args.compare else ("hybrid",)
-    runs = [(None, args.corpus, {"model": args.model})]
-    if args.kb:  # each knowledge base in turn, with its own settings (the flags override them)
+    runs = [(None, args.corpus, {"model": args.model})] if args.corpus or not args.kb else []
+    if args.kb:  # then each knowledge base in turn, with its own settings (the flags override them)
         from .api import KBSpec, read_settings, unique_names
 
         specs = [KBSpec.parse(text) for text in args.kb]
         flags = {"model": args.model, "alpha": args.alpha, "threshold": args.threshold}
-        runs = [
+        runs += [
             (name, spec.folder, read_settings(spec.folder).but(**flags).to_dict())
             for name, spec in zip(unique_names(specs), specs, strict=True)
         ]
