@@ -191,6 +191,11 @@ def test_cli_index_ask_eval_with_kbs(tmp_path, fake_models, capsys):
     assert main(["eval", str(questions), "--kb", f"it={it}", "--json", "--no-progress"]) == 0
     [result] = json.loads(capsys.readouterr().out)
     assert result["name"] == "it:hybrid" and result["hit"]["hit@1"] == 1.0
+    assert main(["eval", str(questions), "--corpus", str(it), "--kb", f"hr={hr}", "--json", "--no-progress"]) == 0
+    assert [(r["name"], r["hit"]["hit@1"]) for r in json.loads(capsys.readouterr().out)] == [
+        ("hybrid", 1.0),
+        ("hr:hybrid", 0.0),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -287,6 +292,21 @@ def test_rest_bad_requests(server, body, status, words):
     response = client.post("/search", json=body)
     assert response.status_code == status, response.text
     assert_one_clear_sentence(response.json()["error"], words)
+
+
+@pytest.mark.slow
+def test_page_chat_takes_filter_words(server):
+    """The page's /chat, searching all knowledge bases: the filter words choose the passages, cards name the KB."""
+    from gradio_client import Client
+
+    client, _ = server
+    page = Client(str(client.base_url).removesuffix("/api/v1/"), verbose=False)
+    _, messages = page.predict("annual leave travel printers type:txt", [], 10, 0.5, 0.2, api_name="/chat")
+    reply = str(messages[-1]["content"])
+    assert "policies/travel.txt" in reply and "old/printers.txt" in reply and "leave.md" not in reply
+    assert '<span class="kb-kb">[hr]</span>' in reply and '<span class="kb-kb">[it]</span>' in reply
+    _, messages = page.predict("annual leave after:someday", [], 5, 0.5, 0.2, api_name="/chat")
+    assert "must be an ISO date" in str(messages[-1]["content"])
 
 
 @pytest.mark.slow
