@@ -381,7 +381,7 @@ def build_app(
 
         def when_changed(lang: str, kb: str, version):
             now = kbs.version()
-            if [list(v) for v in now] == version:  # a State comes back as lists
+            if now == tuple(map(tuple, version or ())):  # unchanged: the list (and a choice being made) stays
                 return (gr.skip(),) * (len(kb_outputs) + 1)
             return (*kbpanel.panel(kbs, kb, lang), now)
 
