@@ -43,3 +43,11 @@ class UploadError(AssistantError):
 
 class MilvusStoreError(IndexStoreError):
     """Milvus cannot be reached, refuses the token, times out, or holds a collection of another model."""
+
+
+class KnowledgeBaseError(AssistantError):
+    """A knowledge base's name, definition (``--kb NAME=FOLDER``) or settings file is not usable."""
+
+
+class UnknownKnowledgeBase(KnowledgeBaseError):
+    """A request names a knowledge base that the server or command does not have."""

@@ -99,6 +99,7 @@ class Hit:
     sentence: str = ""
     sentence_score: float = 0.0  # how well ``sentence`` matches the question (set with it by answer.best_sentences)
     row: int = -1  # the passage's row in the index it came from (-1: not from an index)
+    kb: str = ""  # the knowledge base it came from, when several are searched ("": not named)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class Answer:
             "answer": self.answer,
             "passages": [
                 {
+                    **({"kb": h.kb} if h.kb else {}),
                     "text": h.passage.text,
                     "title": h.passage.title,
                     "source": h.passage.source,

@@ -286,6 +286,10 @@ def test_many_documents_page_is_compact_sorted_and_searchable(
     context, page = open_page(browser, many, width, height)
     try:
         ask(page, question)
+        # the page's words change in the step after the reply (after_turn): on a loaded machine, after 300 ms
+        page.wait_for_function(
+            "w => document.querySelector('#send').innerText === w", arg="提问" if lang == "zh" else "Ask"
+        )
         assert page.locator("#send").inner_text() == ("提问" if lang == "zh" else "Ask")
         assert page.evaluate("document.body.scrollHeight") < 2 * height  # the table scrolls in its own box
         assert page.evaluate("document.documentElement.scrollWidth") <= width

@@ -359,11 +359,12 @@ def run_readme(commands: list[str], url: str, cwd: Path, token: str = "") -> lis
 def test_readme_curl_commands_work(server, tmp_path):
     assert shutil.which("curl"), "curl is needed for this test"
     results = run_readme(readme_commands(), str(server.base_url).rstrip("/").removesuffix("/api/v1"), tmp_path)
-    assert len(results) == 7
+    assert len(results) == 8
     assert not [r for r in results if isinstance(r, dict) and "error" in r]
-    kbs, search, filtered, context, added, removed, listed = results
+    kbs, search, filtered, every, context, added, removed, listed = results
     assert kbs[0]["name"] == "seeds" and search["passages"][0]["id"] == f"{SEED}#15.0"
     assert {p["source"] for p in filtered["passages"]} <= {SEED}
+    assert every["passages"] and {p["kb"] for p in every["passages"]} == {"seeds"}
     assert context["passage"]["paragraph"] == 15
     assert added["added"][0]["source"] == "uploads/notes.md" and removed["removed"] == "uploads/notes.md"
     assert listed[0]["name"] == "seeds"

@@ -157,6 +157,7 @@ def render_reply(
     contexts: Sequence[Sequence[Passage]] = (),
     terms: Sequence[str] | None = None,
     passage_chars: int = 600,
+    show_kb: bool = False,
 ) -> str:
     """One chat reply: the extractive answer with markers, then a card per cited passage.
 
@@ -165,6 +166,7 @@ def render_reply(
         contexts: per hit, its passage with the paragraphs around it (``Assistant.context``); shown
             in an expandable part of the card.
         terms: words to highlight; default: the question's.
+        show_kb: name each card's knowledge base (``[handbook] title · file · p. 3``), when there are several.
     """
     lang = language(answer.question)
     words = WORDS[lang]
@@ -184,7 +186,8 @@ def render_reply(
     parts.append(f'<div class="kb-cards" aria-label="{words["sources"]}">')
     for n, hit in enumerate(answer.hits, start=1):
         context = contexts[n - 1] if n - 1 < len(contexts) else ()
-        parts.append(_card(n, hit, uid=uid, words=words, terms=terms, context=context, limit=passage_chars))
+        kb = hit.kb if show_kb else ""
+        parts.append(_card(n, hit, uid=uid, words=words, terms=terms, context=context, limit=passage_chars, kb=kb))
     parts.append("</div></div>")
     return "".join(parts)
 
@@ -195,16 +198,17 @@ def _marker(answer: Answer, n: int, uid: str) -> str:
     return f'<a class="kb-cite" href="#kb-{uid}-{n}" title="{tip}">[{n}]</a>'
 
 
-def _card(n, hit, *, uid, words, terms, context, limit) -> str:
+def _card(n, hit, *, uid, words, terms, context, limit, kb="") -> str:
     p = hit.passage
     text = p.text if len(p.text) <= limit else p.text[:limit].rstrip() + "…"
+    named = f'<span class="kb-kb">[{escape_html(kb)}]</span> ' if kb else ""
     head = (
-        f'<div class="kb-head"><span class="kb-n">[{n}]</span> <span class="kb-title">{escape_html(p.title)}</span>'
+        f'<div class="kb-head"><span class="kb-n">[{n}]</span> {named}<span class="kb-title">{escape_html(p.title)}</span>'
         f' · <code class="kb-file">{escape_html(p.source)}</code> · <span class="kb-where">{escape_html(p.citation)}</span>'
         f' · <span class="kb-score">{words["score"]} {hit.score:.2f}</span></div>'
     )
     body = f'<div class="kb-text">{highlight(text, terms, hit.sentence)}</div>'
-    more = render_context(context, p, words, terms, hit.sentence) + render_page_link(p, words)
+    more = render_context(context, p, words, terms, hit.sentence) + render_page_link(p, words, hit.kb)
     return f'<div class="kb-card" id="kb-{uid}-{n}">{head}{body}{more}</div>'
 
 
@@ -237,13 +241,15 @@ def render_context(context: Sequence[Passage], cited: Passage, words: dict, term
     )
 
 
-def render_page_link(passage: Passage, words: dict) -> str:
+def render_page_link(passage: Passage, words: dict, kb: str = "") -> str:
     """For a passage of a PDF page or an image (text by OCR), a link that opens the page view beside the chat: the page's script reads
     the citation from the link (``#show-page/<paragraph>/<part>/<source, URL-quoted>``: the chat's sanitizer
-    keeps a link's address, not its data attributes); "" for other types, whose context view stays."""
+    keeps a link's address, not its data attributes; ``/<knowledge base>`` follows when ``kb`` is given);
+    "" for other types, whose context view stays."""
     if not passage.page or not passage.source.lower().endswith((".pdf", ".png", ".jpg", ".jpeg")):
         return ""
     target = f"#show-page/{passage.paragraph}/{passage.part}/{quote(passage.source, safe='')}"
+    target += f"/{quote(kb, safe='')}" if kb else ""
     return (
         f'<p class="kb-page-row"><a class="kb-page" href="{escape_html(target)}">'
         f"{words['show_page']} · p. {passage.page}</a></p>"

@@ -5,13 +5,12 @@ Imported only when the server is built (it needs fastapi, which comes with gradi
 
 from __future__ import annotations
 
-import fnmatch
 import hmac
 import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
@@ -24,10 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
-from ..api import Assistant
-from ..errors import AssistantError, QuestionError
-from ..records import Answer, Passage
-from ..search import MAX_HISTORY_ITEMS, MAX_TOP_K, make_answer
+from ..api import ALL, Assistant, KnowledgeBases
+from ..api import Filters as SearchFilters
+from ..errors import AssistantError, QuestionError, UnknownKnowledgeBase
+from ..records import Passage
+from ..search import MAX_HISTORY_ITEMS, MAX_TOP_K
 from ..text import MAX_FILES_PER_UPLOAD
 from .webguard import UNEXPECTED
 
@@ -35,15 +35,16 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 TOKEN_ENV = "ASSISTANT_API_TOKEN"
-DEFAULT_KB = "default"
+DEFAULT_KB = "default"  # the first knowledge base
 DESCRIPTION = f"""Search the knowledge base and manage its documents.
 
 **Passage ids.** A passage is named `source#paragraph.part`: the document's source as `/kbs` lists it, the cited
 paragraph number, and the part of a long paragraph (0 when it is whole), e.g. `uploads/notes.md#3.0`. In a URL it
 is percent-encoded: `/api/v1/passages/uploads%2Fnotes.md%233.0/context`. Search results carry each passage's `id`.
 
-**Knowledge bases.** Each is a corpus folder, named after it (`GET /kbs` lists them); `{DEFAULT_KB}` names the
-first, the one the chat page shows. A passage id is looked up in the knowledge base given as `kb`.
+**Knowledge bases.** Each is a corpus folder with its own name (`GET /kbs` lists them with their settings);
+`{DEFAULT_KB}` names the first. A search's `kb` is a name, `{DEFAULT_KB}` or `{ALL}` (every one, merged by score);
+each passage names its `kb`, the one its id is looked up in (`?kb=`).
 
 **Login.** When the page asks for a login, so does the API: send the page's login cookie, or
 `Authorization: Bearer <token>` with the token the server was given in `${TOKEN_ENV}`.
@@ -68,6 +69,15 @@ class Filters(BaseModel):
     type: Annotated[str, Field(strict=True, max_length=20)] | None = Field(
         None, description='The document\'s file type, e.g. ".pdf" or "md".'
     )
+    modified_after: Annotated[str, Field(strict=True, max_length=32)] | None = Field(
+        None, description="Only files modified on or after this day (ISO date, UTC, as indexed), e.g. 2024-01-01."
+    )
+    modified_before: Annotated[str, Field(strict=True, max_length=32)] | None = Field(
+        None, description="Only files modified before this day (ISO date, UTC, as indexed)."
+    )
+
+    def chosen(self) -> SearchFilters:
+        return SearchFilters(**self.model_dump())
 
 
 class SearchRequest(BaseModel):
@@ -75,11 +85,15 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     question: Annotated[str, Field(strict=True, min_length=1, max_length=2000)]
-    kb: Annotated[str, Field(strict=True)] = DEFAULT_KB
+    kb: Annotated[str, Field(strict=True, max_length=200)] = Field(
+        DEFAULT_KB, description=f"A knowledge base's name, {DEFAULT_KB} (the first) or {ALL} (every one)."
+    )
     history: Annotated[list[Annotated[str, Field(strict=True)]], Field(max_length=MAX_HISTORY_ITEMS)] = Field(
         default_factory=list, description="The chat's earlier questions, oldest first."
     )
-    top_k: Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K)] = 5
+    top_k: Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K)] | None = Field(
+        None, description="Passages to return (default: the knowledge base's own setting, 5 unless set)."
+    )
     filters: Filters | None = None
 
 
@@ -122,22 +136,6 @@ def passage_fields(passage: Passage) -> dict:
     }
 
 
-def filtered(answer: Answer, filters: Filters | None, top_k: int, threshold: float) -> Answer:
-    """``answer`` citing only the passages that pass ``filters``, at most ``top_k``; found if the best one left
-    reaches ``threshold``."""
-    if filters is None or (filters.source is None and filters.type is None):
-        return answer
-    kind = None if filters.type is None else "." + filters.type.lower().lstrip(".")
-    kept = [
-        hit
-        for hit in answer.hits
-        if (filters.source is None or fnmatch.fnmatchcase(hit.passage.source, filters.source))
-        and (kind is None or Path(hit.passage.source).suffix.lower() == kind)
-    ][:top_k]
-    found = answer.found and bool(kept) and kept[0].score >= threshold
-    return make_answer(answer.question, kept, found=found, search_query=answer.search_query)
-
-
 class GuardedRoute(APIRoute):
     """A route whose failures are one sentence with a status code: the user's to fix 400/404, a bug 500 (one
     line in the log, never a traceback)."""
@@ -150,7 +148,7 @@ class GuardedRoute(APIRoute):
                 return await handler(request)
             except (HTTPException, RequestValidationError):
                 raise
-            except NotFound as exc:
+            except (NotFound, UnknownKnowledgeBase) as exc:
                 return refuse(request, 404, str(exc))
             except AssistantError as exc:
                 return refuse(request, 400, str(exc))
@@ -197,9 +195,9 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     return refuse(request, exc.status_code, sentences.get(exc.status_code, detail or UNEXPECTED))
 
 
-def build_rest(kbs: Mapping[str, Assistant]) -> FastAPI:
-    """The REST app over the knowledge bases ``kbs`` (name → assistant; the first is ``default``); serve it with
-    :func:`mounted` (the login and body bound come from the server it is mounted on)."""
+def build_rest(kbs: KnowledgeBases) -> FastAPI:
+    """The REST app over the knowledge bases ``kbs`` (the first is ``default``); serve it with :func:`mounted`
+    (the login and body bound come from the server it is mounted on)."""
     app = FastAPI(
         title="Document assistant API",
         version="1",
@@ -210,26 +208,16 @@ def build_rest(kbs: Mapping[str, Assistant]) -> FastAPI:
         exception_handlers={RequestValidationError: invalid_fields, HTTPException: http_error},
     )
     app.router.route_class = GuardedRoute
-    kbs = dict(kbs)
-    first = next(iter(kbs.values()))
-
-    def known_kb(name: str) -> Assistant:
-        if name == DEFAULT_KB and DEFAULT_KB not in kbs:
-            return first
-        if name not in kbs:
-            raise NotFound(f"There is no knowledge base {name[:80]!r}; GET /api/v1/kbs lists them.")
-        return kbs[name]
+    known_kb = kbs.get
 
     @app.get("/kbs", summary="The knowledge bases with their documents")
     def list_kbs() -> list[dict]:
-        return [summary(name, assistant) for name, assistant in kbs.items()]
+        return [{**summary(name, assistant), "settings": kbs.settings(name)} for name, assistant in kbs.items()]
 
     @app.post("/search", summary="Answer a question: the same JSON as `ask --json`, each passage with its id")
     def search(request: SearchRequest) -> dict:
-        assistant = known_kb(request.kb)
-        wanted = request.filters is not None and (request.filters.source or request.filters.type)
-        answer = assistant.ask(request.question, request.history, top_k=MAX_TOP_K if wanted else request.top_k)
-        answer = filtered(answer, request.filters, request.top_k, assistant.threshold)
+        filters = request.filters.chosen() if request.filters else None
+        answer = kbs.ask(request.question, request.history, kb=request.kb, top_k=request.top_k, filters=filters)
         out = answer.to_dict()
         for fields, hit in zip(out["passages"], answer.hits, strict=True):
             fields["id"] = str(PassageId.of(hit.passage))
@@ -253,6 +241,10 @@ def build_rest(kbs: Mapping[str, Assistant]) -> FastAPI:
         "/kbs/{name}/documents", summary="Upload documents of any type the corpus reads (multipart, field `files`)"
     )
     def upload(name: str, files: Annotated[list[UploadFile], File(description="the documents")]) -> JSONResponse:
+        if name in (ALL, "*"):
+            raise QuestionError(
+                "Uploads go to one knowledge base: name it instead of all (GET /api/v1/kbs lists them)."
+            )
         assistant = known_kb(name)
         if len(files) > MAX_FILES_PER_UPLOAD:
             raise QuestionError(f"{len(files)} files at once; upload at most {MAX_FILES_PER_UPLOAD} at a time.")
@@ -294,19 +286,6 @@ def summary(name: str, assistant: Assistant) -> dict:
     }
 
 
-def kb_names(assistants: Sequence[Assistant]) -> dict[str, Assistant]:
-    """The knowledge bases by name: each corpus folder's name, made unique with ``-2``, ``-3`` … in order."""
-    out: dict[str, Assistant] = {}
-    for assistant in assistants:
-        base = assistant.corpus.resolve().name or DEFAULT_KB
-        name, n = base, 1
-        while name in out:
-            n += 1
-            name = f"{base}-{n}"
-        out[name] = assistant
-    return out
-
-
 class Login:
     """ASGI guard in front of the REST app: when the Gradio server it is mounted on asks for a login, a request
     needs the page's login cookie or ``Authorization: Bearer <token>``; else 401 and one sentence."""
@@ -343,7 +322,8 @@ class Login:
         )
 
 
-def mounted(assistants: Sequence[Assistant], *, token: str | None = None) -> Mount:
-    """The REST app over ``assistants`` (the first is ``default``) at ``/api/v1`` behind :class:`Login`, for
-    ``launch``'s ``app_kwargs={"routes": [...]}``."""
-    return Mount(PREFIX, app=Login(build_rest(kb_names(assistants)), token))
+def mounted(kbs: KnowledgeBases | Sequence[Assistant], *, token: str | None = None) -> Mount:
+    """The REST app over ``kbs`` (the first is ``default``; assistants are named after their folders) at
+    ``/api/v1`` behind :class:`Login`, for ``launch``'s ``app_kwargs={"routes": [...]}``."""
+    kbs = kbs if isinstance(kbs, KnowledgeBases) else KnowledgeBases.of(kbs)
+    return Mount(PREFIX, app=Login(build_rest(kbs), token))

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..api import Assistant
+from ..api import Assistant, KnowledgeBases
 from ..text import MAX_UPLOAD_BYTES
 from .style import CSS, HEAD
 from .ui import build_app
@@ -29,7 +29,7 @@ def launch(app: "gr.Blocks", **kwargs):
 
 
 def serve(
-    assistant: Assistant,
+    assistant: "Assistant | KnowledgeBases",
     *,
     host: str = "127.0.0.1",
     port: int = 7860,
@@ -40,20 +40,21 @@ def serve(
     more_kbs: Sequence[Assistant] = (),
     block=True,
 ):
-    """Load the last saved index (build one if there is none), open the chat and the REST API (``/api/v1``,
-    behind the same login; ``api_token`` is the bearer token programs may send instead; ``more_kbs`` are
-    knowledge bases for the API alone), then index what changed since in the background, and with ``watch``
-    whatever changes later; serve until interrupted (or, without ``block``, return the running app, whose
-    ``watchers`` are the folder watchers, one per knowledge base, and ``watcher`` the page's, or None)."""
-    index = assistant.warm_up(stale_ok=True)
-    logger.info("Serving %d passages from %s", len(index.passages), assistant.corpus)
-    for other in more_kbs:
-        logger.info("Serving %d passages from %s (API only)", len(other.warm_up(stale_ok=True).passages), other.corpus)
+    """Load the last saved indexes (build those there are none of), open the chat and the REST API (``/api/v1``,
+    behind the same login; ``api_token`` is the bearer token programs may send instead) over ``assistant``'s
+    knowledge bases (one assistant, named after its folder, with ``more_kbs``; or ``KnowledgeBases``), then
+    index what changed since in the background, and with ``watch`` whatever changes later; serve until
+    interrupted (or, without ``block``, return the running app, whose ``watchers`` are the folder watchers, one
+    per knowledge base, and ``watcher`` the first's, or None)."""
+    kbs = assistant if isinstance(assistant, KnowledgeBases) else KnowledgeBases.of([assistant, *more_kbs])
+    bots = [bot for _, bot in kbs.items()]
+    for name, bot in kbs.items():
+        logger.info("Serving %d passages from %s as %s", len(bot.warm_up(stale_ok=True).passages), bot.corpus, name)
     from ..api import Watcher
     from .rest import mounted
     from .webguard import MAX_QUEUE
 
-    app = build_app(assistant).queue(default_concurrency_limit=4, max_size=MAX_QUEUE)
+    app = build_app(kbs, watch=watch).queue(default_concurrency_limit=4, max_size=MAX_QUEUE)
     launch(
         app,
         server_name=host,
@@ -62,16 +63,20 @@ def serve(
         auth=auth,
         show_error=False,
         prevent_thread_lock=True,
-        app_kwargs={"routes": [mounted([assistant, *more_kbs], token=api_token)]},
+        app_kwargs={"routes": [mounted(kbs, token=api_token)]},
     )
-    for bot in (assistant, *more_kbs):
+    for bot in bots:
         bot.update_in_background()
-    app.watchers = [Watcher(bot).start() for bot in (assistant, *more_kbs)] if watch else []
+    app.watchers = [Watcher(bot).start() for bot in bots] if watch else []
     app.watcher = app.watchers[0] if app.watchers else None
-    uploads = f"; uploads go to {assistant.uploads}" if assistant.uploads else "; uploads are off"
+    first = kbs.first
+    passages = sum(len(bot.index.passages) for bot in bots)
+    where = ", ".join(f"{name} ({bot.corpus})" for name, bot in kbs.items())
+    uploads = f"; uploads go to {first.uploads}" if first.uploads and len(kbs) == 1 else ""
+    uploads = uploads if first.uploads else "; uploads are off"
     watching = "; re-indexing changed files as they are saved" if watch else ""
     print(
-        f"Ready: {len(index.passages)} passages from {assistant.corpus}{uploads}{watching}. "
+        f"Ready: {passages} passages from {where}{uploads}{watching}. "
         f"Open http://{host}:{port} (REST API: http://{host}:{port}/api/v1/docs)",
         flush=True,
     )

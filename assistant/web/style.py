@@ -23,6 +23,8 @@ a.kb-cite { font-size: 0.78em; vertical-align: super; text-decoration: none; pad
 .kb-head { font-size: 0.85em; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
 .kb-n { font-weight: 700; color: var(--color-accent); }
 .kb-title { font-weight: 600; color: var(--body-text-color); }
+.kb-kb { font-weight: 600; color: var(--color-accent); }
+.kb-base h4 { margin: 0.6em 0 0.2em; }
 .kb-head code { font-size: 0.95em; white-space: normal; overflow-wrap: anywhere; }
 .kb-text { margin: 0.3em 0; overflow-wrap: anywhere; }
 mark.kb-term { background: #fef08a; color: #1f2937; padding: 0 0.1em; border-radius: 2px; }
@@ -121,12 +123,12 @@ body, .gradio-container, .gradio-container button, .gradio-container input, .gra
   // "Show page" on a card: its citation goes to the hidden box whose change opens the page view
   document.addEventListener("click", function (event) {
     var link = event.target && event.target.closest ? event.target.closest("a.kb-page") : null;
-    var cited = link && (link.getAttribute("href") || "").match(/^#show-page\\/(\\d+)\\/(\\d+)\\/(.+)$/);
+    var cited = link && (link.getAttribute("href") || "").match(/^#show-page\\/(\\d+)\\/(\\d+)\\/([^\\/]+)(?:\\/([^\\/]+))?$/);
     var box = document.querySelector("#page-request textarea, #page-request input");
     if (!cited || !box) return;
     event.preventDefault();
     box.value = JSON.stringify({ source: decodeURIComponent(cited[3]), paragraph: Number(cited[1]),
-      part: Number(cited[2]), at: Date.now() });
+      part: Number(cited[2]), kb: cited[4] ? decodeURIComponent(cited[4]) : "", at: Date.now() });
     box.dispatchEvent(new Event("input", { bubbles: true }));
     var view = document.getElementById("page-view");
     if (view) setTimeout(function () { view.scrollIntoView({ behavior: "smooth", block: "start" }); }, 300);

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..api import Assistant
+from ..api import ALL, Assistant, KnowledgeBases, split_filters
 from ..errors import AssistantError, QuestionError
 from ..search import (
     DEFAULT_ALPHA,
@@ -26,15 +26,7 @@ from ..search import (
     render_markdown,
     text_of,
 )
-from .render import (
-    escape_html,
-    render_documents,
-    render_error,
-    render_page_info,
-    render_reply,
-    render_status,
-    unescape_html,
-)
+from .render import escape_html, render_error, render_page_info, render_reply, unescape_html
 from .style import SCROLL_TO_QUESTION
 from .webpage import INTRO, PAGE, PLACEHOLDER, TITLE, default_examples, localise, page_language
 
@@ -56,21 +48,28 @@ def user_questions(history: list) -> list[str]:
     return [q for q in (unescape_html(text).strip() for text in earlier_questions(history)) if q]
 
 
-def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr.Blocks":
-    """The chat page: conversation with citation cards, knowledge base (upload, list, remove), settings.
+def build_app(
+    assistant: "Assistant | KnowledgeBases", *, examples: list[str] | None = None, watch: bool = False
+) -> "gr.Blocks":
+    """The chat page: conversation with citation cards, knowledge base (upload, list, remove), settings; with
+    several knowledge bases, a selector (one, or all of them). With ``watch`` the list follows the indexes.
 
     Serve it with :func:`launch` (which adds the page's styles and upload limit).
     """
     import gradio as gr
     import PIL.Image
 
-    from . import webapi, webguard
+    from . import kbpanel, webapi, webguard
+
+    kbs = assistant if isinstance(assistant, KnowledgeBases) else KnowledgeBases.of([assistant])
+    assistant, several = kbs.first, len(kbs) > 1
+    start = ALL if several else kbs.names[0]
 
     examples = default_examples(assistant.documents()) if examples is None else examples
     exports = Path(tempfile.mkdtemp(prefix="assistant-chat-"))  # Markdown exports; Gradio serves copies
     atexit.register(shutil.rmtree, exports, ignore_errors=True)
 
-    def respond(message, history, top_k, alpha, threshold, turns, shown="both"):
+    def respond(message, history, top_k, alpha, threshold, turns, shown="both", kb=start):
         # Called with the request's raw values (preprocess=False): every one is checked here or by the API,
         # so a malformed call gets one sentence, and the history is bounded before anything is read from it.
         turns = list(turns or [])[-MAX_TURNS:]
@@ -87,9 +86,16 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         if not message.strip():  # nothing asked: no empty bubble, no message, the chat as it was
             return "", history, turns
         try:
-            answer = assistant.ask(message, questions, top_k=webapi.whole(top_k), alpha=alpha, threshold=threshold)
-            contexts = [assistant.context(hit.passage) for hit in answer.hits]
-            reply = render_reply(answer, uid=uuid.uuid4().hex[:8], contexts=contexts)
+            question, filters = split_filters(message)
+            own = kbs.settings(kbs.names[0] if kb == ALL else kb)  # a slider left there: each KB's own setting
+            top_k, alpha, threshold = (
+                None if isinstance(v, int | float) and abs(v - own[key]) < 1e-9 else v
+                for key, v in (("top_k", top_k), ("alpha", alpha), ("threshold", threshold))
+            )
+            top_k = None if top_k is None else webapi.whole(top_k)
+            answer = kbs.ask(question, questions, kb=kb, top_k=top_k, alpha=alpha, threshold=threshold, filters=filters)
+            contexts = [kbs.get(hit.kb or kb).context(hit.passage) for hit in answer.hits]
+            reply = render_reply(answer, uid=uuid.uuid4().hex[:8], contexts=contexts, show_kb=several)
             turns.append((message, render_markdown(answer)))
         except AssistantError as exc:
             reply = render_error(localise(str(exc), lang), lang)
@@ -101,15 +107,13 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         history += [{"role": "user", "content": escape_html(message)}, {"role": "assistant", "content": reply}]
         return "", history, turns
 
-    def pick_example(
-        history: list, top_k: float, alpha: float, threshold: float, turns: list, shown: str, evt: gr.SelectData
-    ):
-        return respond(text_of(evt.value), history, top_k, alpha, threshold, turns, shown)
+    def pick_example(history, top_k, alpha, threshold, turns, shown: str, kb: str, evt: gr.SelectData):
+        return respond(text_of(evt.value), history, top_k, alpha, threshold, turns, shown, kb)
 
-    def after_turn(turns: list, shown: str, report: list):
+    def after_turn(turns: list, shown: str, report: list, kb: str):
         """The export file, and the page's words in the language of the last question (if it changed)."""
         lang = page_language([question for question, _ in turns], shown)
-        labels = relabel(lang, report) if lang != shown else [gr.skip()] * len(labelled)
+        labels = relabel(lang, report, kb) if lang != shown else [gr.skip()] * len(labelled)
         return (lang, export_file(turns, PAGE[lang]["export"]), *labels)
 
     def export_file(turns: list, label: str):
@@ -121,9 +125,10 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         path.write_text(render_conversation(turns, when=time.strftime("%Y-%m-%d %H:%M")), encoding="utf-8")
         return gr.update(value=str(path), interactive=True, label=label)
 
-    def relabel(lang: str, report: list):
+    def relabel(lang: str, report: list, kb: str):
         words = PAGE[lang]
         return (
+            gr.update(label=words["kb_pick"], choices=kbpanel.selector_choices(kbs, lang)),
             gr.update(value=words["ask"]),
             gr.update(placeholder=words["placeholder"]),
             gr.update(value=words["new_chat"]),
@@ -136,57 +141,32 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             gr.update(value=words["prev"]),
             gr.update(value=words["next"]),
             gr.update(label=words["download"]),
-            *knowledge_base(lang, report),
+            *kbpanel.panel(kbs, kb, lang, report),
         )
 
-    def knowledge_base(lang: str, report: list | None = None):
-        """Summary, document table, remove choices (and the status of ``report``, when given) in ``lang``."""
-        words = PAGE[lang]
-        docs, busy = assistant.documents(), assistant.indexing
-        summary = words["summary"].format(docs=len(docs), passages=sum(d.passages for d in docs))
-        uploaded = [d.source for d in docs if d.uploaded]
-        table = render_documents(docs, lang)
-        out = (
-            gr.update(
-                value=f'<div class="kb-base" data-lang="{lang}"><p class="kb-summary">{escape_html(summary)}</p>'
-                + (f'<p class="kb-hint">{escape_html(words["background"].format(n=busy))}</p>' if busy else "")
-                + table
-                + (f'<p class="kb-hint">{escape_html(words["upload_hint"])}</p>' if assistant.uploads else "")
-                + "</div>"
-            ),
-            gr.update(choices=uploaded, value=None, label=words["remove_pick"]),
-            gr.update(value=words["remove"]),
-            gr.update(visible=bool(uploaded)),  # the remove row: no empty row while nothing is uploaded
-            gr.update(label=words["upload"]),
-        )
-        return out if report is None else (*out, render_status(report, lang))
-
-    def reported(lang: str, report: list):
+    def reported(lang: str, report: list, kb: str):
         """The knowledge base with the status of ``report``, and the report kept for a change of language."""
-        return (*knowledge_base(lang or "both", report), report)
+        return (*kbpanel.panel(kbs, kb, lang or "both", report), report)
 
-    def on_upload(files: list[str] | None, lang: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+    def on_upload(files: list[str] | None, lang: str, kb: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
         files = [f for f in files or [] if f]
-        if not files:
-            return reported(lang, [])
-        progress(0.05, desc=PAGE[lang or "both"]["indexing"].format(n=len(files)))
-        try:
-            report = assistant.add_documents(files, progress=True)
-        except AssistantError as exc:
-            return reported(lang, [("bad", "error", {"message": str(exc)})])
-        progress(1.0)
-        good = [("good", "added", {"source": d.source, "passages": d.passages}) for d in report.added]
-        bad = [("bad", "refused", {"reason": reason}) for _, reason in report.refused]
-        return reported(lang, good + bad)
+        if files and kb != ALL:
+            progress(0.05, desc=PAGE[lang or "both"]["indexing"].format(n=len(files)))
+        report = kbpanel.upload(kbs, kb, files) if files else []
+        return reported(lang, report, kb)
 
-    def on_remove(source: str | None, lang: str):
-        if not source:
-            return reported(lang, [("bad", "pick_first", {})])
+    def on_remove(source: str | None, lang: str, kb: str):
+        return reported(lang, kbpanel.remove(kbs, kb, source), kb)
+
+    def on_pick(kb: str, lang: str):
+        """Another knowledge base chosen: its panel, and the sliders at its settings."""
         try:
-            assistant.remove_document(source)
+            kbs.chosen(kb)  # an unknown name (a forged request) stops here with one sentence
         except AssistantError as exc:
-            return reported(lang, [("bad", "error", {"message": str(exc)})])
-        return reported(lang, [("good", "removed", {"source": source})])
+            raise gr.Error(localise(str(exc), lang or "both"), print_exception=False) from None
+        own = kbs.settings(kbs.names[0] if kb == ALL else kb)
+        sliders = (gr.update(value=own[key]) for key in ("top_k", "alpha", "threshold"))
+        return (kb, *kbpanel.panel(kbs, kb, lang or "both", []), *sliders)
 
     def show_page(request: str, lang: str):
         """The page view of the passage a card's "Show page" link sent (``{source, paragraph, part}``)."""
@@ -197,8 +177,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
             source = webapi.source_name(wanted.get("source"))
             paragraph = webapi.count(wanted.get("paragraph"), "paragraph", lowest=1)
             part = webapi.count(wanted.get("part", 0), "part")
-            original = original_copy(source)
-            at = {"source": source, "paragraph": paragraph, "part": part, "page": 0}
+            kb = wanted.get("kb") or kbs.names[0]
+            original = original_copy(kbs.get(kb), source)
+            at = {"source": source, "paragraph": paragraph, "part": part, "page": 0, "kb": kb}
         except AssistantError as exc:
             return page_error(str(exc), lang)
         return (*page_outputs(at, 0, lang), original)
@@ -211,11 +192,12 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
     def page_outputs(at: dict, page: int, lang: str):
         """Panel, caption, image, state, previous and next buttons for ``page`` of ``at``'s file (0: its own)."""
         words = PAGE[lang or "both"]
+        bot = kbs.get(at.get("kb") or kbs.names[0])
         try:
-            view = assistant.page(at["source"], page or None, paragraph=at["paragraph"], part=at["part"])
+            view = bot.page(at["source"], page or None, paragraph=at["paragraph"], part=at["part"])
         except AssistantError as exc:
             return page_error(str(exc), lang)[:6]
-        cited = assistant.passage(at["source"], at["paragraph"], at["part"]).page
+        cited = bot.passage(at["source"], at["paragraph"], at["part"]).page
         at = {**at, "page": view.page, "cited": cited}
         info = render_page_info(view, at["source"], cited, words)
         image = PIL.Image.open(io.BytesIO(view.png))
@@ -233,9 +215,9 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         off = gr.update(interactive=False)
         return (gr.update(visible=True, open=True), render_error(sentence, lang), None, None, off, off, off)
 
-    def original_copy(source: str):
+    def original_copy(bot: Assistant, source: str):
         """The download button, holding a copy of the indexed file (Gradio serves copies, not the corpus)."""
-        path = assistant.indexed_file(source)
+        path = bot.indexed_file(source)
         copy = exports / uuid.uuid4().hex[:12] / path.name
         copy.parent.mkdir(parents=True)
         shutil.copyfile(path, copy)
@@ -246,6 +228,8 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         lang = gr.State("both")
         turns = gr.State([])
         report = gr.State([])  # the last upload/remove outcome, re-rendered when the page's language changes
+        chosen = gr.State(start)  # the knowledge base searched and shown (a name, or "all")
+        shown_version = gr.State(None)  # the indexes the list shows (``KnowledgeBases.version``)
         # filled by the page's script when a card's "Show page" link is clicked (in the page, not shown)
         page_request = gr.Textbox(visible="hidden", elem_id="page-request", max_length=2000)
         gr.HTML(f'<div id="masthead"><h2>{escape_html(TITLE)}</h2><p>{escape_html(INTRO)}</p></div>')
@@ -279,6 +263,13 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                     clear = gr.Button(words["new_chat"], size="sm", elem_id="new-chat")
                     export = gr.DownloadButton(words["export"], size="sm", interactive=False, elem_id="export")
             with gr.Column(scale=2, min_width=300):
+                picker = gr.Dropdown(
+                    choices=kbpanel.selector_choices(kbs, "both"),
+                    value=start,
+                    label=words["kb_pick"],
+                    visible=several,
+                    elem_id="kb-pick",
+                )
                 with gr.Accordion(words["page_view"], open=True, visible=False, elem_id="page-view") as page_panel:
                     page_info = gr.HTML(elem_id="page-info")
                     page_image = gr.Image(
@@ -332,12 +323,12 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
                     )
 
         kb_outputs = [documents, to_remove, remove_btn, remove_row, upload]
-        labelled = [send, box, clear, kb, settings, top_k, alpha, threshold, page_panel, prev_page, next_page, original]
-        labelled += [*kb_outputs, status]
-        inputs = [box, chatbot, top_k, alpha, threshold, turns, lang]
+        labelled = [picker, send, box, clear, kb, settings, top_k, alpha, threshold, page_panel, prev_page]
+        labelled += [next_page, original, *kb_outputs, status]
+        inputs = [box, chatbot, top_k, alpha, threshold, turns, lang, chosen]
         chat_outputs = [box, chatbot, turns]
         turn_outputs = [lang, export, *labelled]
-        turn_inputs = [turns, lang, report]
+        turn_inputs = [turns, lang, report, chosen]
         for event in (
             box.submit(respond, inputs, chat_outputs, api_name="chat", preprocess=False),
             send.click(respond, inputs, chat_outputs, api_visibility="private", preprocess=False),
@@ -352,14 +343,17 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         chatbot.clear(lambda: [], None, turns, api_visibility="private").then(  # the chat's own bin icon
             after_turn, turn_inputs, turn_outputs, api_visibility="private"
         )
+        picker.change(
+            on_pick, [picker, lang], [chosen, *kb_outputs, status, top_k, alpha, threshold], api_visibility="private"
+        )
         upload.upload(
             on_upload,
-            [upload, lang],
+            [upload, lang, chosen],
             [*kb_outputs, status, report],
             api_visibility="private",
             show_progress_on=[status],
         )
-        remove_btn.click(on_remove, [to_remove, lang], [*kb_outputs, status, report], api_visibility="private")
+        remove_btn.click(on_remove, [to_remove, lang, chosen], [*kb_outputs, status, report], api_visibility="private")
         page_outputs_ = [page_panel, page_info, page_image, page_at, prev_page, next_page]
         page_request.change(
             show_page,
@@ -374,19 +368,29 @@ def build_app(assistant: Assistant, *, examples: list[str] | None = None) -> "gr
         next_page.click(
             lambda at, lang: turn_page(at, 1, lang), [page_at, lang], page_outputs_, api_visibility="private"
         )
-        # While the index is brought up to date in the background, the list is shown again when it is done.
+        # While the indexes are brought up to date in the background, the list is shown again when it is done;
+        # with ``watch``, whenever a watcher replaced an index (a cheap check every 3 s).
         timer = gr.Timer(2, active=False)
+        follow = gr.Timer(3, active=watch)
+        busy = lambda: any(bot.indexing for _, bot in kbs.items())  # noqa: E731
 
-        def when_indexed(lang: str):
-            if assistant.indexing:
+        def when_indexed(lang: str, kb: str):
+            if busy():
+                return (gr.skip(),) * (len(kb_outputs) + 2)
+            return (*kbpanel.panel(kbs, kb, lang), kbs.version(), gr.Timer(active=False))
+
+        def when_changed(lang: str, kb: str, version):
+            now = kbs.version()
+            if now == tuple(map(tuple, version or ())):  # unchanged: the list (and a choice being made) stays
                 return (gr.skip(),) * (len(kb_outputs) + 1)
-            return (*knowledge_base(lang), gr.Timer(active=False))
+            return (*kbpanel.panel(kbs, kb, lang), now)
 
-        timer.tick(when_indexed, lang, [*kb_outputs, timer], api_visibility="private")
+        timer.tick(when_indexed, [lang, chosen], [*kb_outputs, shown_version, timer], api_visibility="private")
+        follow.tick(when_changed, [lang, chosen, shown_version], [*kb_outputs, shown_version], api_visibility="private")
         app.load(
-            lambda: (*knowledge_base("both"), gr.Timer(active=bool(assistant.indexing))),
+            lambda: (*kbpanel.panel(kbs, start, "both"), kbs.version(), gr.Timer(active=busy())),
             None,
-            [*kb_outputs, timer],
+            [*kb_outputs, shown_version, timer],
             api_visibility="private",
         )
         webapi.register(assistant)

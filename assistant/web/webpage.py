@@ -44,6 +44,11 @@ PAGE = {
         "marked": "the cited passage is marked",
         "not_marked": "the cited passage is on page {page}",
         "scanned": "(scanned page, text found by OCR)",
+        "kb_pick": "Knowledge base to search",
+        "all_kbs": "All knowledge bases",
+        "kb_summary": "[{name}] documents: {docs} · passages: {passages}",
+        "upload_pick": "Choose one knowledge base above to add documents to it; they cannot go to all of them.",
+        "filter_hint": "Filter with words in the question: `source:handbook/*` `type:pdf` `after:2024-01-01` `before:2025-01-01`.",
     },
     "zh": {
         "ask": "提问",
@@ -77,6 +82,11 @@ PAGE = {
         "marked": "引用的片段已标出",
         "not_marked": "引用的片段在第 {page} 页",
         "scanned": "（扫描页，文字由 OCR 识别）",
+        "kb_pick": "检索的知识库",
+        "all_kbs": "所有知识库",
+        "kb_summary": "[{name}] {docs} 个文档 · {passages} 个片段",
+        "upload_pick": "请先在上方选择一个知识库再添加文档；文档不能同时添加到所有知识库。",
+        "filter_hint": "在问题中加上筛选词：`source:handbook/*` `type:pdf` `after:2024-01-01` `before:2025-01-01`。",
     },
 }
 # Before the first question the page speaks both languages; after it, the question's. Messages (status
@@ -86,6 +96,8 @@ PAGE["both"].update(
     placeholder="输入问题 / Type a question…",
     upload_hint=PAGE["en"]["upload_hint"] + " " + PAGE["zh"]["upload_hint"],
     summary=PAGE["en"]["summary"],
+    kb_summary=PAGE["en"]["kb_summary"],
+    filter_hint=PAGE["en"]["filter_hint"],
 )
 
 # The library's messages are English; the page shows those a user can meet in Chinese on a Chinese page.
@@ -166,6 +178,24 @@ _ZH_MESSAGES = [
     (r"(.+) is not an uploaded document; .*", "{0} 不是上传的文档；这里只能删除上传的文档。"),
     (r"(.+) is not in the knowledge base; refresh the list\.", "{0} 不在知识库中；请刷新页面。"),
     (r"(.+) is the only document; add another before removing it\.", "{0} 是唯一的文档；请先添加别的文档再删除它。"),
+    (
+        r"There is no knowledge base (.+); choose one of (.+) or all\.",
+        "没有名为 {0} 的知识库；请从 {1} 中选择，或选择 all（所有知识库）。",
+    ),
+    (
+        r"(.+) is not a knowledge base name; use 1 to (\d+) letters, .*",
+        "{0} 不能作知识库名称；请用 1 到 {1} 个字母、数字、“-”、“_”或汉字。",
+    ),
+    (
+        r"This needs one knowledge base, not all; choose one of (.+)\.",
+        "这里需要一个知识库，不能是所有知识库；请从 {0} 中选择。",
+    ),
+    (r"(.+) is a reserved word, not a knowledge base name; .*", "{0} 是保留字，不能作知识库名称；请换一个名称。"),
+    (
+        r"(modified_after|modified_before) must be an ISO date such as 2024-01-01; got (.+)\.",
+        "{0} 必须是 ISO 格式的日期，例如 2024-01-01；收到的是 {1}。",
+    ),
+    (r"The (kb|source|type) filter must be a non-empty text .*", "筛选条件 {0} 必须是不超过 1000 个字符的非空文字。"),
 ]
 _ZH_PATTERNS = [(re.compile(pattern, re.DOTALL), zh) for pattern, zh in _ZH_MESSAGES]
 
