@@ -155,12 +155,13 @@ def test_save_that_does_not_fit_removes_its_version_and_checkpoints(disk, corpus
     write(tmp_path / "trial", "big.txt", BIG)
     trial = Assistant(tmp_path / "trial", index_root=tmp_path / "unlimited", encoder=FakeEncoder()).refresh()
     rows = len(trial.passages) + len(trial.sentence_vectors)  # what the update encodes: big.txt's rows
+    saved = len(trial.passages) * 4096 + len(trial.sentence_vectors) * (1024 + 4)  # float32; 8-bit codes, scales
 
     root = disk("8m")
     old = Assistant(corpus, index_root=root, encoder=FakeEncoder()).refresh()
     folder, version = old.folder.parent, old.folder.name
     write(corpus, "big.txt", BIG)
-    room = 2 * rows * 4096 + spare  # the checkpoint and its vectors in the index, not FAISS's copy
+    room = rows * 4096 + saved + spare  # the checkpoint and its vectors in the index, not FAISS's copy
     (root / "filler").write_bytes(b"x" * (shutil.disk_usage(root).free - room))
 
     with caplog.at_level(logging.INFO), pytest.raises(IndexWriteError) as info:
