@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
             choices=("auto", "on", "off"),
             default="auto",
             help="vectors for each passage's sentences (default auto: with the bundled USE, which makes them in "
-            "the passages' own pass, up to 2,000 passages; on: with any model, which then encodes every sentence too)",
+            "the passages' own pass, at any size; on: with any model, which then encodes every sentence too)",
         )
         p.add_argument(
             "--milvus",
