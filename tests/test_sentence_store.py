@@ -130,3 +130,20 @@ def test_an_index_saved_in_format_9_loads_without_encoding_and_updates(tmp_path)
     assert all((updated.folder / f).exists() for name, _ in updated.segments for f in sentence_files(name))
     assert not (updated.folder / "sentence_vectors.npy").exists()
     np.testing.assert_allclose(updated.sentence_vectors.array()[: len(before)], before, atol=1e-2)
+
+
+def test_a_format_9_index_without_sentence_vectors_gets_them_keeping_its_passage_vectors(tmp_path):
+    """As a format 9 index of more than 2,000 passages was saved: no sentence vectors at all."""
+    corpus = write_docs(
+        tmp_path / "docs",
+        {"wic.txt": "国际组织于2022年在北京成立。总部设在北京。\n\n会员单位近130家。会员包括大学。\n"},
+    )
+    built = Assistant(corpus, encoder=FakeEncoder(), sentence_vectors="off").refresh()
+    assert len(built.sentence_vectors) == 0
+    as_format_9(built.folder)
+    encoder = FakeEncoder()
+    upgraded = Assistant(corpus, encoder=encoder).refresh()
+    assert upgraded.manifest["sentence_vectors"] is True and upgraded.manifest["format_version"] == 10
+    assert len(upgraded.sentence_vectors) == sum(len(passage_sentences(p)) for p in upgraded.passages) == 4
+    np.testing.assert_array_equal(upgraded.vectors_array(), built.vectors_array())
+    assert Assistant(corpus, encoder=FakeEncoder()).refresh().encoded == 0  # saved: loaded as it is next time
