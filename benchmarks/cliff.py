@@ -172,7 +172,7 @@ def run(trees, work: Path, passages: int, out: Path | None) -> dict:
             lines.append(
                 f"| {Path(r['tree']).name} | {r['corpus']} | {r['passages']:,} | {r['sentences']:,} | {r['hit@1']:.3f} "
                 f"| {r['hit@5']:.3f} | {r['query_median_ms']:.1f} | {r['build_s']:.1f} | {r['build_peak_rss_mb']:.0f} "
-                f"| {r['serve_peak_rss_mb']:.0f} | {r['index_mb']:.0f} |"
+                f"| {r['serve_peak_rss_mb']:.0f} | {r['index_mb']:.1f} |"
             )
         (out / "cliff.md").write_text("\n".join(lines) + "\n")
     return {"rows": rows}
