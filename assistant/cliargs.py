@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--sentence-vectors",
             choices=("auto", "on", "off"),
             default="auto",
-            help="vectors for each passage's sentences (default auto: with the bundled USE, which makes them in "
-            "the passages' own pass, up to 2,000 passages; on: with any model, which then encodes every sentence too)",
+            help="vectors for each passage's sentences (default auto: with a model that pools them from the passages' "
+            "own pass — the bundled USE, multilingual-e5-small — at any size; on: with any model, which then "
+            "encodes every sentence too)",
         )
         p.add_argument(
             "--milvus",

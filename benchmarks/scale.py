@@ -201,6 +201,7 @@ def build(n: int, work: Path) -> dict:
     from assistant.dense.faiss_index import DenseIndex, choose_spec
     from assistant.keyword.bm25 import KeywordIndex
     from assistant.storage import IndexSettings
+    from assistant.storage.sentences import sentence_files
 
     info, sentence_vectors, question_vectors, sentence_counts = load_material(work)
     folder = work / f"n{n}"
@@ -225,12 +226,13 @@ def build(n: int, work: Path) -> dict:
     shutil.rmtree(folder / "keyword", ignore_errors=True)  # an earlier build's segments would count as on disk
     (folder / "keyword").mkdir()
     keyword.save(folder / "keyword")
-    with_sentences = IndexSettings().sentences_wanted(n)
-    for name in ("sentence_vectors.npy", "sentence_offsets.npy"):
-        (folder / name).unlink(missing_ok=True)  # left by an earlier build with sentence vectors
-    if with_sentences:
-        np.save(folder / "sentence_vectors.npy", sentence_vectors[select.indices])
-        np.save(folder / "sentence_offsets.npy", select.indptr.astype(np.int64))
+    with_sentences = IndexSettings().sentences_wanted()
+    for name in ("sentence_vectors.npy", "sentence_offsets.npy", *sentence_files("all")):
+        (folder / name).unlink(missing_ok=True)  # left by an earlier build
+    started = time.perf_counter()
+    if with_sentences:  # as the store keeps them: 8-bit codes, a scale per vector, sentences per passage
+        save_sentences(folder, select, sentence_vectors)
+    times["sentence_codes_s"] = time.perf_counter() - started
     # Recall@10 against exact search, for the index alone and after the retriever's exact re-scoring of 100.
     exact = faiss.IndexFlatIP(vectors.shape[1])
     for start in range(0, n, 100_000):
@@ -256,8 +258,39 @@ def build(n: int, work: Path) -> dict:
         "index_mb": sum(disk.values()) / 2**20,
         "dense_mb": disk["dense.faiss"] / 2**20,
         "vectors_mb": disk["vectors.npy"] / 2**20,
+        "sentences_mb": sum(disk.get(f, 0) for f in sentence_files("all")) / 2**20,
         "build_peak_rss_mb": rss_mb(),
     }
+
+
+def sentence_block(select, sentence_vectors: np.ndarray, first: int, last: int, *, chunk: int = 20_000):
+    """The passages ``first`` to ``last``'s sentences (their real USE vectors) as a ``SentenceBlock``,
+    quantized ``chunk`` passages at a time (a million passages' float32 sentence vectors would be 8 GB)."""
+    from assistant.storage.sentences import SentenceBlock
+
+    parts = [
+        SentenceBlock.of(
+            sentence_vectors[select[a : min(a + chunk, last)].indices], np.diff(select[a : min(a + chunk, last)].indptr)
+        )
+        for a in range(first, last, chunk)
+    ]
+    return SentenceBlock.joined(parts, sentence_vectors.shape[1])
+
+
+def save_sentences(folder: Path, select, sentence_vectors: np.ndarray) -> None:
+    from assistant.storage.sentences import sentence_files
+
+    n = select.shape[0]
+    codes_name, scales_name, counts_name = sentence_files("all")
+    codes = np.lib.format.open_memmap(folder / codes_name, "w+", np.int8, (select.nnz, sentence_vectors.shape[1]))
+    scales = np.empty(select.nnz, np.float32)
+    for a in range(0, n, 100_000):
+        block = sentence_block(select, sentence_vectors, a, min(a + 100_000, n))
+        rows = slice(select.indptr[a], select.indptr[min(a + 100_000, n)])
+        codes[rows], scales[rows] = block.codes, block.scales
+    codes.flush()
+    np.save(folder / scales_name, scales)
+    np.save(folder / counts_name, np.diff(select.indptr).astype(np.int64))
 
 
 def _rescore(vectors, ids: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -272,6 +305,7 @@ def serve(n: int, work: Path) -> dict:
     from assistant.dense.faiss_index import DenseIndex
     from assistant.keyword.bm25 import KeywordIndex
     from assistant.search.retriever import retrieve
+    from assistant.storage.sentences import SentenceBlock, SentenceVectors, sentence_files
     from assistant.storage.versions import Index, open_vectors
 
     info = json.loads((work / "material.json").read_text())
@@ -284,11 +318,10 @@ def serve(n: int, work: Path) -> dict:
     dense = DenseIndex.load(folder / "dense.faiss", spec["kind"], spec["params"], mmap=True)
     keyword = KeywordIndex.load(folder / "keyword", mmap=True)
     vectors = open_vectors(folder / "vectors.npy")
-    if (folder / "sentence_vectors.npy").exists():
-        sentences = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
-        offsets = np.load(folder / "sentence_offsets.npy")
+    if (folder / sentence_files("all")[0]).exists():
+        sentences = SentenceVectors.load(folder, ["all"], vectors.shape[1])
     else:
-        sentences, offsets = np.zeros((0, vectors.shape[1]), np.float32), np.zeros(n + 1, np.int64)
+        sentences = SentenceVectors([SentenceBlock.empty(n, vectors.shape[1])], vectors.shape[1])
     index = Index(
         passages=LazyPassages(select, info["sentences"]),
         dense=dense,
@@ -297,7 +330,6 @@ def serve(n: int, work: Path) -> dict:
         folder=folder,
         vectors=vectors,
         sentence_vectors=sentences,
-        sentence_offsets=offsets,
     )
     load_s = time.perf_counter() - started
     encoder = Precomputed(info["questions"], question_vectors)
@@ -339,6 +371,7 @@ def update(n: int, work: Path, data: Path) -> dict:
     from assistant.storage import IndexSettings, versions
     from assistant.storage import build as store
     from assistant.storage.changes import corpus_files, file_state
+    from assistant.storage.sentences import SentenceVectors
     from assistant.text import CHUNKING
 
     info, sentence_vectors, _, sentence_counts = load_material(work)
@@ -367,8 +400,8 @@ def update(n: int, work: Path, data: Path) -> dict:
         "files": {s: {k: v for k, v in e.items() if k not in ("path", "root")} for s, e in state.items()},
         "skipped": {},
         "passages": n,
-        "sentences": 0,
-        "sentence_vectors": False,
+        "sentences": select.nnz,
+        "sentence_vectors": True,
         "chunking": CHUNKING,
         "dense": {"kind": dense.kind, "metric": "inner_product", "params": dense.params},
         "keyword": {},
@@ -380,8 +413,10 @@ def update(n: int, work: Path, data: Path) -> dict:
         manifest=manifest,
         folder=Path(),
         vectors=[vectors[s.start : s.start + s.rows] for s in keyword.segments],  # segments, as the store has them
-        sentence_vectors=np.zeros((0, vectors.shape[1]), np.float32),
-        sentence_offsets=np.zeros(n + 1, np.int64),
+        sentence_vectors=SentenceVectors(
+            [sentence_block(select, sentence_vectors, s.start, s.start + s.rows) for s in keyword.segments],
+            vectors.shape[1],
+        ),
     )
     versions._save(index, store.index_folder(corpus, encoder.name, root / "index"))
     del index, passages, vectors, keyword, dense
@@ -478,6 +513,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/assistant-scale"))
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--cliff",
+        type=int,
+        default=70_000,
+        metavar="PASSAGES",
+        help="also ask the seed questions of the seed beside an upload of this many real passages (cliff.py; 0: skip)",
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse the results of stages already run in --work")
     parser.add_argument("--stage", choices=["build", "serve", "update"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -501,6 +543,10 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     upd = stage("update", args.update_size, args.work, args.data, args.reuse) if args.update_size else None
+    if args.cliff:
+        import cliff
+
+        cliff.run([HERE.parent], args.work / "cliff", args.cliff, args.out)  # writes cliff.md and cliff.json
     args.out.mkdir(parents=True, exist_ok=True)
     plot(rows, args.out / "scale.png")
     lines = [
@@ -536,6 +582,9 @@ def main() -> None:
             f"the original build ({upd['encoded_after_change']} passages encoded) {upd['change_original_file_s']:.2f} s; "
             f"deleting that file {upd['delete_original_file_s']:.2f} s ({upd['segments']} segments)."
         )
+    if args.cliff:
+        notes += ["", f"The seed questions with and without {args.cliff:,} uploaded passages (`cliff.py`):", ""]
+        notes += (args.out / "cliff.md").read_text().splitlines()
     markdown = "\n".join(lines + notes) + "\n"
     (args.out / "scale.md").write_text(markdown)
     (args.out / "scale.json").write_text(

@@ -141,7 +141,7 @@ def test_update_that_does_not_fit_keeps_answering_from_the_previous_index(disk, 
     remount(root, "size=16m")  # room made: the next build adds the document, and needed about what it said
     new = Assistant(corpus, index_root=root, encoder=FakeEncoder()).refresh()
     assert "big.txt" in {p.source for p in new.passages} and leftovers(folder) == []
-    rows = len(new.passages) + int(new.sentence_offsets[-1])  # the checkpoint held the new ones (most of them)
+    rows = len(new.passages) + len(new.sentence_vectors)  # the checkpoint held the new ones (most of them)
     assert 0.7 * (folder_bytes(new.folder) + rows * 4096) < needed < 2 * (folder_bytes(new.folder) + rows * 4096)
 
 
@@ -154,13 +154,14 @@ def test_save_that_does_not_fit_removes_its_version_and_checkpoints(disk, corpus
     """The vectors fit in the checkpoint, the index after them does not: a real failed write while saving."""
     write(tmp_path / "trial", "big.txt", BIG)
     trial = Assistant(tmp_path / "trial", index_root=tmp_path / "unlimited", encoder=FakeEncoder()).refresh()
-    rows = len(trial.passages) + int(trial.sentence_offsets[-1])  # what the update encodes: big.txt's rows
+    rows = len(trial.passages) + len(trial.sentence_vectors)  # what the update encodes: big.txt's rows
+    saved = len(trial.passages) * 4096 + len(trial.sentence_vectors) * (1024 + 4)  # float32; 8-bit codes, scales
 
     root = disk("8m")
     old = Assistant(corpus, index_root=root, encoder=FakeEncoder()).refresh()
     folder, version = old.folder.parent, old.folder.name
     write(corpus, "big.txt", BIG)
-    room = 2 * rows * 4096 + spare  # the checkpoint and its vectors in the index, not FAISS's copy
+    room = rows * 4096 + saved + spare  # the checkpoint and its vectors in the index, not FAISS's copy
     (root / "filler").write_bytes(b"x" * (shutil.disk_usage(root).free - room))
 
     with caplog.at_level(logging.INFO), pytest.raises(IndexWriteError) as info:

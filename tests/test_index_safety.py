@@ -28,8 +28,9 @@ INDEX_FILES = [  # every file of a version (segment files by pattern: their name
     "manifest.json",
     "passages-*.jsonl",
     "vectors-*.npy",
-    "sentence_vectors.npy",
-    "sentence_offsets.npy",
+    "sentences-*.npy",
+    "sentence-scales-*.npy",
+    "sentence-counts-*.npy",
     "dense.faiss",
     "keyword/keyword.json",
     "keyword/df.npy",
@@ -184,7 +185,7 @@ def test_interrupted_encoding_resumes_from_saved_chunks(tmp_path, monkeypatch):
     assert sum(resumed_encoder.calls) == total - resumed.manifest["resumed_texts"]  # only the rest was encoded
     assert texts(resumed) == texts(clean)
     assert np.array_equal(np.asarray(resumed.vectors_array()), np.asarray(clean.vectors_array()))
-    assert np.array_equal(resumed.sentence_vectors, clean.sentence_vectors)
+    assert np.array_equal(resumed.sentence_vectors.array(), clean.sentence_vectors.array())
 
 
 def test_damaged_checkpoint_chunk_is_encoded_again(tmp_path, caplog):

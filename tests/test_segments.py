@@ -44,7 +44,7 @@ def test_an_added_file_is_a_new_segment_and_the_old_segment_files_are_shared(tmp
     corpus = write_docs(tmp_path / "docs", DOCS)
     first = Assistant(corpus, encoder=FakeEncoder()).index
     shared = segment_inodes(first)
-    assert len(shared) == 6  # passages, vectors and four keyword arrays
+    assert len(shared) == 9  # passages, vectors, three sentence-vector arrays and four keyword arrays
     write(corpus, "a.txt", NEW["a.txt"])
     encoder = FakeEncoder()
     bot = Assistant(corpus, encoder=encoder)
@@ -58,6 +58,8 @@ def test_an_added_file_is_a_new_segment_and_the_old_segment_files_are_shared(tmp
     np.testing.assert_array_equal(loaded.vectors_array(), added.vectors_array())
     rows = np.array([0, len(added.passages) - 1, 2])
     np.testing.assert_array_equal(loaded.vector_rows(rows), added.vectors_array()[rows])
+    assert [len(b.counts) for b in loaded.sentence_vectors.blocks] == [rows for _, rows in loaded.segments]
+    np.testing.assert_array_equal(loaded.sentence_vectors.array(), added.sentence_vectors.array())
 
 
 def test_many_added_files_are_merged_and_answer_as_a_full_rebuild(tmp_path):

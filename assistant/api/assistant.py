@@ -61,7 +61,7 @@ class Assistant:
             The three are checked once, as ``SearchSettings`` (``self.settings``).
         dense_kind: FAISS index: ``auto`` (exact up to 50k passages, then IVF with 8-bit codes), ``flat``,
             ``ivf`` or ``hnsw``; ``dense_params`` overrides its parameters (``nlist``, ``nprobe``, ``m`` …).
-        sentence_vectors: ``auto`` (up to 2,000 passages), ``on`` or ``off``: sentences' own vectors.
+        sentence_vectors: ``auto`` (with the bundled USE, at any size), ``on`` or ``off``: sentences' own vectors.
         encoder: an ``Encoder`` to use instead of loading ``model`` (tests pass a fake one).
         uploads: folder for documents added with :meth:`add_documents`, indexed with the corpus and
             cited as ``uploads/<name>``; None (the default) allows no uploads.

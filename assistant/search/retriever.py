@@ -62,7 +62,7 @@ def best_sentence_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np
     Only those passages' sentences are read: scanning all of them (3,000 sentences, 6 MB, on a
     500-passage corpus) costs more per query than the rest of the search.
     """
-    offsets = index.sentence_offsets
+    offsets = index.sentence_vectors.offsets
     first, counts = offsets[ids], offsets[ids + 1] - offsets[ids]
     best = np.full(len(ids), np.nan, dtype=np.float32)
     has = counts > 0
@@ -72,7 +72,7 @@ def best_sentence_scores(index: Index, ids: np.ndarray, query: np.ndarray) -> np
     starts = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     rows = np.repeat(first - starts, counts) + np.arange(int(counts.sum()))
-    scores = index.sentence_vectors[rows] @ query
+    scores = index.sentence_vectors.scores(rows, query)
     best[has] = np.maximum.reduceat(scores, starts)
     return best
 

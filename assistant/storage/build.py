@@ -31,6 +31,7 @@ from .changes import corpus_files, file_state, held_sources
 from .loading import _current_version, _load_current
 from .passage_files import source_codes
 from .reading import keyword_index, read_new
+from .sentences import SentenceBlock, SentenceVectors
 from .settings import IndexSettings
 from .update import updatable, update
 from .versions import PASSAGE_BYTES, Index, _build_lock, _remove_stale, _save, describe
@@ -169,7 +170,7 @@ def _unchanged(manifest: dict, state: dict, settings: IndexSettings, cheap: bool
 
 def _same_settings(manifest: dict, settings: IndexSettings, cheap: bool) -> bool:
     wanted_kind = choose_kind(manifest.get("passages", 0), settings.dense_kind)
-    sentences = settings.sentences_wanted(manifest.get("passages", 0), cheap=cheap)
+    sentences = settings.sentences_wanted(cheap=cheap)
     return (
         manifest.get("chunking") == CHUNKING
         and manifest["dense"]["kind"] == wanted_kind
@@ -191,8 +192,7 @@ class _FileUnit:
 
     passages: list[Passage]
     vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    sentence_counts: np.ndarray
+    sentences: SentenceBlock | None  # None: wanted but never made (an index built without them)
     term_counts: object  # scipy CSR rows: the passages' keyword term counts (tokenized once)
 
 
@@ -201,8 +201,6 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
     if old is None:
         return {}
     old_files = old.manifest["files"]
-    sentence_vectors = old.sentence_vectors
-    offsets = old.sentence_offsets
     term_counts = old.keyword.term_counts()
     rows_by_source: dict[str, list[int]] = {}
     codes = source_codes(old.passages)
@@ -215,8 +213,7 @@ def _old_units(old: Index | None, state: dict) -> dict[str, _FileUnit]:
             units[source] = _FileUnit(
                 passages=old.passages[first:last],
                 vectors=old.vector_slice(first, last),
-                sentence_vectors=np.asarray(sentence_vectors[offsets[first] : offsets[last]]),
-                sentence_counts=np.diff(offsets[first : last + 1]),
+                sentences=old.sentence_vectors.block_of(np.arange(first, last)),
                 term_counts=term_counts[first:last],
             )
     return units
@@ -248,7 +245,7 @@ def _build(
     if old is not None:  # an update: the segments that keep all their passages are kept as they are
         drop = ~source_codes(old.passages).rows_of(reused)  # from the manifest's runs: no passage is read
         total = len(new_passages) + len(old.passages) - int(drop.sum())
-        with_sentences = settings.sentences_wanted(total, cheap=encoder.pools_spans)
+        with_sentences = settings.sentences_wanted(cheap=encoder.pools_spans)
         spec = choose_spec(total, settings.dense_kind, **settings.dense_params)
         if total and updatable(old, with_sentences, spec, dropping=bool(drop.any())):
             return update(
@@ -267,14 +264,14 @@ def _build(
     units = _old_units(old, state)
     if not new_passages and not units:
         raise CorpusError(f"None of the documents in {corpus} could be read; see the warnings above.")
-    total = len(new_passages) + sum(len(u.passages) for u in units.values())
-    with_sentences = settings.sentences_wanted(total, cheap=encoder.pools_spans)
-    _fit_sentences(units, with_sentences, had=bool(old and old.manifest.get("sentence_vectors")))
+    with_sentences = settings.sentences_wanted(cheap=encoder.pools_spans)
+    dimension = encoder.dimension
+    _fit_sentences(units, with_sentences, dimension, had=bool(old and old.manifest.get("sentence_vectors")))
     if new_passages:
         logger.info("Encoding %d passages with %s", len(new_passages), encoder.name)
     spans = {s: [sentence_spans(p) if with_sentences else [] for p in ps] for s, ps in fresh.items()}
     missing = {  # reused files that had no sentence vectors and now need them
-        src: [sentence_spans(p) for p in u.passages] for src, u in units.items() if u.sentence_vectors is None
+        src: [sentence_spans(p) for p in u.passages] for src, u in units.items() if u.sentences is None
     }
     jobs = encoder_jobs(fresh, spans)
     jobs.update(encoder_jobs({s: units[s].passages for s in missing}, missing))
@@ -293,45 +290,41 @@ def _build(
             raise
         keyword, term_counts = keyword_job.result()
     cursor = 0
-    for source, ps in fresh.items():
-        vectors, sentence_rows, counts = split_rows(encoded[source], spans[source])
+    for source, ps in fresh.items():  # each file's float32 rows are let go once its sentences are quantized
+        vectors, sentence_rows, counts = split_rows(encoded.pop(source), spans[source])
         units[source] = _FileUnit(
             passages=ps,
             vectors=vectors,
-            sentence_vectors=sentence_rows,
-            sentence_counts=counts,
+            sentences=SentenceBlock.of(sentence_rows, counts),
             term_counts=term_counts[cursor : cursor + len(ps)],
         )
         cursor += len(ps)
     for source, groups in missing.items():
-        _, units[source].sentence_vectors, units[source].sentence_counts = split_rows(encoded[source], groups)
+        units[source].sentences = SentenceBlock.of(*split_rows(encoded.pop(source), groups)[1:])
     ordered = [units[s] for s in order]
     passages = [p for u in ordered for p in u.passages]
-    dimension = encoder.dimension
     vectors = stack_rows([u.vectors for u in ordered], dimension)
     blocks = [vectors[s.start : s.start + s.rows] for s in keyword.segments]
-    all_sentences = stack_rows([u.sentence_vectors for u in ordered], dimension)
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate([u.sentence_counts for u in ordered]))]).astype(np.int64)
+    whole = SentenceBlock.joined([u.sentences for u in ordered], dimension)
+    sentence_vectors = SentenceVectors.split(whole, [s.rows for s in keyword.segments], dimension)
     spec = choose_spec(len(vectors), settings.dense_kind, **settings.dense_params)
     dense = reuse_or_build(old.dense if old is not None else None, vectors, spec)
     return Index(
         passages=passages,
         dense=dense,
         keyword=keyword,
-        manifest=describe(corpus, encoder, state, skipped, passages, all_sentences, dense, keyword, with_sentences),
+        manifest=describe(corpus, encoder, state, skipped, passages, sentence_vectors, dense, keyword, with_sentences),
         folder=Path(),
         vectors=blocks,
-        sentence_vectors=all_sentences,
-        sentence_offsets=offsets,
+        sentence_vectors=sentence_vectors,
         encoded=len(new_passages),
     ).recorded(started, resumed)
 
 
-def _fit_sentences(units: dict[str, _FileUnit], wanted: bool, *, had: bool) -> None:
+def _fit_sentences(units: dict[str, _FileUnit], wanted: bool, dimension: int, *, had: bool) -> None:
     """Drop reused sentence vectors that are no longer wanted; mark those wanted but never made (None)."""
     for unit in units.values():
         if not wanted:
-            unit.sentence_vectors = unit.sentence_vectors[:0]
-            unit.sentence_counts = np.zeros(len(unit.passages), dtype=np.int64)
+            unit.sentences = SentenceBlock.empty(len(unit.passages), dimension)
         elif not had:
-            unit.sentence_vectors = None
+            unit.sentences = None

@@ -61,7 +61,7 @@ def encode_resumable(
 
     When the disk cannot hold the chunks and the same vectors again in the saved index, this fails before
     encoding anything. A failed write raises ``WriteFailed`` with the bytes the whole build needs: the chunks,
-    their vectors in the index, FAISS's copy of them, and ``reserve`` (the rest of the index).
+    their vectors in the index, FAISS's copy of the texts' vectors, and ``reserve`` (the rest of the index).
 
     Returns:
         The vectors per source (one row per text or span) and how many rows came from saved chunks.
@@ -83,10 +83,13 @@ def encode_resumable(
     if reused:
         logger.info("Resuming: %d vectors were already made by an interrupted build", reused)
     row_bytes = 4 * dimension
-    needed = 3 * sum(sizes) * row_bytes + reserve
+    texts = sum(len(p.texts) for p in pieces)
+    # in the index: each text's float32 vector, each span's 8-bit codes and scale (``sentences``)
+    saved = texts * row_bytes + (sum(sizes) - texts) * (dimension + 4)
+    needed = sum(sizes) * row_bytes + saved + texts * row_bytes + reserve
     with writing(needed):
         work.mkdir(parents=True, exist_ok=True)
-        if reused < sum(sizes) and shutil.disk_usage(work).free < (2 * sum(sizes) - reused) * row_bytes:
+        if reused < sum(sizes) and shutil.disk_usage(work).free < (sum(sizes) - reused) * row_bytes + saved:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(work))  # now, not after encoding
     with tqdm(
         total=sum(sizes) - reused,

@@ -18,7 +18,8 @@ from ..errors import IndexStoreError
 from ..keyword import KeywordIndex
 from ..text import file_digests
 from .passage_files import SavedPassages
-from .versions import _VERSION, FORMAT_VERSION, Index, open_vectors, passages_file, vectors_file
+from .sentences import SentenceBlock, SentenceVectors, sentence_files
+from .versions import _VERSION, READABLE_FORMATS, Index, open_vectors, passages_file, vectors_file
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
         raise IndexStoreError(f"CURRENT names no index version ({version[:40]!r})")
     path = folder / version
     manifest = json.loads((path / "manifest.json").read_text())
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         logger.warning("Index %s has an older format; rebuilding it.", path)
         return None
     if manifest.get("model") != encoder.name:
@@ -74,15 +75,15 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
     dense = DenseIndex.load(path / "dense.faiss", manifest["dense"]["kind"], manifest["dense"]["params"], mmap=mapped)
     # Opened now, not on first use: a writer may delete this folder later, and an open map keeps the data.
     vectors = [open_vectors(path / vectors_file(name)) for name, _ in segments]
-    sentence_vectors = np.load(path / "sentence_vectors.npy")
-    offsets = np.load(path / "sentence_offsets.npy")
+    sentence_vectors = _sentence_vectors(path, manifest, segments)
     n = len(passages)
     if [len(v) for v in vectors] != [rows for _, rows in segments] or sum(rows for _, rows in segments) != n:
         raise IndexStoreError("its segments disagree on the number of passages")
     if dense.size != n or keyword.size != n or dense.dimension != manifest["dimension"]:
         raise IndexStoreError("its parts disagree on the number of passages")
-    if len(offsets) != n + 1 or offsets[-1] != len(sentence_vectors):
-        raise IndexStoreError("its sentence offsets do not match its sentence vectors")
+    for (_, rows), block in zip(segments, sentence_vectors.blocks, strict=True):
+        if len(block.counts) != rows or not int(block.counts.sum()) == len(block.codes) == len(block.scales):
+            raise IndexStoreError("its sentence counts do not match its sentence vectors")
     return Index(
         passages=passages,
         dense=dense,
@@ -91,11 +92,25 @@ def _load_version(folder: Path, version: str, encoder: Encoder) -> Index | None:
         folder=path,
         vectors=vectors,
         sentence_vectors=sentence_vectors,
-        sentence_offsets=offsets,
     )
 
 
-_REQUIRED = ("sentence_vectors.npy", "sentence_offsets.npy", "dense.faiss", "keyword/keyword.json", "keyword/df.npy")
+def _sentence_vectors(path: Path, manifest: dict, segments: list[tuple[str, int]]) -> SentenceVectors:
+    """Each segment's sentence vectors, memory-mapped; a format 9 index's one float32 file is quantized here
+    (it was made up to 2,000 passages, or with ``sentence_vectors="on"``)."""
+    dimension = manifest["dimension"]
+    if manifest["format_version"] >= 10:
+        return SentenceVectors.load(path, [name for name, _ in segments], dimension)
+    vectors = np.load(path / "sentence_vectors.npy", mmap_mode="r")
+    offsets = np.load(path / "sentence_offsets.npy")
+    if len(offsets) != sum(rows for _, rows in segments) + 1 or offsets[-1] != len(vectors):
+        raise IndexStoreError("its sentence offsets do not match its sentence vectors")
+    whole = SentenceBlock.of(vectors, np.diff(offsets))
+    return SentenceVectors.split(whole, [rows for _, rows in segments], dimension)
+
+
+_REQUIRED = ("dense.faiss", "keyword/keyword.json", "keyword/df.npy")
+_REQUIRED_9 = ("sentence_vectors.npy", "sentence_offsets.npy")
 
 
 def _verify(path: Path, manifest: dict) -> None:
@@ -105,6 +120,10 @@ def _verify(path: Path, manifest: dict) -> None:
     if not segments:
         raise IndexStoreError("the manifest lists no segments")
     required = [*_REQUIRED, *(f for name in segments for f in (passages_file(name), vectors_file(name)))]
+    if manifest.get("format_version", 0) >= 10:
+        required += [f for name in segments for f in sentence_files(name)]
+    else:
+        required += _REQUIRED_9
     missing = [name for name in required if name not in checksums]
     if missing:
         raise IndexStoreError(f"the manifest has no checksum for {missing[0]}")

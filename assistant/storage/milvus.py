@@ -34,6 +34,7 @@ from .milvus_client import (
     quoted,
 )
 from .reading import read_new
+from .sentences import SentenceBlock, SentenceVectors
 from .settings import IndexSettings
 from .versions import Index, traditional_sample
 
@@ -115,9 +116,8 @@ def open_milvus_index(
     if old is not None:
         _check_model(old, encoder, names.passages, address)
     state, unreadable = file_state(files, Path(corpus), old)
-    total_guess = (old or {}).get("passages", 0)
     settings = settings or IndexSettings()
-    with_sentences = settings.sentences_wanted(total_guess, cheap=encoder.pools_spans)
+    with_sentences = settings.sentences_wanted(cheap=encoder.pools_spans)
     if old is not None and (old.get("chunking") != CHUNKING or old.get("sentence_vectors") != with_sentences):
         old = None  # other settings: everything is written again
     if old is None:
@@ -129,8 +129,6 @@ def open_milvus_index(
     gone = held - set(state)
     fresh, skipped = read_new(state, unreadable, skip=set(state) - changed)
     skipped.update({s: why for s, why in (old or {}).get("skipped", {}).items() if s in state and s not in changed})
-    if old is None:
-        with_sentences = settings.sentences_wanted(sum(len(ps) for ps in fresh.values()), cheap=encoder.pools_spans)
     encoded = _write_files(store, names, encoder, fresh, (changed | gone) & held, with_sentences, progress)
     index = load_milvus_index(store, names, encoder, address)
     files_now = {s: {k: v for k, v in e.items() if k not in ("path", "root")} for s, e in state.items()}
@@ -224,8 +222,9 @@ def load_milvus_index(store: MilvusStore, names: Names, encoder: Encoder, addres
     for r in store.rows(names.sentences, ["passage", "number", "vector"]):
         by_passage.setdefault(r["passage"], []).append((r["number"], r["vector"]))
     groups = [sorted(by_passage.get(r["id"], [])) for r in rows]
-    offsets = np.concatenate([[0], np.cumsum([len(g) for g in groups])]).astype(np.int64)
-    sentence_vectors = np.array([v for g in groups for _, v in g], dtype=np.float32).reshape(-1, dimension)
+    counts = np.array([len(g) for g in groups], dtype=np.int64)
+    sentence_rows = np.array([v for g in groups for _, v in g], dtype=np.float32).reshape(-1, dimension)
+    sentences = SentenceVectors([SentenceBlock.of(sentence_rows, counts)], dimension)  # kept as 8-bit codes
     keyword = KeywordIndex.build([keyword_text(p) for p in passages])
     return Index(
         passages=passages,
@@ -234,8 +233,7 @@ def load_milvus_index(store: MilvusStore, names: Names, encoder: Encoder, addres
         manifest={},
         folder=Path(address),
         vectors=vectors,
-        sentence_vectors=sentence_vectors,
-        sentence_offsets=offsets,
+        sentence_vectors=sentences,
     )
 
 

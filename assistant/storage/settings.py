@@ -8,10 +8,6 @@ from dataclasses import dataclass, field
 from ..dense import KINDS
 from ..errors import SettingsError
 
-# Above this many passages sentences get no vectors of their own (with ``sentence_vectors="auto"``): they
-# multiply the memory of the vectors by ~6 (~12k sentences, 25 MB, at the limit; a query reads only its ~30
-# best passages' sentences) and add ~6% to encoding.
-SENTENCE_LIMIT = 2_000
 # Passages per segment of keyword term counts, vectors and saved passages (at least; at most ~16 segments:
 # each costs a query ~0.05 ms of BM25). Beyond ``MAX_SEGMENTS`` small segments at the end, an update merges them.
 SEGMENT_ROWS = 20_000
@@ -27,15 +23,14 @@ class IndexSettings:
     Args:
         dense_kind: ``auto`` (exact up to 50k passages, then IVF with 8-bit codes), ``flat``, ``ivf`` or ``hnsw``.
         dense_params: overrides of the dense index's parameters (``nlist``, ``nprobe``; ``m``, ``ef_search`` …).
-        sentence_vectors: ``auto`` (with an encoder that pools them from the passages' own pass, up to
-            ``sentence_limit`` passages), ``on`` (any model, any size) or ``off``.
-        sentence_limit, segment_rows, max_segments: see the module's constants.
+        sentence_vectors: ``auto`` (with an encoder that pools them from the passages' own pass, at any size:
+            they are kept as 8-bit codes, ``storage.sentences``), ``on`` (any model) or ``off``.
+        segment_rows, max_segments: see the module's constants.
     """
 
     dense_kind: str = "auto"
     dense_params: dict = field(default_factory=dict)
     sentence_vectors: str = "auto"
-    sentence_limit: int = SENTENCE_LIMIT
     segment_rows: int = SEGMENT_ROWS
     max_segments: int = MAX_SEGMENTS
 
@@ -55,19 +50,19 @@ class IndexSettings:
         object.__setattr__(self, "dense_params", params)
         if self.sentence_vectors not in SENTENCE_SETTINGS:
             raise SettingsError(f"sentence_vectors must be auto, on or off; got {self.sentence_vectors!r}.")
-        for name in ("sentence_limit", "segment_rows", "max_segments"):
+        for name in ("segment_rows", "max_segments"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SettingsError(f"{name} must be a whole number from 1; got {value!r}.")
 
-    def sentences_wanted(self, passages: int, *, cheap: bool = True) -> bool:
-        """Whether ``passages`` passages' sentences get vectors: ``on``, ``off``, or ``auto``: up to
-        ``sentence_limit`` passages when they are ``cheap`` (the encoder pools them from the passages' own pass,
-        ``Encoder.pools_spans``). A model that cannot pool them encodes each sentence on its own, which more than
-        doubles the build (all-MiniLM-L6-v2 on the CMRC benchmark: 21 -> 47 s, hit@1 0.79 -> 0.88): that is
-        ``on``'s to ask for."""
+    def sentences_wanted(self, *, cheap: bool = True) -> bool:
+        """Whether passages' sentences get vectors: ``on``, ``off``, or ``auto``: when they are ``cheap`` (the
+        encoder pools them from the passages' own pass, ``Encoder.pools_spans``), whatever the index's size, so
+        a large upload never switches sentence-level matching off for the rest. A model that cannot pool them
+        encodes each sentence on its own, which more than doubles the build (all-MiniLM-L6-v2 on the CMRC
+        benchmark: 21 -> 47 s, hit@1 0.79 -> 0.88): that is ``on``'s to ask for."""
         setting = self.sentence_vectors
-        return setting == "on" or (setting == "auto" and cheap and passages <= self.sentence_limit)
+        return setting == "on" or (setting == "auto" and cheap)
 
     def rows_per_segment(self, passages: int) -> int:
         """Passages per segment for an index of ``passages`` (at most ~16 segments)."""

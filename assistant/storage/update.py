@@ -15,6 +15,7 @@ from ..records import Passage
 from ..text import encoder_jobs, keyword_text, sentence_spans, split_rows, stack_rows
 from . import checkpoint
 from .passage_files import kept_and_added
+from .sentences import SentenceBlock, SentenceVectors
 from .settings import IndexSettings
 from .versions import PASSAGE_BYTES, Index, describe, traditional_sample
 from .write_errors import folder_bytes
@@ -89,13 +90,20 @@ def update(
         else stack_rows([old.vector_rows(part.old_rows), vectors[slice(*part.new_rows)]], dimension)
         for part in parts
     ]
+    new_sentences = SentenceBlock.joined([SentenceBlock.of(s, c) for _, s, c in rows], dimension)
+    sentences_by_name = dict(zip((name for name, _ in old.segments), old.sentence_vectors.blocks, strict=True))
+    sentence_vectors = SentenceVectors(
+        [
+            sentences_by_name[part.name]
+            if part.name is not None
+            else SentenceBlock.joined(
+                [old.sentence_vectors.block_of(part.old_rows), new_sentences.passages(*part.new_rows)], dimension
+            )
+            for part in parts
+        ],
+        dimension,
+    )
     kept = ~drop
-    old_counts = np.diff(old.sentence_offsets)
-    counts = np.concatenate([old_counts[kept], *(c for _, _, c in rows)]).astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    sentence_keep = np.repeat(kept, old_counts)
-    old_sentences = old.sentence_vectors if sentence_keep.all() else old.sentence_vectors[sentence_keep]
-    sentence_vectors = stack_rows([old_sentences, *(s for _, s, _ in rows)], dimension)
     dense = old.dense.extended(
         vectors, saved=old.folder / "dense.faiss", nprobe=spec.params.get("nprobe"), dropped=np.flatnonzero(drop)
     )
@@ -124,7 +132,6 @@ def update(
         folder=Path(),
         vectors=blocks,
         sentence_vectors=sentence_vectors,
-        sentence_offsets=offsets,
         encoded=len(new_passages),
         shares=old.folder,
     ).recorded(started, resumed)

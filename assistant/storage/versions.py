@@ -26,11 +26,15 @@ from ..keyword import KeywordIndex, traditional_share
 from ..records import Passage
 from ..text import CHUNKING, file_digests
 from .passage_files import passage_lines, source_codes
+from .sentences import SentenceVectors, sentence_files
 from .write_errors import WriteFailed, write_errno
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 9
+# 10: sentence vectors for every passage at any size, as 8-bit codes in each segment's files (9: one float32
+# file for the whole index, made up to 2,000 passages; still read).
+FORMAT_VERSION = 10
+READABLE_FORMATS = (9, 10)
 _VERSION = re.compile(r"v-\d{14}-[0-9a-f]{6}")
 
 
@@ -49,8 +53,7 @@ class Index:
     manifest: dict
     folder: Path
     vectors: np.ndarray | list[np.ndarray] | None = None  # one array, or one per segment
-    sentence_vectors: np.ndarray | None = None
-    sentence_offsets: np.ndarray | None = None
+    sentence_vectors: SentenceVectors | None = None  # one block per segment
     encoded: int = 0  # passages encoded when this index was opened (0: loaded as saved)
     shares: Path | None = None  # a saved version whose segment files this one's segments may link to
 
@@ -86,8 +89,7 @@ class Index:
         """The vectors of the sentences of the passage at ``row``; None when the index keeps none for it."""
         if self.sentence_vectors is None or not len(self.sentence_vectors) or row < 0:
             return None
-        first, last = self.sentence_offsets[row : row + 2]
-        return self.sentence_vectors[first:last]
+        return self.sentence_vectors.of_passage(row)
 
     def vector_blocks(self) -> list[np.ndarray]:
         """The passage vectors, one array per segment (memory-mapped from disk when loaded)."""
@@ -223,14 +225,15 @@ def _save(index: Index, folder: Path) -> None:
         checksums = _link_shared(index, tmp)
         line = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps makes one per call
         start = 0
-        for (name, rows), vectors in zip(index.segments, index.vector_blocks(), strict=True):
+        sentences = index.sentence_vectors.blocks
+        for (name, rows), vectors, block in zip(index.segments, index.vector_blocks(), sentences, strict=True):
             if passages_file(name) not in checksums:
                 with open(tmp / passages_file(name), "wb") as out:
                     out.write(passage_lines(index.passages, start, start + rows, line))
                 np.save(tmp / vectors_file(name), vectors)
+                for file, array in block.files(name).items():
+                    np.save(tmp / file, array)
             start += rows
-        np.save(tmp / "sentence_vectors.npy", index.sentence_vectors)
-        np.save(tmp / "sentence_offsets.npy", index.sentence_offsets)
         index.dense.save(tmp / "dense.faiss")
         index.keyword.save(tmp / "keyword")
         written = [p for p in sorted(tmp.rglob("*")) if p.is_file() and str(p.relative_to(tmp)) not in checksums]
@@ -268,12 +271,12 @@ def bytes_to_save(index: Index, linked: dict | None = None) -> int:
     linked = linked or {}
     by_name = {s.name: s for s in index.keyword.segments}
     total = index.dense.saved_bytes() + 8 * len(index.keyword.vocab) + 4096  # df, words, manifest
-    for vectors in (index.sentence_vectors, index.sentence_offsets):
-        total += 0 if vectors is None else vectors.nbytes
-    for (name, rows), vectors in zip(index.segments, index.vector_blocks(), strict=True):
+    sentences = index.sentence_vectors.blocks
+    for (name, rows), vectors, block in zip(index.segments, index.vector_blocks(), sentences, strict=True):
         if passages_file(name) not in linked:
             postings = by_name[name]
             arrays = (postings.data, postings.indices, postings.indptr, postings.lengths)
+            arrays += tuple(block.files(name).values())
             total += vectors.nbytes + rows * PASSAGE_BYTES + sum(a.nbytes for a in arrays)
     return total
 
@@ -296,7 +299,8 @@ def _link_shared(index: Index, tmp: Path) -> dict[str, str]:
     by_name = {s.name: s for s in index.keyword.segments}
     linked = {}
     for name, _ in index.segments:
-        files = [passages_file(name), vectors_file(name), *(f"keyword/{f}" for f in by_name[name].files())]
+        files = [passages_file(name), vectors_file(name), *sentence_files(name)]
+        files += [f"keyword/{f}" for f in by_name[name].files()]
         if not all(f in known for f in files):
             continue
         try:
