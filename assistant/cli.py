@@ -107,7 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-k", "--top-k", type=int, default=5, help="passages to show (1-50, default 5)")
     p.add_argument("--alpha", type=float, default=None, help="dense weight against keywords, 0..1")
-    p.add_argument("--threshold", type=float, default=None, help="fused score below which nothing is found")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="least probability (0-1) that a passage answers for it to be cited; under it for the best one, "
+        "nothing is found (default 0.5; 0 always answers)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON: question, found, answer, passages")
 
     p = sub.add_parser(
@@ -154,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--compare", action="store_true", help="keyword-only, dense-only and hybrid side by side")
     p.add_argument("--alpha", type=float, default=None, help="dense weight for the hybrid configuration")
-    p.add_argument("--threshold", type=float, default=None, help="not-found threshold")
+    p.add_argument("--threshold", type=float, default=None, help="not-found threshold: least probability (0-1) that the best passage answers")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--misses", action="store_true", help="also list questions whose gold passage was not first")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

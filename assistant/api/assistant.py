@@ -12,8 +12,10 @@ from ..errors import AssistantError, UploadError
 from ..readers import PageImage
 from ..records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from ..search import (
+    POOL,
     SearchSettings,
     best_sentences,
+    calibrated,
     clean_question,
     dense_text,
     earlier_questions,
@@ -57,7 +59,9 @@ class Assistant:
         index_root: where indexes are saved; default ``$ASSISTANT_INDEX_DIR`` or ``embeddings/``.
         top_k: passages per answer (default 5).
         alpha: weight of dense similarity against keyword score (0 keyword only, 1 dense only; default 0.5).
-        threshold: fused score under which the assistant says nothing relevant was found (default 0.2).
+        threshold: the least calibrated probability (0 to 1) that a passage answers the question for it to be
+            cited; under it for the best passage, the assistant says nothing relevant was found (default
+            ``DEFAULT_THRESHOLD``; 0 always answers).
             The three are checked once, as ``SearchSettings`` (``self.settings``).
         dense_kind: FAISS index: ``auto`` (exact up to 50k passages, then IVF with 8-bit codes), ``flat``,
             ``ivf`` or ``hnsw``; ``dense_params`` overrides its parameters (``nlist``, ``nprobe``, ``m`` …).
@@ -266,14 +270,17 @@ class Assistant:
         [question, answer] pairs or {"role", "content"} messages).
 
         The not-found policy (``relevant``) is applied here, so the chat, ``/ask``, the CLI and ``eval`` agree:
-        nothing is found when the best passage is under the threshold, and weaker passages are not cited.
+        nothing is found when the best passage's calibrated probability is under the threshold, and weaker
+        passages are not cited. The probabilities compare each passage with the question's ``POOL`` best, so that
+        many are retrieved whatever ``top_k``.
         """
         settings = self.settings.but(top_k=top_k, alpha=alpha, threshold=threshold)
         question = clean_question(question)
         query = make_query(question, earlier_questions(history))
         index = self._searchable_index()
-        [found] = retrieve(index, self.encoder, [query], k=settings.top_k, alpha=settings.alpha)
-        hits = relevant(found.hits, settings.threshold)
+        [found] = retrieve(index, self.encoder, [query], k=max(settings.top_k, POOL), alpha=settings.alpha)
+        pooled = calibrated(found, index, self.encoder.name)
+        hits = relevant(pooled, settings.threshold)[: settings.top_k]
         words = found.words[0] if found.words else ()
         if hits:
             vector = found.vectors[0] if found.vectors is not None else None

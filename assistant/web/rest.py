@@ -124,7 +124,7 @@ def passage_fields(passage: Passage) -> dict:
 
 def filtered(answer: Answer, filters: Filters | None, top_k: int, threshold: float) -> Answer:
     """``answer`` citing only the passages that pass ``filters``, at most ``top_k``; found if the best one left
-    reaches ``threshold``."""
+    reaches ``threshold`` (its calibrated probability, as ``relevant`` decides)."""
     if filters is None or (filters.source is None and filters.type is None):
         return answer
     kind = None if filters.type is None else "." + filters.type.lower().lstrip(".")
@@ -134,7 +134,7 @@ def filtered(answer: Answer, filters: Filters | None, top_k: int, threshold: flo
         if (filters.source is None or fnmatch.fnmatchcase(hit.passage.source, filters.source))
         and (kind is None or Path(hit.passage.source).suffix.lower() == kind)
     ][:top_k]
-    found = answer.found and bool(kept) and kept[0].score >= threshold
+    found = answer.found and bool(kept) and kept[0].confidence >= threshold
     return make_answer(answer.question, kept, found=found, search_query=answer.search_query)
 
 

@@ -1,0 +1,129 @@
+"""Calibrated "not found": each hit's probability that it answers the question, from a few explainable features.
+
+A logistic regression per encoder (coefficients in ``calibration.json``, fitted by ``eval/calibrate.py`` on the
+tuning halves only) over features that mean the same on any corpus: how far the passage stands out from the
+question's other candidates (the corpus's usual scores for it), on each side, and how much of the question's
+weighted words it holds, next to its raw scores and whether the question is in another language or a follow-up.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..keyword import tokenize
+from ..records import Hit
+
+# Hits a question's features are computed over: its best passages, whatever the number of cards shown.
+POOL = 10
+FEATURES = (
+    "score",  # fused score
+    "dense",  # dense cosine (raw: means something else per encoder)
+    "keyword",  # normalised BM25: share of the question's idf mass matched
+    "score_margin",  # fused score minus the median of the other pooled hits' fused scores
+    "dense_margin",  # dense cosine minus the median of the other pooled hits' cosines
+    "keyword_margin",  # keyword score minus the median of the other pooled hits' keyword scores
+    "coverage",  # idf-weighted share of the question's words (or their translations) the passage holds
+    "agree",  # 1 when this passage is both the pool's dense-best and its keyword-best
+    "foreign",  # the question is in another language than the corpus
+    "follow_up",  # the question was searched with the previous one as context
+)
+CALIBRATION = Path(__file__).with_name("calibration.json")
+FALLBACK = "default"
+
+
+def features(hits: Sequence[Hit], words: Sequence[str], *, idf, groups, foreign: bool, follow_up: bool) -> np.ndarray:
+    """One row of ``FEATURES`` per hit (the pool's hits, best first).
+
+    Args:
+        words: the question's own words, as the keyword index looked them up.
+        idf: a corpus word's idf, None for a word no passage holds (``KeywordIndex.idf``).
+        groups: each question word with its corpus translations (``KeywordIndex.groups``).
+    """
+    n = len(hits)
+    if not n:
+        return np.zeros((0, len(FEATURES)))
+    sides = np.array([[h.score, h.dense_score, h.keyword_score] for h in hits], dtype=np.float64)
+    pool = sides[:POOL]  # hits past the pool (more cards asked for) are compared with the pool
+    margins, agree = np.zeros_like(sides), np.zeros(n)
+    for j in range(n):
+        others = np.delete(pool, j, axis=0) if j < POOL else pool
+        margins[j] = sides[j] - (np.median(others, axis=0) if len(others) else 0.0)
+        best = others.max(axis=0) if len(others) else np.zeros(3)
+        agree[j] = float(sides[j, 1] >= best[1] and sides[j, 2] >= best[2] and sides[j, 2] > 0)
+    weighted = _weighted_groups(words, idf, groups)
+    coverage = [_coverage(h.passage.text, weighted) for h in hits]
+    flags = np.tile([float(foreign), float(follow_up)], (n, 1))
+    return np.column_stack([sides, margins, coverage, agree, flags])
+
+
+def _weighted_groups(words, idf, groups) -> list[tuple[float, set[str]]]:
+    """The question's word groups with their weight: the idf of the group's rarest member the corpus holds."""
+    out = []
+    for group in groups(list(words)):
+        known = [w for w in group if idf(w) is not None]
+        weight = max((idf(w) for w in known), default=0.0)
+        if weight > 0:
+            out.append((weight, set(known)))
+    return out
+
+
+def _coverage(text: str, weighted: list[tuple[float, set[str]]]) -> float:
+    total = sum(w for w, _ in weighted)
+    if total <= 0:
+        return 0.0
+    present = set(tokenize(text))
+    return sum(w for w, group in weighted if group & present) / total
+
+
+@functools.cache
+def _models() -> dict:
+    return json.loads(CALIBRATION.read_text(encoding="utf-8"))["models"]
+
+
+def model_for(encoder_name: str) -> dict:
+    """The encoder's fitted model, else the fallback (fitted on features that do not depend on the encoder's
+    cosine level)."""
+    models = _models()
+    return models.get(Path(encoder_name).name, models.get(encoder_name, models[FALLBACK]))
+
+
+def probabilities(rows: np.ndarray, model: dict) -> np.ndarray:
+    """The logistic regression's probability for each row of ``FEATURES``."""
+    weights = np.array([model["weights"].get(name, 0.0) for name in FEATURES])
+    z = rows @ weights + model["intercept"]
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def calibrate(hits: Sequence[Hit], words: Sequence[str], *, keyword, foreign: bool, follow_up: bool, encoder_name: str):
+    """``hits`` with their ``confidence`` set: the probability that each answers the question.
+
+    ``hits`` should be the question's ``POOL`` best (fewer only when the corpus has fewer): the features compare
+    each with the others.
+    """
+    rows = features(hits, words, idf=keyword.idf, groups=keyword.groups, foreign=foreign, follow_up=follow_up)
+    probs = probabilities(rows, model_for(encoder_name)) if len(rows) else []
+    return [replace(h, confidence=float(p)) for h, p in zip(hits, probs, strict=True)]
+
+
+def calibrated(found, index, encoder_name: str) -> list[Hit]:
+    """A ``Retrieval``'s hits with their ``confidence`` (see ``calibrate``), as ``Assistant.ask`` computes them."""
+    query = found.query
+    return calibrate(
+        found.hits,
+        found.words[0] if found.words else (),
+        keyword=index.keyword,
+        foreign=index.keyword.is_foreign(query.parts[0]),
+        follow_up=len(query.parts) > 1,
+        encoder_name=encoder_name,
+    )
+
+
+def is_probability(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= 1
