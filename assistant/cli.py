@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--compare", action="store_true", help="keyword-only, dense-only and hybrid side by side")
     p.add_argument("--alpha", type=float, default=None, help="dense weight for the hybrid configuration")
-    p.add_argument("--threshold", type=float, default=None, help="not-found threshold: least probability (0-1) that the best passage answers")
+    p.add_argument(
+        "--threshold", type=float, default=None, help="least probability (0-1) that the best passage answers"
+    )
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--misses", action="store_true", help="also list questions whose gold passage was not first")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

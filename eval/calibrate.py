@@ -190,7 +190,7 @@ def logistic(x, y, w, names, *, note: str, l2: float = 1.0) -> dict:
     return {
         "note": note,
         "intercept": round(intercept, 5),
-        "weights": {n: round(float(c), 5) for n, c in zip(names, coef)},
+        "weights": {n: round(float(c), 5) for n, c in zip(names, coef, strict=True)},
     }
 
 

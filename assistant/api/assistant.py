@@ -12,10 +12,8 @@ from ..errors import AssistantError, UploadError
 from ..readers import PageImage
 from ..records import Answer, DocumentInfo, Hit, Passage, UploadReport
 from ..search import (
-    POOL,
     SearchSettings,
     best_sentences,
-    calibrated,
     clean_question,
     dense_text,
     earlier_questions,
@@ -24,6 +22,7 @@ from ..search import (
     make_query,
     relevant,
     retrieve,
+    retrieve_calibrated,
 )
 from ..storage import (
     Index,
@@ -59,9 +58,7 @@ class Assistant:
         index_root: where indexes are saved; default ``$ASSISTANT_INDEX_DIR`` or ``embeddings/``.
         top_k: passages per answer (default 5).
         alpha: weight of dense similarity against keyword score (0 keyword only, 1 dense only; default 0.5).
-        threshold: the least calibrated probability (0 to 1) that a passage answers the question for it to be
-            cited; under it for the best passage, the assistant says nothing relevant was found (default
-            ``DEFAULT_THRESHOLD``; 0 always answers).
+        threshold: least calibrated probability (0-1) that a passage answers, for it to be cited (see ``relevant``).
             The three are checked once, as ``SearchSettings`` (``self.settings``).
         dense_kind: FAISS index: ``auto`` (exact up to 50k passages, then IVF with 8-bit codes), ``flat``,
             ``ivf`` or ``hnsw``; ``dense_params`` overrides its parameters (``nlist``, ``nprobe``, ``m`` …).
@@ -269,18 +266,14 @@ class Assistant:
         """Answer one question; ``history`` holds the earlier questions of the chat, oldest first (or its
         [question, answer] pairs or {"role", "content"} messages).
 
-        The not-found policy (``relevant``) is applied here, so the chat, ``/ask``, the CLI and ``eval`` agree:
-        nothing is found when the best passage's calibrated probability is under the threshold, and weaker
-        passages are not cited. The probabilities compare each passage with the question's ``POOL`` best, so that
-        many are retrieved whatever ``top_k``.
-        """
+        The not-found policy (``relevant``, on calibrated probabilities) is applied here, so the chat, ``/ask``,
+        the CLI and ``eval`` agree: not found when the best passage is under the threshold, weaker ones not cited."""
         settings = self.settings.but(top_k=top_k, alpha=alpha, threshold=threshold)
         question = clean_question(question)
         query = make_query(question, earlier_questions(history))
         index = self._searchable_index()
-        [found] = retrieve(index, self.encoder, [query], k=max(settings.top_k, POOL), alpha=settings.alpha)
-        pooled = calibrated(found, index, self.encoder.name)
-        hits = relevant(pooled, settings.threshold)[: settings.top_k]
+        found = retrieve_calibrated(index, self.encoder, query, k=settings.top_k, alpha=settings.alpha)
+        hits = relevant(found.hits, settings.threshold)[: settings.top_k]
         words = found.words[0] if found.words else ()
         if hits:
             vector = found.vectors[0] if found.vectors is not None else None

@@ -11,7 +11,7 @@ from .answer import (
     render_markdown,
     render_text,
 )
-from .calibration import POOL, calibrate, calibrated
+from .calibration import POOL, calibrate, calibrated, retrieve_calibrated
 from .conversation import (
     MAX_HISTORY_ITEMS,
     MAX_QUESTION_CHARS,
@@ -61,5 +61,6 @@ __all__ = [
     "render_markdown",
     "render_text",
     "retrieve",
+    "retrieve_calibrated",
     "text_of",
 ]

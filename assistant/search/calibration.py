@@ -125,5 +125,14 @@ def calibrated(found, index, encoder_name: str) -> list[Hit]:
     )
 
 
+def retrieve_calibrated(index, encoder, query, *, k: int, alpha: float):
+    """One query's ``Retrieval`` with at least ``POOL`` hits (cut to ``k`` after ``relevant``), their
+    ``confidence`` set (the call ``Assistant.ask`` makes)."""
+    from .retriever import retrieve
+
+    [found] = retrieve(index, encoder, [query], k=max(k, POOL), alpha=alpha)
+    return replace(found, hits=tuple(calibrated(found, index, encoder.name)))
+
+
 def is_probability(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= 1
