@@ -24,9 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.api import Assistant  # noqa: E402
 from assistant.evaluate import CONFIGS, load_dataset, load_questions_jsonl, write_corpus  # noqa: E402
-from assistant.search import DEFAULT_ALPHA  # noqa: E402
+from assistant.search import DEFAULT_ALPHA, relevant, retrieve_calibrated  # noqa: E402
 from assistant.search.conversation import make_query  # noqa: E402
-from assistant.search.retriever import retrieve  # noqa: E402
 from eval.splits import HALVES  # noqa: E402
 
 
@@ -42,11 +41,12 @@ def score(bot, questions, alpha: float, gold) -> dict:
     ranks, refused, unanswerable, times = [], 0, 0, []
     for q in questions:
         started = time.perf_counter()
-        hits = retrieve(bot.index, bot.encoder, [make_query(q.question, q.history)], k=10, alpha=alpha)[0]
+        query = make_query(q.question, q.history)
+        hits = retrieve_calibrated(bot.index, bot.encoder, query, k=10, alpha=alpha).hits
         times.append(time.perf_counter() - started)
         if not q.answers and not (gold is not None and q.passage_id):
             unanswerable += 1
-            refused += not (hits and hits[0].score >= bot.threshold)
+            refused += not relevant(hits, bot.threshold)  # the policy ask applies
             continue
         ranks.append(rank(hits, q, gold))
     n = len(ranks) or 1

@@ -72,6 +72,10 @@ def test_language_and_follow_up_flags(small):
         found2.hits, found2.words[0], idf=index.keyword.idf, groups=index.keyword.groups, foreign=False, follow_up=True
     )[:, column("follow_up")]
     assert set(flags) == {1.0}
+    crossed = features(
+        found.hits, found.words[0], idf=index.keyword.idf, groups=index.keyword.groups, foreign=True, follow_up=False
+    )
+    assert set(crossed[:, column("foreign")]) == {1.0} and set(crossed[:, column("follow_up")]) == {0.0}
     assert all(0.0 <= h.confidence <= 1.0 for h in rows_foreign + hits2)
 
 
@@ -114,9 +118,10 @@ def test_default_threshold_is_a_probability():
 
 def test_probabilities_rise_with_the_margin():
     model = model_for("use-multilingual-v3")
-    base = [0.3, 0.4, 0.2, 0.05, 0.05, 0.05, 0.5, 0.0, 0.0, 0.0]
-    wider = list(base)
-    wider[column("score_margin")] = 0.2
+    base = dict.fromkeys(FEATURES, 0.0) | {"score": 0.3, "dense": 0.4, "keyword": 0.2, "coverage": 0.5}
+    base |= {"score_margin": 0.05, "dense_margin": 0.05, "keyword_margin": 0.05}
+    wider = base | {"score_margin": 0.2}
+    base, wider = ([row[name] for name in FEATURES] for row in (base, wider))
     low, high = probabilities(np.array([base, wider]), model)
     assert 0 < low < high < 1 and not math.isnan(low)
 

@@ -13,7 +13,7 @@ DEFAULT_TOP_K = 5
 DEFAULT_ALPHA = 0.5
 # The least calibrated probability that the best passage answers the question (see ``calibration``); chosen on
 # the tuning halves by eval/calibrate.py.
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.4
 MAX_TOP_K = 50
 
 
