@@ -119,6 +119,7 @@ def rows_for(bot, name: str, questions, kind: str, half: str, gold, *, answerabl
                 groups=index.keyword.groups,
                 foreign=foreign,
                 follow_up=len(query.parts) > 1,
+                unknown=index.keyword.unknown_idf(),
             )
             yield {
                 "corpus": name,

@@ -38,13 +38,17 @@ CALIBRATION = Path(__file__).with_name("calibration.json")
 FALLBACK = "default"
 
 
-def features(hits: Sequence[Hit], words: Sequence[str], *, idf, groups, foreign: bool, follow_up: bool) -> np.ndarray:
+def features(
+    hits: Sequence[Hit], words: Sequence[str], *, idf, groups, foreign: bool, follow_up: bool, unknown: float = 0.0
+) -> np.ndarray:
     """One row of ``FEATURES`` per hit (the pool's hits, best first).
 
     Args:
         words: the question's own words, as the keyword index looked them up.
         idf: a corpus word's idf, None for a word no passage holds (``KeywordIndex.idf``).
         groups: each question word with its corpus translations (``KeywordIndex.groups``).
+        unknown: the weight of a word no passage holds (``KeywordIndex.unknown_idf``): it counts fully against
+            every passage, as on the keyword side ("明天杭州会下雪吗" is not covered by a passage naming 杭州).
     """
     n = len(hits)
     if not n:
@@ -57,18 +61,19 @@ def features(hits: Sequence[Hit], words: Sequence[str], *, idf, groups, foreign:
         margins[j] = sides[j] - (np.median(others, axis=0) if len(others) else 0.0)
         best = others.max(axis=0) if len(others) else np.zeros(3)
         agree[j] = float(sides[j, 1] >= best[1] and sides[j, 2] >= best[2] and sides[j, 2] > 0)
-    weighted = _weighted_groups(words, idf, groups)
+    weighted = _weighted_groups(words, idf, groups, unknown)
     coverage = [_coverage(h.passage.text, weighted) for h in hits]
     flags = np.tile([float(foreign), float(follow_up)], (n, 1))
     return np.column_stack([sides, margins, coverage, agree, flags])
 
 
-def _weighted_groups(words, idf, groups) -> list[tuple[float, set[str]]]:
-    """The question's word groups with their weight: the idf of the group's rarest member the corpus holds."""
+def _weighted_groups(words, idf, groups, unknown: float) -> list[tuple[float, set[str]]]:
+    """The question's word groups with their weight: the idf of the group's rarest member the corpus holds, else
+    ``unknown``."""
     out = []
     for group in groups(list(words)):
         known = [w for w in group if idf(w) is not None]
-        weight = max((idf(w) for w in known), default=0.0)
+        weight = max((idf(w) for w in known), default=unknown)
         if weight > 0:
             out.append((weight, set(known)))
     return out
@@ -107,7 +112,15 @@ def calibrate(hits: Sequence[Hit], words: Sequence[str], *, keyword, foreign: bo
     ``hits`` should be the question's ``POOL`` best (fewer only when the corpus has fewer): the features compare
     each with the others.
     """
-    rows = features(hits, words, idf=keyword.idf, groups=keyword.groups, foreign=foreign, follow_up=follow_up)
+    rows = features(
+        hits,
+        words,
+        idf=keyword.idf,
+        groups=keyword.groups,
+        foreign=foreign,
+        follow_up=follow_up,
+        unknown=keyword.unknown_idf(),
+    )
     probs = probabilities(rows, model_for(encoder_name)) if len(rows) else []
     return [replace(h, confidence=float(p)) for h, p in zip(hits, probs, strict=True)]
 
