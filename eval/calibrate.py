@@ -105,7 +105,7 @@ def rows_for(bot, name: str, questions, kind: str, half: str, gold, *, answerabl
     for q in questions:
         query = make_query(q.question, q.history)
         found = retrieve(index, bot.encoder, [query], k=POOL + 10)[0]
-        words = found.words[0] if found.words else ()
+        words = found.words[-1] if found.words else ()
         foreign = index.keyword.is_foreign(query.parts[0])
         kinds = [(kind, list(found.hits), answerable)]
         if own and answerable:  # the same question with its gold passage gone from the corpus

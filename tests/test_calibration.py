@@ -79,6 +79,27 @@ def test_language_and_follow_up_flags(small):
     assert all(0.0 <= h.confidence <= 1.0 for h in rows_foreign + hits2)
 
 
+def test_a_follow_up_is_judged_with_its_context_words(small):
+    from assistant.search.calibration import features
+
+    found, hits = pooled(small, "它在哪一年?", ["世界互联网大会国际组织在哪里?"])
+    index, model = small.index, model_for(small.encoder.name)
+    rows = {
+        part: features(
+            found.hits,
+            found.words[part],
+            idf=index.keyword.idf,
+            groups=index.keyword.groups,
+            foreign=False,
+            follow_up=True,
+            unknown=index.keyword.unknown_idf(),
+        )
+        for part in (0, 1)
+    }
+    assert rows[1][0, column("coverage")] > rows[0][0, column("coverage")]
+    assert [h.confidence for h in hits] == pytest.approx(list(probabilities(rows[1], model)))
+
+
 def test_confidence_is_the_model_of_the_features(small):
     found, hits = pooled(small, "高铁从上海到杭州要多久?")
     assert hits[0].passage.source == "rail.txt"

@@ -44,7 +44,7 @@ def features(
     """One row of ``FEATURES`` per hit (the pool's hits, best first).
 
     Args:
-        words: the question's own words, as the keyword index looked them up.
+        words: the question's words, as the keyword index looked them up (a follow-up's with its context's).
         idf: a corpus word's idf, None for a word no passage holds (``KeywordIndex.idf``).
         groups: each question word with its corpus translations (``KeywordIndex.groups``).
         unknown: the weight of a word no passage holds (``KeywordIndex.unknown_idf``): it counts fully against
@@ -73,6 +73,8 @@ def _weighted_groups(words, idf, groups, unknown: float) -> list[tuple[float, se
     out = []
     for group in groups(list(words)):
         known = [w for w in group if idf(w) is not None]
+        if not known and group[0].startswith("~"):
+            continue  # a bigram across two words, there to mend segmentation: no content word of its own
         weight = max((idf(w) for w in known), default=unknown)
         if weight > 0:
             out.append((weight, set(known)))
@@ -130,7 +132,7 @@ def calibrated(found, index, encoder_name: str) -> list[Hit]:
     query = found.query
     return calibrate(
         found.hits,
-        found.words[0] if found.words else (),
+        found.words[-1] if found.words else (),  # a follow-up's words with its context's (its last part)
         keyword=index.keyword,
         foreign=index.keyword.is_foreign(query.parts[0]),
         follow_up=len(query.parts) > 1,
