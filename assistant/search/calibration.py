@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..keyword import tokenize
 from ..records import Hit
+from .retriever import retrieve
 
 # Hits a question's features are computed over: its best passages, whatever the number of cards shown.
 POOL = 10
@@ -143,11 +143,5 @@ def calibrated(found, index, encoder_name: str) -> list[Hit]:
 def retrieve_calibrated(index, encoder, query, *, k: int, alpha: float):
     """One query's ``Retrieval`` with at least ``POOL`` hits (cut to ``k`` after ``relevant``), their
     ``confidence`` set (the call ``Assistant.ask`` makes)."""
-    from .retriever import retrieve
-
     [found] = retrieve(index, encoder, [query], k=max(k, POOL), alpha=alpha)
     return replace(found, hits=tuple(calibrated(found, index, encoder.name)))
-
-
-def is_probability(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= 1
