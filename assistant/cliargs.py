@@ -115,7 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="which knowledge base to answer from: a NAME of --kb, or all (default: all, merged by score)",
     )
     p.add_argument("--alpha", type=float, default=None, help="dense weight against keywords, 0..1")
-    p.add_argument("--threshold", type=float, default=None, help="fused score below which nothing is found")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="least probability (0-1) that a passage answers for it to be cited; under it for the best one, "
+        "nothing is found (default 0.4; 0 always answers)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON: question, found, answer, passages")
 
     p = sub.add_parser(
@@ -158,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--compare", action="store_true", help="keyword-only, dense-only and hybrid side by side")
     p.add_argument("--alpha", type=float, default=None, help="dense weight for the hybrid configuration")
-    p.add_argument("--threshold", type=float, default=None, help="not-found threshold")
+    p.add_argument(
+        "--threshold", type=float, default=None, help="least probability (0-1) that the best passage answers"
+    )
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument(
         "--misses",

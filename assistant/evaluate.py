@@ -164,7 +164,7 @@ def evaluate(
     for q in tqdm(questions, desc=f"eval {name}", disable=not progress, unit="q", leave=False):
         started = time.perf_counter()
         try:
-            answer = bot.ask(q.question, q.history, top_k=depth, alpha=alpha, threshold=-1.0)
+            answer = bot.ask(q.question, q.history, top_k=depth, alpha=alpha, threshold=0.0)
         except QuestionError as exc:
             logger.warning("Skipped question %r: %s", q.question[:40], exc)
             invalid += 1

@@ -100,6 +100,7 @@ class Hit:
     sentence_score: float = 0.0  # how well ``sentence`` matches the question (set with it by answer.best_sentences)
     row: int = -1  # the passage's row in the index it came from (-1: not from an index)
     kb: str = ""  # the knowledge base it came from, when several are searched ("": not named)
+    confidence: float = 0.0  # calibrated probability that it answers the question (set by search.calibrate)
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,10 @@ from assistant.search import (  # noqa: E402
     known_sentence_vectors,
     make_answer,
     relevant,
+    retrieve_calibrated,
 )
 from assistant.search.answer import sentences_of  # noqa: E402
 from assistant.search.conversation import make_query  # noqa: E402
-from assistant.search.retriever import retrieve  # noqa: E402
 from eval.splits import HALVES  # noqa: E402
 
 CONFIG_NAMES = ("keyword", "dense", "hybrid")
@@ -82,12 +82,12 @@ def score(bot, questions, alpha: float, gold, *, sentences: int, cache: dict, mi
     ranks, refused, unanswerable, times, holds = [], 0, 0, [], []
     for n, q in enumerate(questions):
         started = time.perf_counter()
-        [found] = retrieve(bot.index, bot.encoder, [make_query(q.question, q.history)], k=10, alpha=alpha)
+        found = retrieve_calibrated(bot.index, bot.encoder, make_query(q.question, q.history), k=10, alpha=alpha)
         hits = found.hits
         times.append(time.perf_counter() - started)
         if not q.answers and not (gold is not None and q.passage_id):
             unanswerable += 1
-            refused += not (hits and hits[0].score >= bot.threshold)
+            refused += not relevant(hits, bot.threshold)  # the policy ask applies
             continue
         ranks.append(rank(hits, q, gold))
         if n < sentences and q.answers:

@@ -274,7 +274,7 @@ def test_unexpected_error_is_one_sentence_not_a_traceback(cli, corpus, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(assistant.api.assistant, "retrieve", broken)
+    monkeypatch.setattr(assistant.api.assistant, "retrieve_calibrated", broken)
     code, out, err = cli("ask", "世界互联网大会", "--corpus", str(corpus))
     assert code == 1 and out == ""
     assert_one_clear_sentence(err, "unexpected RuntimeError", "boom", "-v")

@@ -96,7 +96,7 @@ def test_ask_endpoint_takes_the_history_shapes_chat_programs_keep(client):
 
 def test_threshold_leaves_out_weak_passages(client):
     loose = text_of(chat(client, QUESTION, top_k=5, threshold=0.0)[-1])
-    strict = text_of(chat(client, QUESTION, top_k=5, threshold=0.5)[-1])
+    strict = text_of(chat(client, QUESTION, top_k=5, threshold=0.99)[-1])  # a probability now
     assert loose.count('class="kb-card"') == 5 and 1 <= strict.count('class="kb-card"') < 5
 
 

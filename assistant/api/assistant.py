@@ -22,6 +22,7 @@ from ..search import (
     make_query,
     relevant,
     retrieve,
+    retrieve_calibrated,
 )
 from ..storage import (
     Index,
@@ -57,7 +58,7 @@ class Assistant:
         index_root: where indexes are saved; default ``$ASSISTANT_INDEX_DIR`` or ``embeddings/``.
         top_k: passages per answer (default 5).
         alpha: weight of dense similarity against keyword score (0 keyword only, 1 dense only; default 0.5).
-        threshold: fused score under which the assistant says nothing relevant was found (default 0.2).
+        threshold: least calibrated probability (0-1) that a passage answers, for it to be cited (see ``relevant``).
             The three are checked once, as ``SearchSettings`` (``self.settings``).
         dense_kind: FAISS index: ``auto`` (exact up to 50k passages, then IVF with 8-bit codes), ``flat``,
             ``ivf`` or ``hnsw``; ``dense_params`` overrides its parameters (``nlist``, ``nprobe``, ``m`` …).
@@ -265,15 +266,14 @@ class Assistant:
         """Answer one question; ``history`` holds the earlier questions of the chat, oldest first (or its
         [question, answer] pairs or {"role", "content"} messages).
 
-        The not-found policy (``relevant``) is applied here, so the chat, ``/ask``, the CLI and ``eval`` agree:
-        nothing is found when the best passage is under the threshold, and weaker passages are not cited.
-        """
+        The not-found policy (``relevant``, on calibrated probabilities) is applied here, so the chat, ``/ask``,
+        the CLI and ``eval`` agree: not found when the best passage is under the threshold, weaker ones not cited."""
         settings = self.settings.but(top_k=top_k, alpha=alpha, threshold=threshold)
         question = clean_question(question)
         query = make_query(question, earlier_questions(history))
         index = self._searchable_index()
-        [found] = retrieve(index, self.encoder, [query], k=settings.top_k, alpha=settings.alpha)
-        hits = relevant(found.hits, settings.threshold)
+        found = retrieve_calibrated(index, self.encoder, query, k=settings.top_k, alpha=settings.alpha)
+        hits = relevant(found.hits, settings.threshold)[: settings.top_k]
         words = found.words[0] if found.words else ()
         if hits:
             vector = found.vectors[0] if found.vectors is not None else None

@@ -11,6 +11,7 @@ from .answer import (
     render_markdown,
     render_text,
 )
+from .calibration import POOL, calibrate, calibrated, retrieve_calibrated
 from .conversation import (
     MAX_HISTORY_ITEMS,
     MAX_QUESTION_CHARS,
@@ -39,11 +40,14 @@ __all__ = [
     "MAX_HISTORY_ITEMS",
     "MAX_QUESTION_CHARS",
     "MAX_TOP_K",
+    "POOL",
     "Query",
     "Retrieval",
     "SearchSettings",
     "answer_sentences",
     "best_sentences",
+    "calibrate",
+    "calibrated",
     "known_sentence_vectors",
     "check_top_k",
     "clean_question",
@@ -57,5 +61,6 @@ __all__ = [
     "render_markdown",
     "render_text",
     "retrieve",
+    "retrieve_calibrated",
     "text_of",
 ]

@@ -11,13 +11,16 @@ from ..records import Hit
 
 DEFAULT_TOP_K = 5
 DEFAULT_ALPHA = 0.5
-DEFAULT_THRESHOLD = 0.2
+# The least calibrated probability that the best passage answers the question (see ``calibration``); chosen on
+# the tuning halves by eval/calibrate.py.
+DEFAULT_THRESHOLD = 0.4
 MAX_TOP_K = 50
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How to search: passages per answer, dense weight against keywords, and the not-found threshold.
+    """How to search: passages per answer, dense weight against keywords, and the not-found threshold (the least
+    probability, 0 to 1, that a passage answers the question for it to be cited; 0 cites every passage).
 
     Checked once, when made, with one message per setting (the web page shows them in its language).
     """
@@ -34,8 +37,11 @@ class SearchSettings:
             raise QuestionError(
                 f"The keyword/dense balance (alpha) must be a number between 0 and 1; got {self.alpha!r}."
             )
-        if not _real(self.threshold):
-            raise QuestionError(f"The not-found threshold must be a finite number, e.g. 0.2; got {self.threshold!r}.")
+        if not _real(self.threshold) or not 0.0 <= self.threshold <= 1.0:
+            raise QuestionError(
+                f"The not-found threshold is the least probability that a passage answers; give a number between "
+                f"0 and 1, e.g. {DEFAULT_THRESHOLD}; got {self.threshold!r}."
+            )
         object.__setattr__(self, "alpha", float(self.alpha))
         object.__setattr__(self, "threshold", float(self.threshold))
 
@@ -55,8 +61,9 @@ def check_top_k(k) -> int:
 
 
 def relevant(hits: Sequence[Hit], threshold: float) -> list[Hit]:
-    """The not-found policy: no hit when the best one is under ``threshold``; otherwise the best one and every
-    other that reaches it (no filler cards). The chat, ``/ask``, the CLI and ``eval`` all go through here."""
-    if not hits or hits[0].score < threshold:
+    """The not-found policy: no hit when the best one's calibrated probability (``Hit.confidence``, set by
+    ``calibrate``) is under ``threshold``; otherwise the best one and every other that reaches it (no filler
+    cards). The chat, ``/ask``, the CLI and ``eval`` all go through here."""
+    if not hits or hits[0].confidence < threshold:
         return []
-    return [hit for n, hit in enumerate(hits) if n == 0 or hit.score >= threshold]
+    return [hit for n, hit in enumerate(hits) if n == 0 or hit.confidence >= threshold]

@@ -26,7 +26,7 @@ PAGE = {
         "settings": "Settings",
         "top_k": "Passages to cite",
         "alpha": "Keyword ← balance → meaning",
-        "threshold": "Relevance threshold (weaker passages are not shown)",
+        "threshold": "Relevance threshold: least probability that a passage answers (weaker ones are not shown)",
         "summary": "Documents: {docs} · passages: {passages}",
         "indexing": "Indexing {n} file(s)…",
         "background": "Indexing {n} changed file(s) in the background; answers come from the last index until then…",
@@ -64,7 +64,7 @@ PAGE = {
         "settings": "设置",
         "top_k": "引用片段数",
         "alpha": "关键词 ← 权重 → 语义",
-        "threshold": "相关度阈值（低于此值的片段不显示）",
+        "threshold": "相关度阈值：片段能回答问题的最低概率（低于此值的不显示）",
         "summary": "{docs} 个文档 · {passages} 个片段",
         "indexing": "正在索引 {n} 个文件…",
         "background": "正在后台索引 {n} 个有变化的文件，完成前按上次的索引回答…",
@@ -123,8 +123,8 @@ _ZH_MESSAGES = [
         "关键词与语义的权重必须是 0 到 1 之间的数；收到的是 {0}。",
     ),
     (
-        r"The not-found threshold must be a finite number, e\.g\. 0\.2; got (.*)\.",
-        "相关度阈值必须是一个有限的数，例如 0.2；收到的是 {0}。",
+        r"The not-found threshold is the least probability .*; got (.*)\.",
+        "相关度阈值是片段能回答问题的最低概率，必须是 0 到 1 之间的数，例如 0.4；收到的是 {0}。",
     ),
     (r"Something went wrong; try again.*", "出了点问题，请重试；如果再次出现，请报告（服务器日志里有详细信息）。"),
     (
