@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="least probability (0-1) that a passage answers for it to be cited; under it for the best one, "
-        "nothing is found (default 0.4; 0 always answers)",
+        "nothing is found (default 0.3; 0 always answers)",
     )
     p.add_argument("--json", action="store_true", help="print JSON: question, found, answer, passages")
 

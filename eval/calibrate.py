@@ -42,6 +42,9 @@ from assistant.search.retriever import retrieve  # noqa: E402
 from eval.splits import HALVES  # noqa: E402
 
 SPLITS = ROOT / "build" / "splits"
+# 34 more seed questions, asked the way users ask (paraphrases, English, follow-ups, 8 unanswerable), all tuning:
+# the dev sets held only 11 answerable seed questions in their tuning half.
+SEED_TUNE = ROOT / "eval" / "seed_tune.jsonl"
 OLD_THRESHOLD = 0.2
 SETS = {  # corpus: (SQuAD split stem or None for the seed folder, articles kept)
     "seed": (None, None),
@@ -66,11 +69,12 @@ DROP_FEATURES = ("score", "dense")  # left out of the fallback: their level depe
 def set_questions(name: str, half: str) -> list[EvalQuestion]:
     """A set's own questions of one half (the seed's dev and extra ones together)."""
     if name == "seed":
-        return [
+        mine = [
             q
             for stem in ("seed_dev_questions", "seed_extra")
             for q in load_questions_jsonl(SPLITS / f"{stem}-{half}.jsonl")
         ]
+        return mine + (load_questions_jsonl(SEED_TUNE) if half == "tune" else [])
     return load_dataset(SPLITS / f"{SETS[name][0]}-{half}.questions.jsonl")[1]
 
 

@@ -29,7 +29,7 @@ class Prefixing(FakeEncoder):
 def test_e5_aliases(alias):
     assert model_id(alias) == E5_MODEL
     assert Encoder(alias).prompts == {"query": "query: ", "passage": "passage: "}
-    assert not Encoder(alias).pools_spans  # so sentence vectors default to off
+    assert Encoder(alias).pools_spans  # its sentences' vectors come from the passage's pass: on by default
 
 
 def test_prompts_are_read_from_a_saved_folder_without_loading_it(tmp_path):

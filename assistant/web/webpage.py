@@ -124,7 +124,7 @@ _ZH_MESSAGES = [
     ),
     (
         r"The not-found threshold is the least probability .*; got (.*)\.",
-        "相关度阈值是片段能回答问题的最低概率，必须是 0 到 1 之间的数，例如 0.4；收到的是 {0}。",
+        "相关度阈值是片段能回答问题的最低概率，必须是 0 到 1 之间的数，例如 0.3；收到的是 {0}。",
     ),
     (r"Something went wrong; try again.*", "出了点问题，请重试；如果再次出现，请报告（服务器日志里有详细信息）。"),
     (
