@@ -161,7 +161,7 @@ def test_one_kb_or_all_merged_by_score(kbs):
 )
 def test_filters(kbs, filters, sources):
     question = "annual leave travel laptops printers office years paper"
-    answer = kbs.ask(question, kb="all", top_k=10, threshold=-1.0, filters=filters)
+    answer = kbs.ask(question, kb="all", top_k=10, threshold=0.0, filters=filters)
     assert {h.passage.source for h in answer.hits} == sources
     assert answer.found == bool(sources)
 
@@ -268,7 +268,7 @@ def test_rest_search_one_or_all(server, kb, kbs):
 @pytest.mark.slow
 def test_rest_search_filters(server):
     client, _ = server
-    body = {"question": "annual leave travel laptops printers", "kb": "all", "top_k": 10}
+    body = {"question": "annual leave travel laptops printers", "kb": "all", "top_k": 10, "threshold": 0}
     old = client.post("/search", json={**body, "filters": {"modified_before": "2024-01-01"}}).json()
     assert {p["source"] for p in old["passages"]} == {"policies/travel.txt", "old/printers.txt"}
     md = client.post("/search", json={**body, "filters": {"type": "md", "source": "l*"}}).json()
@@ -301,7 +301,7 @@ def test_page_chat_takes_filter_words(server):
 
     client, _ = server
     page = Client(str(client.base_url).removesuffix("/api/v1/"), verbose=False)
-    _, messages = page.predict("annual leave travel printers type:txt", [], 10, 0.5, 0.2, api_name="/chat")
+    _, messages = page.predict("annual leave travel printers type:txt", [], 10, 0.5, 0.0, api_name="/chat")
     reply = str(messages[-1]["content"])
     assert "policies/travel.txt" in reply and "old/printers.txt" in reply and "leave.md" not in reply
     assert '<span class="kb-kb">[hr]</span>' in reply and '<span class="kb-kb">[it]</span>' in reply

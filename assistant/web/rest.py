@@ -94,6 +94,9 @@ class SearchRequest(BaseModel):
     top_k: Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K)] | None = Field(
         None, description="Passages to return (default: the knowledge base's own setting, 5 unless set)."
     )
+    threshold: Annotated[float, Field(strict=False, ge=0, le=1, allow_inf_nan=False)] | None = Field(
+        None, description="Least probability (0-1) that a passage answers (default: the knowledge base's own, 0.3)."
+    )
     filters: Filters | None = None
 
 
@@ -217,7 +220,14 @@ def build_rest(kbs: KnowledgeBases) -> FastAPI:
     @app.post("/search", summary="Answer a question: the same JSON as `ask --json`, each passage with its id")
     def search(request: SearchRequest) -> dict:
         filters = request.filters.chosen() if request.filters else None
-        answer = kbs.ask(request.question, request.history, kb=request.kb, top_k=request.top_k, filters=filters)
+        answer = kbs.ask(
+            request.question,
+            request.history,
+            kb=request.kb,
+            top_k=request.top_k,
+            threshold=request.threshold,
+            filters=filters,
+        )
         out = answer.to_dict()
         for fields, hit in zip(out["passages"], answer.hits, strict=True):
             fields["id"] = str(PassageId.of(hit.passage))
