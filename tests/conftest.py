@@ -110,6 +110,21 @@ def browser():
         browser.close()
 
 
+BOT = "#chat [data-testid='bot']"  # the chat's replies on the page
+
+
+def ask_page(page, question: str):
+    """Type ``question`` into the page's box, send it, and return the new reply once it is there."""
+    before = page.locator(BOT).count()
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll(\"#chat [data-testid='bot']\").length > n", arg=before, timeout=60_000
+    )
+    return page.locator(BOT).last
+
+
 @pytest.fixture
 def fake_encoder():
     return FakeEncoder()

@@ -10,9 +10,9 @@ from assistant.encoders import set_encoder_factory
 from assistant.web import serve
 
 from .conftest import ARTIFACTS, FakeEncoder, free_port, write, write_docs
+from .conftest import ask_page as ask
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-BOT = "#chat [data-testid='bot']"
 HR = {
     "leave.md": "# Leave\n\nEmployees take twenty days of annual leave every year.\n",
     "travel.txt": "Travel\n\nTravel is booked through the office two weeks ahead.\n",
@@ -48,17 +48,6 @@ def page(browser, site):
     page.wait_for_selector("#documents table", timeout=30_000)
     yield page
     context.close()
-
-
-def ask(page, question: str):
-    before = page.locator(BOT).count()
-    box = page.locator("#question textarea")
-    box.fill(question)
-    box.press("Enter")
-    page.wait_for_function(
-        "n => document.querySelectorAll(\"#chat [data-testid='bot']\").length > n", arg=before, timeout=60_000
-    )
-    return page.locator(BOT).last
 
 
 def choose(page, label: str, kb: str):

@@ -14,9 +14,9 @@ from assistant.web import launch
 from assistant.web.ui import build_app
 
 from .conftest import FakeEncoder
+from .conftest import ask_page as ask
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-BOT = "#chat [data-testid='bot']"
 CITED = "员工每年享有十五天带薪年假，年假申请须提前三个工作日通过办公系统提交，由部门经理审批后生效；未休完的年假可以顺延至次年三月底。"
 PAGES = [
     [
@@ -91,17 +91,6 @@ def open_page(browser, url, width, height=900):
     page.goto(url)
     page.wait_for_selector("#question textarea", timeout=30_000)
     return context, page
-
-
-def ask(page, question: str):
-    before = page.locator(BOT).count()
-    box = page.locator("#question textarea")
-    box.fill(question)
-    box.press("Enter")
-    page.wait_for_function(
-        "n => document.querySelectorAll(\"#chat [data-testid='bot']\").length > n", arg=before, timeout=60_000
-    )
-    return page.locator(BOT).last
 
 
 def shown_page(page, number: int) -> dict:
