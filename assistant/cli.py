@@ -60,10 +60,12 @@ def _printable(text: str) -> str:
     return CONTROL.sub("\ufffd", text)
 
 
-def _kbs(args, folder: Path | None, **kwargs):
+def _kbs(args, folder: Path | None, *, background: bool = False, **kwargs):
     """The knowledge bases the command's flags describe: ``folder`` (``--corpus`` or the index path; seeds/
-    when no ``--kb`` is given either) first, then each ``--kb``."""
-    from .api import KBSpec, default_corpus, open_kbs
+    when no ``--kb`` is given either) first, then each ``--kb``. With the default model, the stronger one
+    (``--upgrade``) is either built after the fast one (``background``: each knowledge base gets an
+    ``Upgrade``, for ``serve`` and ``index``) or used at once (``ask``)."""
+    from .api import KBSpec, Upgrade, default_corpus, open_kbs, read_settings, upgrade_model
     from .errors import KnowledgeBaseError
 
     specs = [KBSpec.parse(text) for text in args.kb]
@@ -74,7 +76,8 @@ def _kbs(args, folder: Path | None, **kwargs):
             "--milvus URI#collection names one collection; leave #collection out with several knowledge bases."
         )
     flags = {k: getattr(args, k, None) for k in ("top_k", "alpha", "threshold", "model")}
-    return open_kbs(
+    strong = upgrade_model(args.upgrade, args.model) if not args.milvus else None
+    kbs = open_kbs(
         specs,
         flags=flags,
         index_root=args.index_dir,
@@ -82,8 +85,13 @@ def _kbs(args, folder: Path | None, **kwargs):
         no_uploads=getattr(args, "no_uploads", False),
         sentence_vectors=args.sentence_vectors,
         milvus=args.milvus,
+        fallback_model=None if background else strong,
         **kwargs,
     )
+    for _, bot in kbs.items() if strong and background else ():
+        if not (bot.corpus.is_dir() and read_settings(bot.corpus).model):  # a knowledge base's own model stays
+            Upgrade(bot, strong)
+    return kbs
 
 
 class _SummaryLists(logging.Filter):
@@ -97,12 +105,18 @@ def cmd_index(args) -> int:
     if not args.verbose and not args.watch:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_SummaryLists())
-    kbs = _kbs(args, args.path, progress=not args.json)
+    kbs = _kbs(args, args.path, background=True, progress=not args.json)
     summaries = []
     for name, bot in kbs.items():
         started = time.perf_counter()
         index = bot.refresh(rebuild=args.rebuild)
         summaries.append(_summary(index, time.perf_counter() - started, name if len(kbs) > 1 else None))
+        if bot.upgrade is not None:  # then the stronger model's index, timed on its own
+            started = time.perf_counter()
+            if strong := bot.upgrade.run(progress=not args.json, rebuild=args.rebuild):
+                summaries[-1]["stronger"] = _summary(strong, time.perf_counter() - started, None)
+            else:
+                summaries[-1]["stronger"] = {"error": bot.upgrade.error}
     if args.json:
         print(json.dumps(summaries[0] if len(kbs) == 1 else summaries, ensure_ascii=False, indent=1))
     else:
@@ -115,6 +129,13 @@ def cmd_index(args) -> int:
             )
             if summary["resumed_texts"]:
                 print(f"  resumed: {summary['resumed_texts']} texts were already encoded by an interrupted build")
+            if better := summary.get("stronger"):
+                print(
+                    f"  stronger index: {better['passages']} passages with {better['model']} in {better['seconds']} s "
+                    f"→ {better['index']}"
+                    if "error" not in better
+                    else _printable(f"  stronger index not built: {better['error']}")
+                )
             for source, why in summary["skipped"].items():
                 print(_printable(f"  skipped {source}: {why}"))
     if args.watch:
@@ -202,7 +223,7 @@ def cmd_serve(args) -> int:
             PASSWORD_ENV,
         )
     serve(
-        _kbs(args, args.corpus, progress=True),
+        _kbs(args, args.corpus, background=True, progress=True),
         host=args.host,
         port=args.port,
         share=args.share,
@@ -216,19 +237,20 @@ def cmd_serve(args) -> int:
 def cmd_eval(args) -> int:
     import dataclasses
 
+    from .api import upgrade_model
     from .evaluate import markdown_table, run_eval, to_json
 
     configs = ("keyword", "dense", "hybrid") if args.compare else ("hybrid",)
-    runs = [(None, args.corpus, {"model": args.model})] if args.corpus or not args.kb else []
+    model = upgrade_model(args.upgrade, args.model) or args.model  # the stronger model, unless one is named
+    runs = [(None, args.corpus, {"model": model})] if args.corpus or not args.kb else []
     if args.kb:  # then each knowledge base in turn, with its own settings (the flags override them)
         from .api import KBSpec, read_settings, unique_names
 
         specs = [KBSpec.parse(text) for text in args.kb]
         flags = {"model": args.model, "alpha": args.alpha, "threshold": args.threshold}
-        runs += [
-            (name, spec.folder, read_settings(spec.folder).but(**flags).to_dict())
-            for name, spec in zip(unique_names(specs), specs, strict=True)
-        ]
+        for name, spec in zip(unique_names(specs), specs, strict=True):
+            own = read_settings(spec.folder).but(**flags).to_dict()
+            runs.append((name, spec.folder, {**own, "model": own.get("model") or model}))
     results = []
     for name, corpus, own in runs:
         own = {**{"alpha": args.alpha, "threshold": args.threshold}, **own}

@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
             "(default: $ASSISTANT_MODEL or use-multilingual-v3)",
         )
         p.add_argument(
+            "--upgrade",
+            metavar="MODEL",
+            help="with the default model, the stronger model whose index is built next: serve answers from the "
+            "fast index at once and switches when it is ready, index builds both, ask and eval use it "
+            "(default: $ASSISTANT_UPGRADE or multilingual-e5-small; none: the fast model only)",
+        )
+        p.add_argument(
             "--index-dir", type=Path, help="where indexes are kept (default: $ASSISTANT_INDEX_DIR or embeddings/)"
         )
         p.add_argument(

@@ -47,6 +47,7 @@ def _index_in_tmp(tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "embeddings"))
         patch.delenv("ASSISTANT_MODEL", raising=False)
+        patch.setenv("ASSISTANT_UPGRADE", "none")  # no e5 index in the background unless a test asks for one
         patch.delenv("ASSISTANT_CORPUS", raising=False)
         yield
 

@@ -5,6 +5,7 @@ from .defaults import CORPUS_ENV, default_corpus, default_uploads
 from .filters import Filters, split_filters
 from .kbconfig import SETTINGS_FILE, KBSettings, open_kbs, read_settings
 from .kbs import ALL, DEFAULT, KBSpec, KnowledgeBases, check_name, folder_name, unique_names
+from .upgrade import STRONG_MODEL, UPGRADE_ENV, Upgrade, upgrade_model
 from .watch import Watcher, WatchSettings
 
 __all__ = [
@@ -17,6 +18,9 @@ __all__ = [
     "KBSpec",
     "KnowledgeBases",
     "SETTINGS_FILE",
+    "STRONG_MODEL",
+    "UPGRADE_ENV",
+    "Upgrade",
     "WatchSettings",
     "Watcher",
     "check_name",
@@ -27,4 +31,5 @@ __all__ = [
     "read_settings",
     "split_filters",
     "unique_names",
+    "upgrade_model",
 ]

@@ -110,7 +110,9 @@ class Assistant:
         self._index: Index | None = None
         self._documents: Library | None = None
         self._lock = threading.RLock()
+        self._swap = threading.Lock()  # the encoder and its index change together (``Upgrade`` switches both)
         self.indexing = 0  # files being indexed by update_in_background (0: none)
+        self.upgrade = None  # an ``Upgrade`` building a stronger model's index in the background, if any
 
     @property
     def top_k(self) -> int:
@@ -132,13 +134,16 @@ class Assistant:
             self.refresh(fallback=True)
         return self._index
 
-    def _searchable_index(self) -> Index:
-        """The index, rebuilt if the model at the same name now gives vectors of another size."""
-        index = self.index
-        if index.manifest["dimension"] != self.encoder.dimension:
-            logger.warning("The model %s changed since the index was built; rebuilding it.", self.encoder.name)
+    def _searchable(self) -> tuple[Index, Encoder]:
+        """The index and the encoder of its vectors (taken together: an ``Upgrade`` switches both), the index
+        rebuilt if the model at the same name now gives vectors of another size."""
+        self.index  # noqa: B018  (loaded or built on first use)
+        with self._swap:
+            index, encoder = self._index, self.encoder
+        if index.manifest["dimension"] != encoder.dimension:
+            logger.warning("The model %s changed since the index was built; rebuilding it.", encoder.name)
             index = self.refresh(rebuild=True)
-        return index
+        return index, encoder
 
     def refresh(
         self, *, rebuild: bool = False, progress: bool | None = None, fallback: bool = False, stale_ok: bool = False
@@ -200,9 +205,9 @@ class Assistant:
 
     @property
     def indexing_status(self) -> str:
-        """What :meth:`update_in_background` is doing, in a line ("" when nothing)."""
-        n = self.indexing
-        return f"Indexing {n} changed file{'s' * (n != 1)} in the background…" if n else ""
+        """What :meth:`update_in_background` (and an ``Upgrade``) is doing, in a line ("" when nothing)."""
+        n, upgrade = self.indexing, self.upgrade.status() if self.upgrade else ""
+        return f"Indexing {n} changed file{'s' * (n != 1)} in the background…" if n else upgrade
 
     def update_in_background(self) -> threading.Thread:
         """Index what changed since the loaded index was saved (files of the corpus, uploads a stopped server
@@ -251,7 +256,7 @@ class Assistant:
         """Ranked passages for each question (no follow-up handling, no threshold)."""
         settings = self.settings.but(top_k=top_k, alpha=alpha)
         queries = [clean_question(q) for q in questions]
-        found = retrieve(self._searchable_index(), self.encoder, queries, k=settings.top_k, alpha=settings.alpha)
+        found = retrieve(*self._searchable(), queries, k=settings.top_k, alpha=settings.alpha)
         return [list(r.hits) for r in found]
 
     def ask(
@@ -271,16 +276,14 @@ class Assistant:
         settings = self.settings.but(top_k=top_k, alpha=alpha, threshold=threshold)
         question = clean_question(question)
         query = make_query(question, earlier_questions(history))
-        index = self._searchable_index()
-        found = retrieve_calibrated(index, self.encoder, query, k=settings.top_k, alpha=settings.alpha)
+        index, encoder = self._searchable()
+        found = retrieve_calibrated(index, encoder, query, k=settings.top_k, alpha=settings.alpha)
         hits = relevant(found.hits, settings.threshold)[: settings.top_k]
         words = found.words[0] if found.words else ()
         if hits:
             vector = found.vectors[0] if found.vectors is not None else None
             known = known_sentence_vectors(index, hits)
-            hits = best_sentences(
-                hits, dense_text(index, question), self.encoder, words=words, vector=vector, known=known
-            )
+            hits = best_sentences(hits, dense_text(index, question), encoder, words=words, vector=vector, known=known)
         return make_answer(question, hits, found=bool(hits), search_query=query.text, terms=words)
 
     def documents(self) -> list[DocumentInfo]:
@@ -363,11 +366,7 @@ class Assistant:
         return self._library().context(passage, before=before, after=after)
 
     def passage(self, source: str, paragraph: int, part: int = 0) -> Passage:
-        """The indexed passage at ``source`` ¶``paragraph`` (``part`` of a long one).
-
-        Raises:
-            QuestionError: no such passage.
-        """
+        """The indexed passage at ``source`` ¶``paragraph`` (``part`` of a long one); ``QuestionError`` if none."""
         return self._library().passage(source, paragraph, part)
 
     def page(self, source: str, page: int | None = None, *, paragraph: int = 0, part: int = 0) -> PageImage:
@@ -384,11 +383,8 @@ class Assistant:
         return page_view(self.index, self.corpus, self.uploads, source, page, text)
 
     def indexed_file(self, source: str) -> Path:
-        """The file ``source`` was indexed from, as it was indexed (for downloading the original).
-
-        Raises:
-            QuestionError: the source is not indexed, or its file is gone or changed since.
-        """
+        """The file ``source`` was indexed from, as it was indexed (for downloading the original); raises
+        ``QuestionError`` when the source is not indexed, or its file is gone or changed since."""
         return indexed_file(self.index, self.corpus, self.uploads, source)
 
     def _library(self, index: Index | None = None) -> Library:

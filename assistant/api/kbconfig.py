@@ -69,11 +69,13 @@ def open_kbs(
     index_root: str | Path | None = None,
     uploads: str | Path | None = None,
     no_uploads: bool = False,
+    fallback_model: str | None = None,
     **kwargs,
 ) -> KnowledgeBases:
     """The knowledge bases ``specs`` describe, each with its folder's settings under the ``flags`` given
     (``top_k``, ``alpha``, ``threshold``, ``model``); ``uploads`` is the first one's uploads folder (the
-    others have their own default), none with ``no_uploads``. Knowledge bases of one model share its encoder.
+    others have their own default), none with ``no_uploads``; ``fallback_model`` for those that name none.
+    Knowledge bases of one model share its encoder.
     """
     names = unique_names(specs)
     encoders: dict = {}
@@ -81,6 +83,7 @@ def open_kbs(
     for n, (name, spec) in enumerate(zip(names, specs, strict=True)):
         own = read_settings(spec.folder) if Path(spec.folder).is_dir() else KBSettings()
         chosen = own.but(**(flags or {}))
+        chosen = chosen if chosen.model or not fallback_model else chosen.but(model=fallback_model)
         if chosen.model not in encoders:
             encoders[chosen.model] = make_encoder(chosen.model)
         folder = None if no_uploads else (uploads if n == 0 and uploads else default_uploads(spec.folder, index_root))

@@ -29,6 +29,9 @@ def panel(kbs: KnowledgeBases, kb: str, lang: str, report: list | None = None) -
         parts.append(f'<p class="kb-summary">{escape_html(line)}</p>')
         if busy:
             parts.append(f'<p class="kb-hint">{escape_html(words["background"].format(n=busy))}</p>')
+        elif (up := bot.upgrade) is not None and up.state == "building":
+            line = words["upgrading"].format(model=up.model, done=min(up.done, up.total), total=up.total)
+            parts.append(f'<p class="kb-hint kb-upgrade">{escape_html(line)}</p>')
         parts.append(render_documents(docs, lang))
         uploaded += [d.source for d in docs if d.uploaded] if len(shown) == 1 else []
     uploads = any(bot.uploads for _, bot in shown)

@@ -67,6 +67,8 @@ def serve(
     )
     for bot in bots:
         bot.update_in_background()
+        if bot.upgrade is not None:  # the stronger model's index, built beside the fast one and switched to
+            bot.upgrade.start()
     app.watchers = [Watcher(bot).start() for bot in bots] if watch else []
     app.watcher = app.watchers[0] if app.watchers else None
     first = kbs.first

@@ -372,7 +372,7 @@ def build_app(
         # with ``watch``, whenever a watcher replaced an index (a cheap check every 3 s).
         timer = gr.Timer(2, active=False)
         follow = gr.Timer(3, active=watch)
-        busy = lambda: any(bot.indexing for _, bot in kbs.items())  # noqa: E731
+        busy = lambda: any(bot.indexing or (bot.upgrade and bot.upgrade.building) for _, bot in kbs.items())  # noqa: E731
 
         def when_indexed(lang: str, kb: str):
             if busy():

@@ -30,6 +30,8 @@ PAGE = {
         "summary": "Documents: {docs} · passages: {passages}",
         "indexing": "Indexing {n} file(s)…",
         "background": "Indexing {n} changed file(s) in the background; answers come from the last index until then…",
+        "upgrading": "Building the stronger index ({model}) in the background: {done} of about {total} passages; "
+        "answers come from the fast index until then…",
         "added": "Added {source} (passages: {passages}).",
         "refused": "Not added: {reason}",
         "removed": "Removed {source}.",
@@ -68,6 +70,7 @@ PAGE = {
         "summary": "{docs} 个文档 · {passages} 个片段",
         "indexing": "正在索引 {n} 个文件…",
         "background": "正在后台索引 {n} 个有变化的文件，完成前按上次的索引回答…",
+        "upgrading": "正在后台构建更强的索引（{model}）：约 {total} 段中已完成 {done} 段，完成前由快速索引作答…",
         "added": "已添加 {source}（{passages} 个片段）。",
         "refused": "未添加：{reason}",
         "removed": "已删除 {source}。",
