@@ -115,6 +115,14 @@ def test_card_shows_title_file_paragraph_score_and_opens_in_context():
     assert context.index("Before") < context.index('class="kb-para kb-cited"') < context.index("After")
 
 
+def test_card_shows_the_calibrated_match_with_the_score_in_its_tooltip():
+    hit = Hit(
+        passage(2, "It was founded in 2022.", title="WIC"), 0.412, sentence="It was founded in 2022.", confidence=0.87
+    )
+    _, html = reply_for([hit])
+    assert 'title="score 0.41">match 87%</span>' in html and "score 0.41</span>" not in html
+
+
 def test_context_joins_the_parts_of_a_long_paragraph():
     parts = [passage(4, "First half.", part=1), passage(4, "Second half.", part=2)]
     hit = Hit(parts[1], 0.5, sentence="Second half.")

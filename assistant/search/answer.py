@@ -257,8 +257,22 @@ def make_answer(
 
 
 LABELS = {
-    "zh": {"answer": "回答", "sources": "来源", "score": "相关度", "see_also": "另见", "question": "问题"},
-    "en": {"answer": "Answer", "sources": "Sources", "score": "score", "see_also": "See also", "question": "Question"},
+    "zh": {
+        "answer": "回答",
+        "sources": "来源",
+        "score": "相关度",
+        "match": "匹配度",
+        "see_also": "另见",
+        "question": "问题",
+    },
+    "en": {
+        "answer": "Answer",
+        "sources": "Sources",
+        "score": "score",
+        "match": "match",
+        "see_also": "See also",
+        "question": "Question",
+    },
 }
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")

@@ -198,6 +198,14 @@ def _marker(answer: Answer, n: int, uid: str) -> str:
     return f'<a class="kb-cite" href="#kb-{uid}-{n}" title="{tip}">[{n}]</a>'
 
 
+def _score(hit, words) -> str:
+    """The calibrated probability that the passage answers (the fused score in its tooltip), else the score."""
+    if hit.confidence > 0:
+        tip = f"{words['score']} {hit.score:.2f}"
+        return f'<span class="kb-score" title="{tip}">{words["match"]} {100 * hit.confidence:.0f}%</span>'
+    return f'<span class="kb-score">{words["score"]} {hit.score:.2f}</span>'
+
+
 def _card(n, hit, *, uid, words, terms, context, limit, kb="") -> str:
     p = hit.passage
     text = p.text if len(p.text) <= limit else p.text[:limit].rstrip() + "…"
@@ -205,7 +213,7 @@ def _card(n, hit, *, uid, words, terms, context, limit, kb="") -> str:
     head = (
         f'<div class="kb-head"><span class="kb-n">[{n}]</span> {named}<span class="kb-title">{escape_html(p.title)}</span>'
         f' · <code class="kb-file">{escape_html(p.source)}</code> · <span class="kb-where">{escape_html(p.citation)}</span>'
-        f' · <span class="kb-score">{words["score"]} {hit.score:.2f}</span></div>'
+        f" · {_score(hit, words)}</div>"
     )
     body = f'<div class="kb-text">{highlight(text, terms, hit.sentence)}</div>'
     more = render_context(context, p, words, terms, hit.sentence) + render_page_link(p, words, hit.kb)
