@@ -4,7 +4,8 @@ Usage:
     python eval/fusion.py --model multilingual-e5-small --sets seed cmrc squad --articles 20
 
 A model whose cosines all sit high (e5: unrelated passages ~0.75, the right one ~0.85) weighs little against
-BM25 in ``fuse`` unless its cosine is first stretched: ``(cos - floor) / (1 - floor)``. For each (alpha, floor)
+BM25 in ``fuse`` unless its cosine is first stretched: ``(cos - floor) / (1 - floor)`` (``DENSE_FLOORS``,
+``assistant/search/settings.py``). For each (alpha, floor)
 this prints hit@1 / MRR@10 of every set's tuning half, asked through ``Assistant.ask`` at threshold 0 (ranking
 only, with follow-ups), and their unweighted mean. The held-out halves are not asked.
 """
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.evaluate import _rank  # noqa: E402
-from assistant.search import retriever  # noqa: E402
+from assistant.search import settings  # noqa: E402
 from eval.report import SETS, seed_set, wikipedia_set  # noqa: E402
 from eval.splits import HALVES  # noqa: E402
 
@@ -49,8 +50,9 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, help="keep the indexes here (default: a temporary folder)")
     args = parser.parse_args()
     from assistant.api import Assistant
+    from assistant.encoders.encoder import model_id
 
-    fuse = retriever.fuse
+    name_of_model, floors = model_id(args.model), dict(settings.DENSE_FLOORS)
     with tempfile.TemporaryDirectory(prefix="assistant-fusion-") as tmp:
         root = args.index_dir or Path(tmp) / "index"
         bots = {}
@@ -63,9 +65,7 @@ def main() -> None:
         print("| alpha | floor | " + " | ".join(f"{n} hit@1 | {n} MRR" for n in bots) + " | mean hit@1 |")
         print("|---|---|" + "---|---|" * len(bots) + "---|")
         for floor in args.floors:
-            retriever.fuse = lambda d, k, *, alpha, cross_language=False, f=floor: fuse(
-                (np.asarray(d) - f) / (1 - f), k, alpha=alpha, cross_language=cross_language
-            )
+            settings.DENSE_FLOORS[name_of_model] = floor
             for alpha in args.alphas:
                 cells, hits = [], []
                 for bot, gold, questions in bots.values():
@@ -78,7 +78,8 @@ def main() -> None:
                     cells += [f"{hit1:.3f}", f"{mrr:.3f}"]
                     hits.append(hit1)
                 print(f"| {alpha} | {floor} | " + " | ".join(cells) + f" | {np.mean(hits):.3f} |", flush=True)
-        retriever.fuse = fuse
+        settings.DENSE_FLOORS.clear()
+        settings.DENSE_FLOORS.update(floors)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ def test_fuse_weighs_dense_against_keyword():
     assert fuse(dense, keyword, alpha=1.0).tolist() == pytest.approx([0.8, 0.2])
     assert fuse(dense, keyword, alpha=0.0).tolist() == pytest.approx([0.0, 1.0])
     assert fuse(dense, keyword, alpha=0.5).tolist() == pytest.approx([0.4, 0.6])
+    # an encoder whose unrelated texts score ~0.75 (e5) is measured from its floor
+    assert fuse(np.array([0.85, 0.7, 0.5]), np.zeros(3), alpha=1.0, floor=0.7).tolist() == pytest.approx([0.5, 0, 0])
+    from assistant.search.settings import dense_floor
+
+    assert dense_floor("multilingual-e5-small") == 0.7 and dense_floor("use-multilingual-v3") == 0.0
 
 
 @pytest.mark.parametrize(

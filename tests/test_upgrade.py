@@ -153,3 +153,85 @@ def test_the_page_says_the_stronger_index_is_being_built(corpus, lang, words):
     assert words in html and "strong-fake" in html and "3" in html and "4" in html
     upgrade.state = "ready"
     assert words not in kbpanel.panel(KnowledgeBases.of([bot]), "all", lang)[0]["value"]
+
+
+def _serve(corpus, emb, port, log):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_UPGRADE"}  # the command line's default
+    with open(log, "ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "assistant", "-v", "serve", "--corpus", str(corpus), "--port", str(port)],
+            cwd=ROOT,
+            env={**env, "ASSISTANT_INDEX_DIR": str(emb)},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def _wait_for_model(client, proc, log, model: str, seconds: float) -> dict:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        try:
+            kb = client.get("/kbs").json()[0]
+            if kb["model"] == model:
+                return kb
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"no {model} index in time: {log.read_text(errors='replace')[-1500:]}"
+        time.sleep(0.3)
+
+
+@pytest.mark.slow
+def test_the_real_server_answers_with_use_at_once_then_switches_to_e5_and_loads_it_next_time(tmp_path):
+    """``serve`` with the command line's defaults: the seed corpus searchable with USE, e5-small's index
+    built in the background and switched in; restarted, the saved e5 index is loaded, nothing re-encoded."""
+    import httpx
+
+    from .conftest import SEEDS, free_port
+
+    corpus = tmp_path / "seeds"
+    corpus.mkdir()
+    for seed in SEEDS.iterdir():
+        (corpus / seed.name).write_bytes(seed.read_bytes())
+    emb, log = tmp_path / "emb", tmp_path / "server.log"
+    for start in (1, 2):
+        port = free_port()
+        proc = _serve(corpus, emb, port, log)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=120) as client:
+                first = _wait_for_model(client, proc, log, "use-multilingual-v3", 300) if start == 1 else None
+                if first:  # answered from the fast index while e5's is built
+                    assert first["settings"]["model"] == "use-multilingual-v3"
+                    found = client.post("/search", json={"question": "世界互联网大会国际组织是什么时候成立的?"}).json()
+                    assert found["found"] and found["passages"][0]["paragraph"] == 15
+                kb = _wait_for_model(client, proc, log, STRONG_MODEL, 600)
+                assert kb["passages"] == 26
+                found = client.post(
+                    "/search", json={"question": "When was the WIC international organization founded?"}
+                )
+                body = found.json()
+                assert body["found"] and body["passages"][0]["paragraph"] == 15
+                assert client.post("/search", json={"question": "明天北京会下雨吗?"}).json()["found"] is False
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        encoded = log.read_text(errors="replace").count("passages encoded")
+        if start == 1:
+            assert encoded >= 1
+            first_encoded = encoded
+    assert encoded == first_encoded  # the restart encoded nothing: e5's saved index was loaded
+    text = log.read_text(errors="replace")
+    assert text.count("Switched to the stronger index: 26 passages with multilingual-e5-small") == 2
+    assert "Traceback" not in text
+    e5_folders = [p for p in emb.iterdir() if "multilingual-e5-small" in p.name]
+    assert len(e5_folders) == 1 and len([v for v in e5_folders[0].iterdir() if v.name.startswith("v-")]) == 1

@@ -13,7 +13,7 @@ from ..keyword import to_simplified, tokenize, top_k
 from ..records import Hit
 from ..storage import Index
 from .conversation import Query
-from .settings import DEFAULT_ALPHA
+from .settings import DEFAULT_ALPHA, dense_floor
 
 # Passages of the first stage (whole-passage cosine + BM25) re-scored with their sentences' vectors.
 RERANK = 30
@@ -31,9 +31,15 @@ class Retrieval:
 
 
 def fuse(
-    dense: np.ndarray, keyword: np.ndarray, *, alpha: float = DEFAULT_ALPHA, cross_language: bool = False
+    dense: np.ndarray,
+    keyword: np.ndarray,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    cross_language: bool = False,
+    floor: float = 0.0,
 ) -> np.ndarray:
-    """Weighted sum of cosine similarity and normalised BM25 (both roughly 0..1); ``alpha`` weighs dense.
+    """Weighted sum of cosine similarity (measured from the encoder's ``floor``: ``settings.DENSE_FLOORS``) and
+    normalised BM25 (both roughly 0..1); ``alpha`` weighs dense.
 
     Across languages the keyword side only sees dictionary translations, which cover part of the
     question's words, so its weight is halved there (``alpha`` 0.5 becomes 0.75) unless keywords
@@ -41,6 +47,8 @@ def fuse(
     """
     if cross_language and alpha > 0:
         alpha = (1.0 + alpha) / 2
+    if floor:
+        dense = (dense - floor) / (1.0 - floor)
     return alpha * np.clip(dense, 0.0, 1.0) + (1.0 - alpha) * keyword
 
 
@@ -128,13 +136,22 @@ def retrieve(
         part_vectors = vectors[parts.start : parts.stop] if vectors is not None else None
         part_ids = [dense_ids[r] for r in parts] if dense_ids is not None else None
         hits = _rank(
-            index, query, part_words, part_vectors, part_ids, k=k, alpha=alpha, candidates=candidates, rerank=rerank
+            index,
+            query,
+            part_words,
+            part_vectors,
+            part_ids,
+            k=k,
+            alpha=alpha,
+            candidates=candidates,
+            rerank=rerank,
+            floor=dense_floor(encoder.name),
         )
         results.append(Retrieval(query, tuple(hits), part_vectors, part_words))
     return results
 
 
-def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidates, rerank) -> list[Hit]:
+def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidates, rerank, floor) -> list[Hit]:
     """One query's ``k`` best passages: candidates of both sides fused with each passage's own cosine, then
     the ``rerank`` best re-scored with their best sentence."""
     keyword_parts, pools = [], []
@@ -159,7 +176,7 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
     ):
         dense = passage_vectors @ vector if vector is not None else np.zeros(len(ids), np.float32)
         wholes.append(dense)
-        fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
+        fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign, floor=floor)
         dense_total += weight * dense
         keyword_total += weight * kw[ids]
     if vectors is not None and has_sentence_vectors(index):
@@ -171,7 +188,7 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
         fused, dense_total = np.zeros(len(ids), np.float32), np.zeros(len(ids), np.float32)
         for weight, vector, (kw, foreign), whole in zip(query.weights, vectors, keyword_parts, wholes, strict=True):
             dense = with_best_sentence(index, ids, vector, whole[top])
-            fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign)
+            fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign, floor=floor)
             dense_total += weight * dense
     order = np.lexsort((ids, -fused))[:k]
     return [
