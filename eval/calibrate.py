@@ -3,6 +3,7 @@
 Usage:
     python eval/calibrate.py collect --out build/calib/use.jsonl [--model multilingual-e5-small]
     python eval/calibrate.py fit build/calib/use.jsonl [--name use-multilingual-v3] [--fallback]
+    python eval/calibrate.py fit build/calib/e5-floor.jsonl --name multilingual-e5-small --threshold-at 0.2
     python eval/calibrate.py report build/calib/use.jsonl [--markdown]
 
 ``collect`` builds one index per development corpus (the seed interview, CMRC trial, DRCD and SQuAD, the last
@@ -175,6 +176,15 @@ def fit(args) -> None:
     saved = json.loads(CALIBRATION.read_text()) if CALIBRATION.exists() else {"models": {}}
     saved["features"] = list(FEATURES)
     saved["models"][args.name] = logistic(x, y, w, FEATURES, note=f"{args.data.name}: {len(rows)} tuning questions")
+    if args.threshold_at:  # this fit's probability ``threshold_at`` becomes the shared default threshold
+        shift = float(
+            np.log(DEFAULT_THRESHOLD / (1 - DEFAULT_THRESHOLD)) - np.log(args.threshold_at / (1 - args.threshold_at))
+        )
+        model = saved["models"][args.name]
+        model["intercept"] = round(model["intercept"] + shift, 5)
+        model["note"] += (
+            f"; intercept raised by {shift:.3f} so that its {args.threshold_at} is the default {DEFAULT_THRESHOLD}"
+        )
     if args.fallback:
         keep = [i for i, f in enumerate(FEATURES) if f not in DROP_FEATURES]
         names = [FEATURES[i] for i in keep]
@@ -279,6 +289,12 @@ def main() -> None:
     p.add_argument("data", type=Path)
     p.add_argument("--name", default="use-multilingual-v3")
     p.add_argument("--fallback", action="store_true")
+    p.add_argument(
+        "--threshold-at",
+        type=float,
+        help="shift the intercept so that this probability of the fit lands on the default threshold (the "
+        "threshold the same rule picks for this encoder: see sweep)",
+    )
     p = sub.add_parser("report")
     p.add_argument("data", type=Path)
     p.add_argument("--name", default="use-multilingual-v3")
