@@ -235,3 +235,28 @@ def test_the_real_server_answers_with_use_at_once_then_switches_to_e5_and_loads_
     assert "Traceback" not in text
     e5_folders = [p for p in emb.iterdir() if "multilingual-e5-small" in p.name]
     assert len(e5_folders) == 1 and len([v for v in e5_folders[0].iterdir() if v.name.startswith("v-")]) == 1
+
+
+def test_index_builds_both_tiers_and_times_each_and_ask_uses_the_stronger(
+    fake_models, corpus, monkeypatch, capsys, caplog
+):
+    import json
+
+    from assistant.cli import main
+
+    monkeypatch.delenv("ASSISTANT_UPGRADE")  # the command line's default
+    assert main(["index", str(corpus), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"] == "fake-bigrams" and summary["stronger"]["model"] == STRONG_MODEL
+    assert summary["stronger"]["passages"] == summary["passages"] and summary["stronger"]["seconds"] >= 0
+    assert main(["index", str(corpus)]) == 0
+    printed = capsys.readouterr().out
+    assert "stronger index: 4 passages with multilingual-e5-small" in printed
+    # (the fake encoder named as e5 gets e5's floor and calibration, so this asks at threshold 0)
+    with caplog.at_level(logging.INFO, logger="assistant"):
+        assert main(["ask", "How many days of paid leave?", "--corpus", str(corpus), "--threshold", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["passages"][0]["source"] == "leave.md"
+    loaded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Loaded index")]
+    assert loaded and all("multilingual-e5-small" in m for m in loaded)  # the stronger index, as saved
+    assert main(["index", str(corpus), "--upgrade", "none", "--json"]) == 0
+    assert "stronger" not in json.loads(capsys.readouterr().out)
