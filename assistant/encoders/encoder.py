@@ -163,9 +163,23 @@ class Encoder:
         return {k: v for k, v in (prompts or {}).items() if k in ("query", "passage") and v and isinstance(v, str)}
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Like :meth:`encode`, for questions: with the model's query prefix (e5's ``query: ``), if it has one."""
+        """Like :meth:`encode`, for questions: with the model's query prefix (e5's ``query: ``), if it has one;
+        e5-small's questions run through ONNX Runtime (``onnx_queries``: same vectors, about twice as fast)."""
         prompt = self.prompts.get("query")
-        return self._encode(texts, prompt=prompt) if prompt else self.encode(texts)
+        if not prompt:
+            return self.encode(texts)
+        fast = self._onnx_queries
+        return fast.encode(list(texts), prompt) if fast is not None else self._encode(texts, prompt=prompt)
+
+    @functools.cached_property
+    def _onnx_queries(self):
+        if self.name != E5_MODEL:
+            return None
+        from .e5_small import ensure_model
+        from .onnx_queries import query_encoder
+
+        model = self.model
+        return query_encoder(model, ensure_model(), lambda texts: _forward(model, texts, one_thread=True))
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors of passages (with the model's passage prefix, if any), one row per text.
