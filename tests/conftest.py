@@ -17,6 +17,9 @@ import pytest
 from assistant.encoders import spans_as_texts
 
 ROOT = Path(__file__).resolve().parent.parent
+# No e5 index in the background unless a test asks for one (tests/test_upgrade.py): set before any fixture,
+# so servers that module-scoped fixtures start (and their subprocesses) have it too.
+os.environ["ASSISTANT_UPGRADE"] = "none"
 # Tests never write to the repo or the home folder: the keyword side's dictionary cache (and anything else
 # under $XDG_CACHE_HOME) goes to a folder of this run, which the subprocesses the tests start inherit too.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="assistant-test-cache-")
