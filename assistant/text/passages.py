@@ -115,10 +115,11 @@ def _windows(text: str, max_chars: int) -> list[str]:
     windows: list[str] = []
     current = ""
     for sentence in sentences:
-        if current and (len(current) + len(sentence) > max_chars or len(current) >= target):
+        joiner = " " if current and current[-1].isascii() else ""  # Latin sentences keep a space between them
+        if current and (len(current) + len(joiner) + len(sentence) > max_chars or len(current) >= target):
             windows.append(current)
-            current = ""
-        current += sentence if not current or not current[-1].isascii() else " " + sentence
+            current, joiner = "", ""
+        current += joiner + sentence
     if current:
         windows.append(current)
     return windows
