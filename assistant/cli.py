@@ -65,7 +65,7 @@ def _kbs(args, folder: Path | None, *, background: bool = False, **kwargs):
     when no ``--kb`` is given either) first, then each ``--kb``. With the default model, the stronger one
     (``--upgrade``) is either built after the fast one (``background``: each knowledge base gets an
     ``Upgrade``, for ``serve`` and ``index``) or used at once (``ask``)."""
-    from .api import KBSpec, Upgrade, default_corpus, open_kbs, read_settings, upgrade_model
+    from .api import KBSpec, default_corpus, open_kbs, upgrade_model
     from .errors import KnowledgeBaseError
 
     specs = [KBSpec.parse(text) for text in args.kb]
@@ -77,7 +77,7 @@ def _kbs(args, folder: Path | None, *, background: bool = False, **kwargs):
         )
     flags = {k: getattr(args, k, None) for k in ("top_k", "alpha", "threshold", "model")}
     strong = upgrade_model(args.upgrade, args.model) if not args.milvus else None
-    kbs = open_kbs(
+    return open_kbs(
         specs,
         flags=flags,
         index_root=args.index_dir,
@@ -86,12 +86,9 @@ def _kbs(args, folder: Path | None, *, background: bool = False, **kwargs):
         sentence_vectors=args.sentence_vectors,
         milvus=args.milvus,
         fallback_model=None if background else strong,
+        upgrade=strong if background else None,
         **kwargs,
     )
-    for _, bot in kbs.items() if strong and background else ():
-        if not (bot.corpus.is_dir() and read_settings(bot.corpus).model):  # a knowledge base's own model stays
-            Upgrade(bot, strong)
-    return kbs
 
 
 class _SummaryLists(logging.Filter):

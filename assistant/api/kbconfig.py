@@ -13,6 +13,7 @@ from ..search import SearchSettings
 from .assistant import Assistant
 from .defaults import default_uploads
 from .kbs import KBSpec, KnowledgeBases, unique_names
+from .upgrade import Upgrade
 
 SETTINGS_FILE = ".assistant.toml"  # hidden, so never indexed as a document
 MAX_SETTINGS_BYTES = 4096
@@ -70,12 +71,14 @@ def open_kbs(
     uploads: str | Path | None = None,
     no_uploads: bool = False,
     fallback_model: str | None = None,
+    upgrade: str | None = None,
     **kwargs,
 ) -> KnowledgeBases:
     """The knowledge bases ``specs`` describe, each with its folder's settings under the ``flags`` given
     (``top_k``, ``alpha``, ``threshold``, ``model``); ``uploads`` is the first one's uploads folder (the
-    others have their own default), none with ``no_uploads``; ``fallback_model`` for those that name none.
-    Knowledge bases of one model share its encoder.
+    others have their own default), none with ``no_uploads``; ``fallback_model`` for those that name none, or
+    else an ``Upgrade`` to the ``upgrade`` model (built later, in the background). Knowledge bases of one model
+    share its encoder.
     """
     names = unique_names(specs)
     encoders: dict = {}
@@ -97,4 +100,6 @@ def open_kbs(
             threshold=chosen.threshold,
             **kwargs,
         )
+        if upgrade and not chosen.model:  # a knowledge base's own model (or the command's) stays as it is
+            Upgrade(kbs[name], upgrade)
     return KnowledgeBases(kbs)
