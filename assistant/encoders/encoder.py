@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import importlib.util
 import json
@@ -56,6 +57,8 @@ def spans_as_texts(encoder: TextEncoder, texts: list[str], spans: list[list[tupl
 
 
 ONE_THREAD_TEXTS = 2  # calls with this few texts (questions) run torch on one thread (``_forward``)
+FEW_TEXTS = 16  # e5-small encodes calls of at most this many passages (the answer step's sentences) through ONNX
+REMEMBERED = 4096  # few-text passage vectors kept (the sentences of passages a chat keeps citing): ~6 MB for e5
 _factory = None  # set by ``set_encoder_factory``: builds every encoder the API makes
 
 
@@ -114,6 +117,8 @@ class Encoder:
         self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
         self._lock = FairLock()
+        self._few: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._few_lock = threading.Lock()
 
     @property
     def model(self) -> SentenceTransformer:
@@ -186,8 +191,27 @@ class Encoder:
 
         The model is taken one batch at a time, first come first served, so a question asked
         while a large corpus is being encoded waits for one batch, not for the whole corpus.
+        A call with a few texts (the answer step's sentences that the index holds no vector of) takes e5-small
+        through ONNX Runtime like its questions (same vectors), and its vectors are remembered (``REMEMBERED``).
         """
-        return self._encode(texts, prompt=self.prompts.get("passage"), progress=progress)
+        prompt = self.prompts.get("passage")
+        texts = list(texts)
+        fast = self._onnx_queries if 0 < len(texts) <= FEW_TEXTS and self.name == E5_MODEL else None
+        if fast is None:
+            return self._encode(texts, prompt=prompt, progress=progress)
+        with self._few_lock:
+            vector_of = {t: self._few[t] for t in texts if t in self._few}
+        todo = list(dict.fromkeys(t for t in texts if t not in vector_of))
+        if todo:
+            vector_of.update(zip(todo, fast.encode(todo, prompt or ""), strict=True))
+        with self._few_lock:
+            for text in texts:
+                self._few[text] = vector_of[text]
+                self._few.move_to_end(text)
+            while len(self._few) > REMEMBERED:
+                self._few.popitem(last=False)
+        out = np.stack([vector_of[t] for t in texts])
+        return out
 
     def _encode(self, texts: list[str], *, prompt: str | None, progress: bool = False) -> np.ndarray:
         texts = list(texts)
