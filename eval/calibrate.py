@@ -72,7 +72,7 @@ def set_questions(name: str, half: str) -> list[EvalQuestion]:
     if name == "seed":
         mine = [
             q
-            for stem in ("seed_dev_questions", "seed_extra")
+            for stem in ("seed_dev_questions", "seed_extra", "seed_more")
             for q in load_questions_jsonl(SPLITS / f"{stem}-{half}.jsonl")
         ]
         return mine + (load_questions_jsonl(SEED_TUNE) if half == "tune" else [])

@@ -41,7 +41,11 @@ SETS = {
     "squad": ("SQuAD v1.1 dev slice", DATA / "squad_v1.1_dev.dev1000.json"),
     "seed": ("seed interview", None),
 }
-SEED_QUESTIONS = [ROOT / "eval" / "data" / "seed_dev_questions.jsonl", ROOT / "eval" / "seed_extra.jsonl"]
+SEED_QUESTIONS = [
+    ROOT / "eval" / "data" / "seed_dev_questions.jsonl",
+    ROOT / "eval" / "seed_extra.jsonl",
+    ROOT / "eval" / "seed_more.jsonl",  # 130 user-style questions written by a helper that saw no results
+]
 SEED_UNANSWERABLE = ROOT / "eval" / "unanswerable.jsonl"
 SEED_HELDOUT = ROOT / "eval" / "seed_heldout.jsonl"
 

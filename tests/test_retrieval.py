@@ -41,7 +41,7 @@ def test_fuse_weighs_dense_against_keyword():
     assert fuse(np.array([0.85, 0.7, 0.5]), np.zeros(3), alpha=1.0, floor=0.7).tolist() == pytest.approx([0.5, 0, 0])
     from assistant.search.settings import dense_floor
 
-    assert dense_floor("multilingual-e5-small") == 0.7 and dense_floor("use-multilingual-v3") == 0.0
+    assert dense_floor("multilingual-e5-small") == 0.6 and dense_floor("use-multilingual-v3") == 0.0
 
 
 @pytest.mark.parametrize(
