@@ -1,7 +1,7 @@
 """Seed quality with a large upload: the seed questions asked of the seed alone and of the seed beside ~70k
 unrelated passages in the same index (issue 19: sentence-level re-scoring must not switch off with size).
 
-Usage: python benchmarks/cliff.py [--passages 70000] [--tree DIR ...] [--out benchmarks/results]
+Usage: python benchmarks/cliff.py [--passages 70000] [--tree DIR ...] [--model M] [--questions all] [--out benchmarks/results]
 
 The upload is made from real text (CMRC 2018 trial and SQuAD dev contexts): each paragraph is a run
 of 2-5 consecutive sentences of one context, starting anywhere in it, so it repeats real sentences in new
@@ -28,6 +28,8 @@ DATA = Path("/work/shared/data")
 # DRCD (traditional characters) is left out: it would change the corpus's script, and so how questions are encoded
 SOURCES = ("cmrc2018_trial.json", "squad_v1.1_dev.dev1000.json")
 QUESTIONS = (REPO / "eval" / "data" / "seed_dev_questions.jsonl", REPO / "eval" / "seed_extra.jsonl")
+# ``--questions all``: with the 130 user-style ones (95 answerable) and the tuning ones, for a steadier figure
+ALL_QUESTIONS = (*QUESTIONS, REPO / "eval" / "seed_more.jsonl", REPO / "eval" / "seed_tune.jsonl")
 PER_FILE = 1000  # paragraphs per upload file
 
 
@@ -92,7 +94,8 @@ def serve(corpus: Path, index: Path) -> dict:
     from assistant.api import Assistant
     from assistant.evaluate import evaluate, load_questions_jsonl
 
-    questions = [q for path in QUESTIONS for q in load_questions_jsonl(path)]
+    paths = ALL_QUESTIONS if os.environ.get("CLIFF_QUESTIONS") == "all" else QUESTIONS
+    questions = [q for path in paths for q in load_questions_jsonl(path) if q.answers]
     bot = Assistant(corpus, index_root=index)
     started = time.perf_counter()
     bot.refresh()
@@ -131,6 +134,8 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, action="append", help="an assistant checkout to measure (repeatable)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/assistant-cliff"))
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--model", help="the encoder (default: the assistant's default, one tier)")
+    parser.add_argument("--questions", choices=["dev", "all"], default="dev", help="the seed's dev questions or all")
     parser.add_argument("--stage", choices=["build", "serve"], help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--index", type=Path, help=argparse.SUPPRESS)
@@ -138,13 +143,18 @@ def main() -> None:
     if args.stage:
         print(json.dumps({"build": build, "serve": serve}[args.stage](args.corpus, args.index)))
         return
-    print(json.dumps(run(args.tree or [REPO], args.work, args.passages, args.out)))
+    if args.model:
+        os.environ["ASSISTANT_MODEL"] = args.model  # the stages' processes inherit it
+    os.environ["CLIFF_QUESTIONS"] = args.questions
+    tag = "-".join(x for x in (args.model, None if args.questions == "dev" else "all-questions") if x)
+    print(json.dumps(run(args.tree or [REPO], args.work, args.passages, args.out, tag=tag)))
 
 
-def run(trees, work: Path, passages: int, out: Path | None) -> dict:
-    """Both corpora, each tree: build then serve; results written to ``out/cliff.json`` and ``cliff.md``."""
+def run(trees, work: Path, passages: int, out: Path | None, tag: str = "") -> dict:
+    """Both corpora, each tree: build then serve; results written to ``out/cliff[-tag].json`` and ``.md``."""
     seeds, large = work / "seeds", work / "seeds-large"
-    if not (large / ".complete").exists():
+    done = large / ".complete"
+    if not done.exists() or done.read_text().strip() != str(passages):  # none yet, or one of another size
         shutil.rmtree(work, ignore_errors=True)
         for folder in (seeds, large):
             shutil.copytree(REPO / "seeds", folder)
@@ -162,7 +172,8 @@ def run(trees, work: Path, passages: int, out: Path | None) -> dict:
             print(json.dumps(row), file=sys.stderr, flush=True)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "cliff.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+        name = f"cliff-{tag}" if tag else "cliff"
+        (out / f"{name}.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
         lines = [
             "| tree | corpus | passages | sentence vectors | hit@1 | hit@5 | query median ms | build s | build peak RSS MB"
             " | serve peak RSS MB | on disk MB |",
@@ -174,7 +185,7 @@ def run(trees, work: Path, passages: int, out: Path | None) -> dict:
                 f"| {r['hit@5']:.3f} | {r['query_median_ms']:.1f} | {r['build_s']:.1f} | {r['build_peak_rss_mb']:.0f} "
                 f"| {r['serve_peak_rss_mb']:.0f} | {r['index_mb']:.1f} |"
             )
-        (out / "cliff.md").write_text("\n".join(lines) + "\n")
+        (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     return {"rows": rows}
 
 

@@ -228,3 +228,11 @@ def test_best_sentences_encode_only_the_sentences_without_a_known_vector():
         [hit("甲乙丙丁戊。己庚辛壬癸。", 0.5)], "己庚辛", fake, known=known, vector=fake.encode_queries(["己庚辛"])[0]
     )
     assert fake.calls[1:] == [1] and again.sentence == out.sentence
+
+
+@pytest.mark.parametrize("field", ["【编辑:唐炜妮】", "来源：新华社", "Author: Li Wei"])
+def test_a_labelled_field_line_states_a_fact_and_can_be_the_answer(field):
+    text = f"世界互联网大会国际组织于2022年成立。\n{field}"
+    assert not is_heading(field)
+    [out] = best_sentences([hit(text, 0.5)], "这篇文章的编辑是谁? 来源是哪里? Who is the author?", None)
+    assert out.sentence == field

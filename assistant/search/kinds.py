@@ -103,15 +103,17 @@ def holds_kind(kind: QuestionKind, sentence: str, folded: str | None = None) -> 
 
 _HEADING_NUMBER = re.compile(r"^\s*(?:#+\s*|第\S{1,4}[章节条部篇]\s*|\d+(?:\.\d+)*\.?\s+|[一二三四五六七八九十]+、)")
 _SENTENCE_END = re.compile(r"[。！？!?.…;；:：”」』\"')）]\s*$")
+# A labelled field (【编辑:唐炜妮】, 来源：新华社, Author: Li) states a fact, however short: not a heading.
+_FIELD = re.compile(r"^[\W_]*[^\W\d_][^\s:：]{0,7}\s*[:：]\s*[^\W_]")
 
 
 def is_heading(sentence: str) -> bool:
     """A line that titles what follows instead of saying something: numbered (``3.2 年假``, ``第三章 休假``,
     ``# Notes``), short and without a sentence's end (``沙见龙 摄``), or a news article's short subheading
-    after a dash (``——不断扩大全球网络空间“朋友圈”。``)."""
+    after a dash (``——不断扩大全球网络空间“朋友圈”。``). A labelled field (``【编辑:唐炜妮】``) is not one."""
     text = sentence.strip()
     if text.startswith(("——", "--")) and len(text) <= 40:
         return True
-    if _SENTENCE_END.search(text):
+    if _SENTENCE_END.search(text) or _FIELD.match(text):
         return False
     return bool(_HEADING_NUMBER.match(text)) or len(text) <= 20
