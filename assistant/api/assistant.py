@@ -34,14 +34,7 @@ from ..storage import (
     open_index,
     open_milvus_index,
 )
-from ..text import (
-    MAX_FILES_PER_UPLOAD,
-    MAX_UPLOAD_BYTES,
-    UPLOADS,
-    check_size,
-    store_upload,
-    upload_path,
-)
+from ..text import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
 from .defaults import default_corpus
 from .library import Library
 from .pages import indexed_file, page_view
@@ -144,6 +137,14 @@ class Assistant:
             logger.warning("The model %s changed since the index was built; rebuilding it.", encoder.name)
             index = self.refresh(rebuild=True)
         return index, encoder
+
+    def switch(self, encoder: Encoder, index: Index) -> Index:
+        """Answer from ``index`` (``encoder``'s vectors) from the next question on, then index into it the files
+        changed since it was built (no update of the previous index runs in between: ``Upgrade``)."""
+        with self._lock:
+            with self._swap:
+                self.encoder, self._index = encoder, index
+            return self.refresh(progress=False)
 
     def refresh(
         self, *, rebuild: bool = False, progress: bool | None = None, fallback: bool = False, stale_ok: bool = False

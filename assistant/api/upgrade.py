@@ -96,10 +96,7 @@ class Upgrade:
                 extra={UPLOADS: bot.uploads},
             )
             strong.encode_queries(["warm up"])  # its question encoder ready (exported once) before any question
-            with bot._lock:  # no update of the fast index is under way; questions go on being answered
-                with bot._swap:
-                    bot.encoder, bot._index = strong, index
-                index = bot.refresh(progress=False)  # files that changed while it was built
+            index = bot.switch(strong, index)  # questions go on being answered meanwhile
         except AssistantError as exc:
             self.state, self.error = "failed", str(exc)
             logger.warning(
