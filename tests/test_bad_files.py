@@ -459,3 +459,24 @@ def test_sentence_vectors_setting_from_the_command_line(tmp_path, fake_cli):
     with pytest.raises(SystemExit) as stop:
         fake_cli("index", str(folder), "--sentence-vectors", "maybe")
     assert stop.value.code == 2
+
+
+def test_a_skipped_file_is_named_once_when_a_second_index_reads_the_folder(tmp_path, fake_models, caplog):
+    """The stronger index's build (``Upgrade``) reads the folder after the fast one: one warning, not two."""
+    import logging
+
+    from assistant.api import Assistant
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("世界互联网大会国际组织于2022年在北京成立。", encoding="utf-8")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a real pdf")
+    with caplog.at_level(logging.WARNING):
+        for model, root in (("fast-one", tmp_path / "a"), ("strong-one", tmp_path / "b")):
+            Assistant(corpus, model=model, index_root=root, progress=False).refresh()
+    said = [r.getMessage() for r in caplog.records if "broken.pdf" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("Skipped: ")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 still not a pdf, other bytes")  # changed: said again
+    with caplog.at_level(logging.WARNING):
+        Assistant(corpus, model="fast-one", index_root=tmp_path / "a", progress=False).refresh()
+    assert len([r for r in caplog.records if "broken.pdf" in r.getMessage()]) == 2

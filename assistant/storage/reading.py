@@ -27,15 +27,27 @@ def read_new(state: dict, unreadable: dict, *, skip: set[str]) -> tuple[dict[str
             if doc.source != source:  # a file of an extra folder is cited as name/file
                 doc = replace(doc, doc_id=source, source=source)
         except AssistantError as exc:
-            logger.warning("Skipped: %s", exc)
             skipped[source] = str(exc)
+            _warn_once(source, state[source], skipped[source])
             continue
         if not doc.paragraphs:
             skipped[source] = f"{source} is empty; add text to it or remove it."
-            logger.warning("Skipped: %s", skipped[source])
+            _warn_once(source, state[source], skipped[source])
             continue
         fresh[source] = make_passages(doc, **CHUNKING)
     return fresh, skipped
+
+
+_warned: set[tuple[str, ...]] = set()  # (folder, file, its sha256, why): said once per process
+
+
+def _warn_once(source: str, entry: dict, why: str) -> None:
+    """Log why a file is skipped, once per process for the same content: the stronger index's build
+    (``Upgrade``) reads the folder again after the fast one, and would say it a second time."""
+    said = (str(entry.get("root", "")), source, str(entry.get("sha256", "")), why)
+    if said not in _warned:
+        _warned.add(said)
+        logger.warning("Skipped: %s", why)
 
 
 def keyword_index(
