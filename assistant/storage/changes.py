@@ -13,6 +13,16 @@ if TYPE_CHECKING:
     from .versions import Index
 
 logger = logging.getLogger(__name__)
+_warned: set[tuple[str, ...]] = set()  # the skips said in this process
+
+
+def warn_skipped(why: str, *ident: str) -> None:
+    """Log why a file is skipped, once per process for the same file (``ident``: its folder, name and, when
+    known, its sha256) and reason: every refresh reads the folder again, and the stronger index's build
+    (``Upgrade``) reads it after the fast one; each would say the same skip again."""
+    if (*ident, why) not in _warned:
+        _warned.add((*ident, why))
+        logger.warning("Skipped: %s", why)
 
 
 def corpus_files(corpus: Path, extra: Mapping[str, Path | None] | None = None) -> dict[str, tuple[Path, Path]]:
@@ -61,7 +71,7 @@ def file_state(
         if not _is_utf8(source):  # undecodable bytes in a file name: it could not be cited or saved
             shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             unreadable[shown] = f"{shown} has a file name that is not UTF-8; rename it."
-            logger.warning("Skipped: %s", unreadable[shown])
+            warn_skipped(unreadable[shown], str(corpus), shown)
             continue
         try:
             st = path.stat()
@@ -72,7 +82,7 @@ def file_state(
                 digest = file_digest(path)
         except OSError as exc:
             unreadable[source] = _unreadable(source, path, exc)
-            logger.warning("Skipped: %s", unreadable[source])
+            warn_skipped(unreadable[source], str(root), source)
             continue
         state[source] = {
             "size": st.st_size,
@@ -99,7 +109,7 @@ def other_files(corpus: Path) -> dict[str, str]:
         source = path.relative_to(root).as_posix()
         if _is_utf8(source):
             skipped[source] = why_not_read(source)
-            logger.warning("Skipped: %s", skipped[source])
+            warn_skipped(skipped[source], str(root), source)
     return skipped
 
 

@@ -10,6 +10,7 @@ from ..errors import AssistantError
 from ..keyword import KeywordIndex, count_terms, stack_counts, tokenize_many
 from ..records import Passage
 from ..text import CHUNKING, keyword_text, make_passages, read_document
+from .changes import warn_skipped
 from .settings import IndexSettings
 
 logger = logging.getLogger(__name__)
@@ -28,26 +29,18 @@ def read_new(state: dict, unreadable: dict, *, skip: set[str]) -> tuple[dict[str
                 doc = replace(doc, doc_id=source, source=source)
         except AssistantError as exc:
             skipped[source] = str(exc)
-            _warn_once(source, state[source], skipped[source])
+            warn_skipped(skipped[source], *_ident(source, state[source]))
             continue
         if not doc.paragraphs:
             skipped[source] = f"{source} is empty; add text to it or remove it."
-            _warn_once(source, state[source], skipped[source])
+            warn_skipped(skipped[source], *_ident(source, state[source]))
             continue
         fresh[source] = make_passages(doc, **CHUNKING)
     return fresh, skipped
 
 
-_warned: set[tuple[str, ...]] = set()  # (folder, file, its sha256, why): said once per process
-
-
-def _warn_once(source: str, entry: dict, why: str) -> None:
-    """Log why a file is skipped, once per process for the same content: the stronger index's build
-    (``Upgrade``) reads the folder again after the fast one, and would say it a second time."""
-    said = (str(entry.get("root", "")), source, str(entry.get("sha256", "")), why)
-    if said not in _warned:
-        _warned.add(said)
-        logger.warning("Skipped: %s", why)
+def _ident(source: str, entry: dict) -> tuple[str, str, str]:
+    return str(entry.get("root", "")), source, str(entry.get("sha256", ""))
 
 
 def keyword_index(
