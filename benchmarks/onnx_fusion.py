@@ -32,7 +32,7 @@ def main() -> None:
     import numpy as np
 
     from assistant.encoders import Encoder
-    from assistant.encoders.onnx_queries import export, query_encoder
+    from assistant.encoders.onnx_queries import FILE, export, query_encoder
     from assistant.evaluate import load_dataset
 
     _, qs = load_dataset(DATA)
@@ -43,7 +43,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for name, fused in (("as exported", False), ("fused (the assistant's)", True)):
             folder = Path(work) / name.split()[0]
-            export(model[0], folder / "onnx" / "model-fused.onnx", fused=fused)
+            export(model[0], folder / FILE, fused=fused)  # where query_encoder looks for it
             session = query_encoder(model, folder, lambda t: reference(t, prompt="", normalize_embeddings=True))
             if session is None:
                 raise SystemExit(f"no ONNX session for the {name} graph (see the log)")
