@@ -162,10 +162,11 @@ def _watch(bots) -> None:
     """Re-index the folders' changes until Ctrl-C, one line per update."""
     from .api import Watcher
 
+    watchers = []
     for bot in bots:
         bot.progress = False
+        watchers.append(Watcher(bot).start())  # returns once changes are seen: the line below is then true
         print(f"Watching {bot.corpus} for changes; Ctrl-C stops.", flush=True)
-    watchers = [Watcher(bot).start() for bot in bots]
     try:
         while all(w.running for w in watchers):
             time.sleep(0.5)

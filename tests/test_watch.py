@@ -240,3 +240,18 @@ def test_folder_that_goes_away_stops_with_one_line(tmp_path, caplog):
     assert line.startswith(("Could not index the changes", "Stopped watching")) and watcher.updates == 0
     watcher.stop()
     assert not watcher.running and not [r for r in caplog.records if r.exc_info]
+
+
+def test_file_saved_before_the_watcher_started_is_caught_up(tmp_path):
+    """A file saved after the last indexing but before the notifier ran is indexed once the watch begins."""
+    folder = tmp_path / "docs"
+    write(folder, "bread.md", "# Bread\n\nThe sourdough starter is fed at nine every morning.\n")
+    bot = Assistant(folder, index_root=tmp_path / "emb", encoder=FakeEncoder())
+    bot.refresh()
+    write(folder, "tea.txt", "Tea\n\nGreen tea is steeped for two minutes at eighty degrees.\n")  # no watcher yet
+    watcher = Watcher(bot).start()
+    try:
+        eventually(lambda: "tea.txt" in sources(bot), "the file saved before the watch")
+        assert settled(watcher) == 1
+    finally:
+        watcher.stop()

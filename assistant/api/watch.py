@@ -76,7 +76,7 @@ class Watcher:
             Path(self.assistant.uploads).mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self.run, name="folder-watch", daemon=True)
         self._thread.start()
-        self._ready.wait(10)
+        self._ready.wait(60)  # set once the notifier runs, or when watching failed
         return self
 
     @property
@@ -115,10 +115,16 @@ class Watcher:
             rust_timeout=200,
             raise_interrupt=False,
         ):
-            self._ready.set()  # the first (empty) timeout: the notifier is running
-            if changes and not self._stop.is_set():
+            if self._stop.is_set():
+                self._ready.set()
+                continue
+            if changes:
                 self._settle(path for _, path in changes)
+            if changes or (not self._ready.is_set() and self.assistant._index is not None):
+                # the first batch (at the latest the first empty timeout: the notifier is running) also catches
+                # up files saved between the last indexing and the notifier's start
                 self.update()
+            self._ready.set()
 
     def _settle(self, paths: Iterable[str]) -> None:
         """Wait until every changed file that exists has kept its size and mtime for ``settle_s``."""
