@@ -202,10 +202,13 @@ def test_sigkill_at_random_points_leaves_old_or_new_index_and_resumes(tmp_path):
 
     # Whatever the random kills hit, one kill always lands just after a checkpoint chunk is written (the
     # machine's speed decides how often the random ones do): the final build must then resume from it.
+    # A kill between saving an index and clearing its checkpoints leaves chunks of an older corpus behind,
+    # which the next build cannot use: wait for a chunk this build writes.
     for attempt in range(3):
+        stale = set((folder / "work").glob("*.npy"))
         proc = start_indexer(corpus, root, tmp_path / f"chunked{attempt}.log")
         deadline = time.monotonic() + 300
-        while proc.poll() is None and time.monotonic() < deadline and not any((folder / "work").glob("*.npy")):
+        while proc.poll() is None and time.monotonic() < deadline and not set((folder / "work").glob("*.npy")) - stale:
             time.sleep(0.002)
         proc.send_signal(signal.SIGKILL)
         if proc.wait(timeout=60) == -signal.SIGKILL:
