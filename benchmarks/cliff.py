@@ -1,13 +1,18 @@
 """Seed quality with a large upload: the seed questions asked of the seed alone and of the seed beside ~70k
 unrelated passages in the same index (issue 19: sentence-level re-scoring must not switch off with size).
 
-Usage: python benchmarks/cliff.py [--passages 70000] [--tree DIR ...] [--model M] [--questions all] [--out benchmarks/results]
+Usage: python benchmarks/cliff.py [--passages 70000] [--tree DIR ...] [--build-once] [--reuse] [--model M]
+       [--questions dev|all|tune|heldout] [--out benchmarks/results]
 
 The upload is made from real text (CMRC 2018 trial and SQuAD dev contexts): each paragraph is a run
 of 2-5 consecutive sentences of one context, starting anywhere in it, so it repeats real sentences in new
 passages. Each ``--tree`` (a checkout of the assistant; default this one) is measured in the same run, each
 stage in a fresh process: ``build`` (index the corpus; build time, peak RSS, index size on disk) and
 ``serve`` (load the saved index and ask the seed questions: hit@1, hit@5, query time median, peak RSS).
+``--build-once`` builds each corpus with the first tree only and serves every tree from that index (for trees
+that differ in how they search, not in what they store); ``--reuse`` serves the indexes an earlier run in the same
+``--work`` built (with the same upload and model). ``--questions tune`` / ``heldout`` ask the answerable
+questions of one half (``eval/splits.py``) of the user-style sets (dev, extra, more).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ SOURCES = ("cmrc2018_trial.json", "squad_v1.1_dev.dev1000.json")
 QUESTIONS = (REPO / "eval" / "data" / "seed_dev_questions.jsonl", REPO / "eval" / "seed_extra.jsonl")
 # ``--questions all``: with the 130 user-style ones (95 answerable) and the tuning ones, for a steadier figure
 ALL_QUESTIONS = (*QUESTIONS, REPO / "eval" / "seed_more.jsonl", REPO / "eval" / "seed_tune.jsonl")
+# ``--questions tune`` / ``heldout``: one half of the user-style sets (``seed_tune.jsonl`` is all tuning)
+USER_QUESTIONS = ALL_QUESTIONS[:3]
 PER_FILE = 1000  # paragraphs per upload file
 
 
@@ -92,10 +99,9 @@ def build(corpus: Path, index: Path) -> dict:
 
 def serve(corpus: Path, index: Path) -> dict:
     from assistant.api import Assistant
-    from assistant.evaluate import evaluate, load_questions_jsonl
+    from assistant.evaluate import evaluate
 
-    paths = ALL_QUESTIONS if os.environ.get("CLIFF_QUESTIONS") == "all" else QUESTIONS
-    questions = [q for path in paths for q in load_questions_jsonl(path) if q.answers]
+    questions = [q for q in seed_questions(os.environ.get("CLIFF_QUESTIONS", "dev")) if q.answers]
     bot = Assistant(corpus, index_root=index)
     started = time.perf_counter()
     bot.refresh()
@@ -110,6 +116,23 @@ def serve(corpus: Path, index: Path) -> dict:
         "serve_peak_rss_mb": rss_mb(),
         "misses": [f"{m['question']} -> {m['top']}" for m in result.misses],
     }
+
+
+def seed_questions(which: str):
+    """The seed questions of ``--questions``: ``dev``, ``all``, or one half (``tune``, ``heldout``) of the user-style sets."""
+    from assistant.evaluate import load_questions_jsonl
+
+    if which in ("dev", "all"):
+        return [q for path in (QUESTIONS if which == "dev" else ALL_QUESTIONS) for q in load_questions_jsonl(path)]
+    sys.path.insert(0, str(REPO))
+    from eval.splits import half
+
+    return [
+        q
+        for path in USER_QUESTIONS
+        for q in load_questions_jsonl(path)
+        if half(q.question, passage_id=json.dumps(list(q.history))) == which
+    ]
 
 
 def stage(name: str, tree: Path, corpus: Path, index: Path) -> dict:
@@ -135,7 +158,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/assistant-cliff"))
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--model", help="the encoder (default: the assistant's default, one tier)")
-    parser.add_argument("--questions", choices=["dev", "all"], default="dev", help="the seed's dev questions or all")
+    parser.add_argument(
+        "--questions", choices=["dev", "all", "tune", "heldout"], default="dev", help="which seed questions (see above)"
+    )
+    parser.add_argument("--build-once", action="store_true", help="build with the first tree, serve every tree")
+    parser.add_argument("--reuse", action="store_true", help="serve the indexes an earlier run in --work built")
     parser.add_argument("--stage", choices=["build", "serve"], help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--index", type=Path, help=argparse.SUPPRESS)
@@ -146,11 +173,18 @@ def main() -> None:
     if args.model:
         os.environ["ASSISTANT_MODEL"] = args.model  # the stages' processes inherit it
     os.environ["CLIFF_QUESTIONS"] = args.questions
-    tag = "-".join(x for x in (args.model, None if args.questions == "dev" else "all-questions") if x)
-    print(json.dumps(run(args.tree or [REPO], args.work, args.passages, args.out, tag=tag)))
+    tag = "-".join(x for x in (args.model, None if args.questions == "dev" else f"{args.questions}-questions") if x)
+    trees = args.tree or [REPO]
+    print(
+        json.dumps(
+            run(trees, args.work, args.passages, args.out, tag=tag, build_once=args.build_once, reuse=args.reuse)
+        )
+    )
 
 
-def run(trees, work: Path, passages: int, out: Path | None, tag: str = "") -> dict:
+def run(
+    trees, work: Path, passages: int, out: Path | None, tag: str = "", build_once: bool = False, reuse: bool = False
+) -> dict:
     """Both corpora, each tree: build then serve; results written to ``out/cliff[-tag].json`` and ``.md``."""
     seeds, large = work / "seeds", work / "seeds-large"
     done = large / ".complete"
@@ -160,13 +194,21 @@ def run(trees, work: Path, passages: int, out: Path | None, tag: str = "") -> di
             shutil.copytree(REPO / "seeds", folder)
         made = make_upload(large / "upload", passages)
         (large / ".complete").write_text(str(made))
-    rows = []
+    rows, built = [], {}
     for tree in trees:
         for corpus in (seeds, large):
-            index = work / "index" / f"{Path(tree).resolve().name}-{corpus.name}"
-            shutil.rmtree(index, ignore_errors=True)
+            builder = trees[0] if build_once else tree
+            index = work / "index" / f"{Path(builder).resolve().name}-{corpus.name}"
             row = {"tree": str(tree), "corpus": corpus.name}
-            row.update(stage("build", Path(tree), corpus, index))
+            record = index.parent / f"{index.name}.build.json"  # the build's figures, for ``--reuse``
+            if builder == tree and not (reuse and record.exists()):
+                shutil.rmtree(index, ignore_errors=True)
+                record.unlink(missing_ok=True)
+                built[corpus.name] = stage("build", Path(tree), corpus, index)
+                record.write_text(json.dumps(built[corpus.name]))
+            elif builder == tree:
+                built[corpus.name] = json.loads(record.read_text())
+            row.update(built[corpus.name])
             row.update(stage("serve", Path(tree), corpus, index))
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)

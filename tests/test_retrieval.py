@@ -247,3 +247,50 @@ def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_
     order = sorted(candidates, key=lambda i: (-expected[i], i))
     assert [rows[id(h.passage)] for h in deep] == order
     np.testing.assert_allclose([h.score for h in deep], expected[order], rtol=1e-5)
+
+
+def test_fuse_takes_one_cross_language_flag_per_passage():
+    dense, keyword = np.array([0.8, 0.8]), np.array([0.4, 0.4])
+    fused = fuse(dense, keyword, alpha=0.5, cross_language=np.array([True, False]))
+    assert fused.tolist() == pytest.approx([0.75 * 0.8 + 0.25 * 0.4, 0.5 * 0.8 + 0.5 * 0.4])
+    assert fuse(dense, keyword, alpha=0.0, cross_language=np.array([True, False])).tolist() == pytest.approx([0.4, 0.4])
+
+
+MIXED = {
+    **{f"zh{n}.txt": f"第{n}篇\n世界互联网大会第{n}次会议在乌镇举行，讨论了数字治理。\n" for n in range(6)},
+    **{f"en{n}.txt": f"Note {n}\n\nThe harbour bakery sells rye bread number {n} every Friday.\n" for n in range(12)},
+}  # mostly English: Chinese questions are the minority language's
+
+
+def test_a_corpus_in_both_languages_weighs_each_passage_by_its_own_language(tmp_path, fake_encoder):
+    """In a corpus of Chinese and English files, a question in the corpus's main language is fused as
+    cross-language (dense weighed up, since the keyword side sees only translations) for the passages in the
+    other language only; a question in the minority language stays cross-language for every passage, its own
+    language's too, since its words' IDFs come from a corpus mostly in the other language."""
+    from assistant.search.calibration import hit_languages
+    from assistant.search.retriever import cross_language
+
+    bot = Assistant(write_docs(tmp_path / "mixed", MIXED), encoder=fake_encoder)
+    index = bot.index
+    chinese = index.keyword.chinese_passages()
+    assert index.keyword.mixed() and sorted(
+        {p.source[:2] for p, c in zip(index.passages, chinese, strict=True) if c}
+    ) == ["zh"]
+    for question, zh in (("世界互联网大会在哪里举行?", True), ("Where is the rye bread sold?", False)):
+        answer = bot.ask(question, top_k=len(index.passages), threshold=0.0)
+        assert {h.passage.source[:2] for h in answer.hits} == {"zh", "en"}
+        for hit in answer.hits:
+            cross = zh or not hit.passage.source.startswith("en")  # the Chinese question: everywhere
+            alpha = 0.75 if cross else 0.5
+            expected = alpha * min(max(hit.dense_score, 0.0), 1.0) + (1 - alpha) * hit.keyword_score
+            assert hit.score == pytest.approx(expected, abs=1e-5), (question, hit.passage.source)
+        flags = hit_languages(index, question, answer.hits)
+        assert np.broadcast_to(flags, len(answer.hits)).tolist() == [
+            zh or h.passage.source.startswith("zh") for h in answer.hits
+        ]
+        assert index.keyword.language == "en" and index.keyword.is_foreign(question) == zh
+    # fewer than five passages in the other language: one flag for the whole corpus, by its main language
+    single = Assistant(write_docs(tmp_path / "one", DOCS), encoder=fake_encoder).index
+    assert not single.keyword.mixed() and single.keyword.language == "zh"
+    assert cross_language(single, "When was it founded?", np.arange(2)) is True
+    assert cross_language(single, "国际组织是什么时候成立的?", np.arange(2)) is False

@@ -20,6 +20,10 @@ from .segments import Part, Postings, count_terms, segment_name, stack_counts
 from .terms import tokenize_many
 
 logger = logging.getLogger(__name__)
+# A corpus is mixed (Chinese and other passages scored each against a question in its language) when the
+# smaller language holds at least this share of its passages, and this many.
+MIXED_SHARE = 0.02
+MIXED_LEAST = 5
 
 
 class KeywordIndex:
@@ -39,6 +43,8 @@ class KeywordIndex:
         self.bridge: dict[str, list[str]] = {}
         self.language = "en"  # the corpus's main script: "zh" when most of its words are Chinese
         self._norm_cache: list[np.ndarray] | None = None
+        self._chinese_rows: np.ndarray | None = None
+        self._mixed: bool | None = None
 
     @property
     def size(self) -> int:
@@ -203,6 +209,31 @@ class KeywordIndex:
     def is_foreign(self, text: str) -> bool:
         """Whether ``text`` is written in another script than most of the corpus (zh vs. en)."""
         return bool(CJK.search(text)) != (self.language == "zh")
+
+    def chinese_passages(self) -> np.ndarray:
+        """Per passage, whether most of its tokens are Chinese (computed once per index, from the postings)."""
+        if self._chinese_rows is None:
+            import scipy.sparse as sp
+
+            words = np.fromiter((bool(CJK.search(w)) for w in self.vocab), dtype=bool, count=len(self.vocab))
+            out = []
+            for segment in self.segments:
+                csc = sp.csc_matrix(
+                    (segment.data, segment.indices, segment.indptr), shape=(segment.rows, segment.width)
+                )
+                chinese = np.asarray(csc[:, np.flatnonzero(words[: segment.width])].sum(axis=1)).ravel()
+                lengths = np.asarray(segment.lengths)
+                out.append((chinese * 2 >= lengths) & (lengths > 0))
+            self._chinese_rows = np.concatenate(out) if out else np.zeros(0, dtype=bool)
+        return self._chinese_rows
+
+    def mixed(self) -> bool:
+        """Whether the corpus holds both Chinese and other passages, each at least ``MIXED_SHARE`` of them (and
+        ``MIXED_LEAST``): then each passage is compared with a question in its own language (see the retriever)."""
+        if self._mixed is None:
+            n, chinese = self.size, int(self.chinese_passages().sum())
+            self._mixed = min(chinese, n - chinese) >= max(MIXED_LEAST, MIXED_SHARE * n)
+        return self._mixed
 
     def files(self) -> list[str]:
         """The files ``save`` writes, relative to its folder."""
