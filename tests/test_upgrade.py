@@ -3,6 +3,7 @@ switched to atomically (``assistant.api.Upgrade``); fake encoders, the real inde
 
 import logging
 import threading
+from html import unescape
 
 import numpy as np
 import pytest
@@ -260,3 +261,38 @@ def test_index_builds_both_tiers_and_times_each_and_ask_uses_the_stronger(
     assert loaded and all("multilingual-e5-small" in m for m in loaded)  # the stronger index, as saved
     assert main(["index", str(corpus), "--upgrade", "none", "--json"]) == 0
     assert "stronger" not in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    "lang, words",
+    [
+        ("en", "Not indexed: broken.pdf is a damaged PDF"),
+        ("zh", "未编入索引：broken.pdf 已损坏；请用原程序重新保存或导出。"),
+    ],
+)
+def test_the_panel_names_each_corpus_file_left_out_and_why(tmp_path, lang, words):
+    """A file of the folder that could not be read is named in the knowledge-base panel, in the page's
+    language, not only in the server log: the documents it lists are not all the folder holds."""
+    from assistant.api import KnowledgeBases
+    from assistant.web import kbpanel
+
+    folder = write_docs(tmp_path / "docs", {"good.txt": "世界互联网大会在乌镇举行。\n"})
+    (folder / "broken.pdf").write_bytes(b"not a pdf at all")
+    (folder / "latin1.txt").write_bytes(b"caf\xe9 \xff\xfe\x00\x81 bytes")
+    bot = Assistant(folder, encoder=FakeEncoder("fast-fake"), index_root=tmp_path / "index")
+    assert set(bot.index.manifest["skipped"]) == {"broken.pdf", "latin1.txt"}
+    html = kbpanel.panel(KnowledgeBases.of([bot]), "all", lang)[0]["value"]
+    assert words in unescape(html) and html.count('class="kb-bad kb-skipped"') == 2 and "latin1.txt" in html
+    assert "good.txt" in html and html.count('class="kb-row"') == 1  # the one document it did index
+
+
+def test_the_panel_counts_the_skipped_files_it_does_not_name():
+    from assistant.web.kbpanel import SKIPPED_SHOWN, render_skipped
+
+    skipped = {
+        f"f{n}.pdf": f"f{n}.pdf is a damaged PDF (x); re-save or re-export it." for n in range(SKIPPED_SHOWN + 5)
+    }
+    html = unescape(render_skipped(skipped, "en"))
+    assert html.count("Not indexed: ") == SKIPPED_SHOWN and "… and 5 more files not indexed" in html
+    assert render_skipped({}, "zh") == ""
+    assert "&lt;b&gt;" in render_skipped({"<b>.pdf": "<b>.pdf cannot be read (x)."}, "en")  # escaped

@@ -5,7 +5,7 @@
 from ..api import ALL, KnowledgeBases
 from ..errors import AssistantError
 from .render import escape_html, render_documents, render_status
-from .webpage import PAGE
+from .webpage import PAGE, say
 
 
 def selector_choices(kbs: KnowledgeBases, lang: str) -> list[tuple[str, str]]:
@@ -33,6 +33,7 @@ def panel(kbs: KnowledgeBases, kb: str, lang: str, report: list | None = None) -
             line = words["upgrading"].format(model=up.model, done=min(up.done, up.total), total=up.total)
             parts.append(f'<p class="kb-hint kb-upgrade">{escape_html(line)}</p>')
         parts.append(render_documents(docs, lang))
+        parts.append(render_skipped(bot.index.manifest.get("skipped") or {}, lang))
         uploaded += [d.source for d in docs if d.uploaded] if len(shown) == 1 else []
     uploads = any(bot.uploads for _, bot in shown)
     hint = words["upload_pick"] if len(shown) > 1 else words["upload_hint"]
@@ -75,3 +76,18 @@ def remove(kbs: KnowledgeBases, kb: str, source: str | None) -> list:
     except AssistantError as exc:
         return [("bad", "error", {"message": str(exc)})]
     return [("good", "removed", {"source": source})]
+
+
+SKIPPED_SHOWN = 20  # files named in the panel; the rest are counted
+
+
+def render_skipped(skipped: dict[str, str], lang: str) -> str:
+    """The corpus files that are not in the index, each with why and what to do (the reader's sentence, in
+    ``lang``), so that a file the folder holds is never left out without a word."""
+    if not skipped:
+        return ""
+    named = list(skipped.items())[:SKIPPED_SHOWN]
+    lines = [say("skipped", lang, reason=why if source in why else f"{source}: {why}") for source, why in named]
+    if len(skipped) > SKIPPED_SHOWN:
+        lines.append(say("skipped_more", lang, n=len(skipped) - SKIPPED_SHOWN))
+    return "".join(f'<p class="kb-bad kb-skipped">{escape_html(line)}</p>' for line in lines)

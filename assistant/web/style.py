@@ -49,6 +49,7 @@ a.kb-page { font-size: 0.85em; color: var(--color-accent) !important; text-decor
 .kb-status p { margin: 0.2em 0; }
 .kb-status .kb-good { color: #15803d; }
 .kb-status .kb-bad, .kb-error { color: #b91c1c; }
+.kb-skipped { color: #b91c1c; font-size: 0.9em; margin: 0.3em 0; }
 .kb-filter { width: 100%; box-sizing: border-box; margin: 0.2em 0 0.4em; padding: 0.3em 0.55em; font: inherit;
   font-size: 0.9em; color: var(--body-text-color); background: var(--input-background-fill);
   border: 1px solid var(--border-color-primary); border-radius: 6px; }
