@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.evaluate import EvalQuestion, load_dataset, load_questions_jsonl, write_corpus  # noqa: E402
 from assistant.search import DEFAULT_THRESHOLD  # noqa: E402
-from assistant.search.calibration import CALIBRATION, FALLBACK, FEATURES, POOL, features, hit_languages  # noqa: E402
+from assistant.search.calibration import CALIBRATION, FALLBACK, FEATURES, POOL, features  # noqa: E402
 from assistant.search.conversation import make_query  # noqa: E402
 from assistant.search.retriever import retrieve  # noqa: E402
 from eval.splits import HALVES  # noqa: E402
@@ -111,6 +111,7 @@ def rows_for(bot, name: str, questions, kind: str, half: str, gold, *, answerabl
         query = make_query(q.question, q.history)
         found = retrieve(index, bot.encoder, [query], k=POOL + 10)[0]
         words = found.words[-1] if found.words else ()
+        foreign = index.keyword.is_foreign(query.parts[0])
         kinds = [(kind, list(found.hits), answerable)]
         if own and answerable:  # the same question with its gold passage gone from the corpus
             kinds.append(("gold removed", [h for h in found.hits if not is_gold(h, q, gold)], False))
@@ -121,7 +122,7 @@ def rows_for(bot, name: str, questions, kind: str, half: str, gold, *, answerabl
                 words,
                 idf=index.keyword.idf,
                 groups=index.keyword.groups,
-                foreign=hit_languages(index, query.parts[0], pool),
+                foreign=foreign,
                 follow_up=len(query.parts) > 1,
                 unknown=index.keyword.unknown_idf(),
             )

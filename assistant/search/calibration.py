@@ -18,7 +18,7 @@ import numpy as np
 
 from ..keyword import tokenize
 from ..records import Hit
-from .retriever import cross_language, retrieve
+from .retriever import retrieve
 
 # Hits a question's features are computed over: its best passages, whatever the number of cards shown.
 POOL = 10
@@ -31,7 +31,7 @@ FEATURES = (
     "keyword_margin",  # keyword score minus the median of the other pooled hits' keyword scores
     "coverage",  # idf-weighted share of the question's words (or their translations) the passage holds
     "agree",  # 1 when this passage is both the pool's dense-best and its keyword-best
-    "foreign",  # the question is in another language than the corpus (than the passage, in a corpus in both)
+    "foreign",  # the question is in another language than the corpus
     "follow_up",  # the question was searched with the previous one as context
 )
 CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -39,14 +39,7 @@ FALLBACK = "default"
 
 
 def features(
-    hits: Sequence[Hit],
-    words: Sequence[str],
-    *,
-    idf,
-    groups,
-    foreign: bool | Sequence[bool],
-    follow_up: bool,
-    unknown: float = 0.0,
+    hits: Sequence[Hit], words: Sequence[str], *, idf, groups, foreign: bool, follow_up: bool, unknown: float = 0.0
 ) -> np.ndarray:
     """One row of ``FEATURES`` per hit (the pool's hits, best first).
 
@@ -70,8 +63,7 @@ def features(
         agree[j] = float(sides[j, 1] >= best[1] and sides[j, 2] >= best[2] and sides[j, 2] > 0)
     weighted = _weighted_groups(words, idf, groups, unknown)
     coverage = [_coverage(h.passage.text, weighted) for h in hits]
-    foreign = np.broadcast_to(np.asarray(foreign, dtype=np.float64), (n,))  # one flag, or one per hit
-    flags = np.column_stack([foreign, np.full(n, float(follow_up))])
+    flags = np.tile([float(foreign), float(follow_up)], (n, 1))
     return np.column_stack([sides, margins, coverage, agree, flags])
 
 
@@ -142,15 +134,10 @@ def calibrated(found, index, encoder_name: str) -> list[Hit]:
         found.hits,
         found.words[-1] if found.words else (),  # a follow-up's words with its context's (its last part)
         keyword=index.keyword,
-        foreign=hit_languages(index, query.parts[0], found.hits),
+        foreign=index.keyword.is_foreign(query.parts[0]),
         follow_up=len(query.parts) > 1,
         encoder_name=encoder_name,
     )
-
-
-def hit_languages(index, question: str, hits: Sequence[Hit]):
-    """The ``foreign`` feature: one flag, or one per hit in a corpus in both languages (``cross_language``)."""
-    return cross_language(index, question, np.array([h.row for h in hits], dtype=np.int64))
 
 
 def retrieve_calibrated(index, encoder, query, *, k: int, alpha: float):

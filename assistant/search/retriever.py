@@ -162,7 +162,9 @@ def cross_language(index: Index, text: str, ids: np.ndarray):
     other language only; a question in the other language stays cross-language for all passages, its own
     language's included, since its words' IDFs come from a corpus mostly in another language, where they are
     all rare (on the seed beside a mostly-English 10k upload, tuning half: e5 hit@1 0.523 -> 0.646, USE 0.400
-    -> 0.415; per passage for both kinds of question: e5 0.615, USE 0.308)."""
+    -> 0.415; per passage for both kinds of question: e5 0.615, USE 0.308). For ranking only: the calibrated
+    "not found" keeps ``is_foreign`` (its ``foreign`` weight, fitted on corpora in one language, lifts an
+    unrelated passage of the other language when it is flagged per passage)."""
     foreign = index.keyword.is_foreign(text)
     if foreign or not index.keyword.mixed():
         return foreign
