@@ -125,13 +125,13 @@ def seed_questions(which: str):
     if which in ("dev", "all"):
         return [q for path in (QUESTIONS if which == "dev" else ALL_QUESTIONS) for q in load_questions_jsonl(path)]
     sys.path.insert(0, str(REPO))
-    from eval.splits import half
+    from eval.splits import question_half
 
     return [
         q
         for path in USER_QUESTIONS
         for q in load_questions_jsonl(path)
-        if half(q.question, passage_id=json.dumps(list(q.history))) == which
+        if question_half(q.question, q.history) == which
     ]
 
 

@@ -33,6 +33,12 @@ def half(question: str, qid: str = "", passage_id: str = "") -> str:
     return HALVES[key(question, qid, passage_id)[0] & 1]
 
 
+def question_half(question: str, history=()) -> str:
+    """The half of a questions-file record: the history is part of a follow-up's identity (the same words
+    after another question differ)."""
+    return half(question, passage_id=json.dumps(list(history or [])))
+
+
 def split_squad(path: Path, out: Path) -> dict[str, int]:
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     passages, questions = [], {h: [] for h in HALVES}
@@ -58,8 +64,7 @@ def split_jsonl(path: Path, out: Path) -> dict[str, int]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     counts = {}
     for name in HALVES:
-        # the history is part of a follow-up's identity: the same words after another question differ
-        mine = [r for r in rows if half(r["question"], passage_id=json.dumps(r.get("history") or [])) == name]
+        mine = [r for r in rows if question_half(r["question"], r.get("history")) == name]
         _write_jsonl(out / f"{path.stem}-{name}.jsonl", mine)
         counts[f"{path.stem}-{name}"] = len(mine)
     return counts

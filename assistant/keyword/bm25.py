@@ -114,7 +114,7 @@ class KeywordIndex:
         df = sum((s.document_frequency(width) for s in index.segments), np.zeros(width, dtype=np.int64))
         index.df = df
         index.tokens = float(sum(float(np.sum(s.lengths, dtype=np.float64)) for s in index.segments))
-        cjk = sum(int(df[i]) for w, i in vocab.items() if df[i] and CJK.search(w))
+        cjk = int(df[_chinese_words(vocab)].sum())
         index.language = "zh" if cjk * 2 >= int(df.sum()) else "en"
         if bridge:
             from .lexicon import build_bridge
@@ -213,18 +213,9 @@ class KeywordIndex:
     def chinese_passages(self) -> np.ndarray:
         """Per passage, whether most of its tokens are Chinese (computed once per index, from the postings)."""
         if self._chinese_rows is None:
-            import scipy.sparse as sp
-
-            words = np.fromiter((bool(CJK.search(w)) for w in self.vocab), dtype=bool, count=len(self.vocab))
-            out = []
-            for segment in self.segments:
-                csc = sp.csc_matrix(
-                    (segment.data, segment.indices, segment.indptr), shape=(segment.rows, segment.width)
-                )
-                chinese = np.asarray(csc[:, np.flatnonzero(words[: segment.width])].sum(axis=1)).ravel()
-                lengths = np.asarray(segment.lengths)
-                out.append((chinese * 2 >= lengths) & (lengths > 0))
-            self._chinese_rows = np.concatenate(out) if out else np.zeros(0, dtype=bool)
+            chinese = np.asarray(self.term_counts()[:, _chinese_words(self.vocab)].sum(axis=1)).ravel()
+            lengths = np.concatenate([np.asarray(s.lengths) for s in self.segments] or [np.zeros(0)])
+            self._chinese_rows = (chinese * 2 >= lengths) & (lengths > 0)
         return self._chinese_rows
 
     def mixed(self) -> bool:
@@ -276,6 +267,13 @@ class KeywordIndex:
         if len(index.df) != len(index.vocab):
             raise ValueError("keyword document frequencies do not match the vocabulary")
         return index
+
+
+def _chinese_words(vocab: dict[str, int]) -> np.ndarray:
+    """A mask over the word ids of ``vocab``: True for the words in Chinese characters."""
+    mask = np.zeros(len(vocab), dtype=bool)
+    mask[[i for w, i in vocab.items() if CJK.search(w)]] = True
+    return mask
 
 
 def _idf(df: int, n: int) -> float:
