@@ -61,7 +61,7 @@ def test_bridge_from_lookup_tables_equals_one_pass_over_the_dictionary():
     text = " ".join(path.read_text("utf-8") for path in SEEDS.glob("*.txt"))
     vocabulary = set(tokenize(text + " members platform weather summit tea organization founded"))
     ranked = {}
-    for zh, glosses in _dictionary():
+    for zh, _, glosses in _dictionary():
         for gloss in glosses:
             if len(zh) > 1 and zh in vocabulary:
                 for word in gloss:
@@ -75,7 +75,7 @@ def test_bridge_from_lookup_tables_equals_one_pass_over_the_dictionary():
         if chosen:
             expected[key] = chosen
     assert len(expected) > 500 and "summit" in expected and "会员" in expected
-    assert build_bridge(vocabulary) == expected
+    assert build_bridge(vocabulary, names=False) == expected
 
 
 def test_keyword_scores_are_the_share_of_idf_mass_matched():
@@ -91,6 +91,35 @@ def test_english_question_matches_chinese_passage_through_the_bridge():
     scores = index.scores(tokenize("How many members?"))
     assert scores.argmax() == 0 and scores[0] > 0
     assert index.language == "zh" and index.is_foreign("How many members?") and not index.is_foreign("会员")
+
+
+def test_names_in_pinyin_reach_the_chinese_names_of_the_corpus():
+    """English writes Chinese names in pinyin: a proper noun of the dictionary (习近平, 杭州) or a word it lacks (乌镇,
+    尼山) is reached by its spelling, also written as two words; a common word (平台) is not."""
+    texts = ["尼山对话在山东曲阜举行。", "习近平在乌镇出席大会。", "杭州是浙江的城市。", "乌镇峰会是交流的平台。"]
+    index = KeywordIndex.build(texts)
+    assert "尼山" in index.bridge["nishan"] and "乌镇" in index.bridge["wuzhen"] and "杭州" in index.bridge["hangzhou"]
+    assert "pingtai" not in index.bridge and "nishan" not in KeywordIndex.build(texts, bridge=False).bridge
+    assert "nishan" not in build_bridge(set(tokenize(" ".join(texts))), names=False)
+    assert index.groups(tokenize("Xi Jinping")) == [["xi", "jinp", "习近平"]]
+    assert index.groups(tokenize("Where is Wu Zhen? Wuzhen")) == [["wu", "zhen", "乌镇"], ["wuzhen", "乌镇"]]
+    for question, best in (("Where was the Nishan dialogue held?", 0), ("Where did Xi Jinping go?", 1)):
+        scores = index.scores(tokenize(question))
+        assert scores.argmax() == best and scores[best] > 2 * np.delete(scores, best).max(), question
+
+
+def test_a_bridge_saved_before_pinyin_names_is_made_again_on_load(tmp_path):
+    import json
+
+    index = KeywordIndex.build(["尼山对话在山东曲阜举行。", "乌镇峰会是交流的平台。"])
+    index.save(tmp_path)
+    meta = json.loads((tmp_path / "keyword.json").read_text())
+    meta["bridge"] = {k: v for k, v in meta["bridge"].items() if k not in ("nishan", "wuzhen")}
+    (tmp_path / "keyword.json").write_text(json.dumps(meta, ensure_ascii=False))
+    assert KeywordIndex.load(tmp_path).bridge == meta["bridge"]  # this version's: read as saved
+    del meta["bridge_version"]
+    (tmp_path / "keyword.json").write_text(json.dumps(meta, ensure_ascii=False))
+    assert KeywordIndex.load(tmp_path).bridge == index.bridge and "尼山" in index.bridge["nishan"]
 
 
 def test_cross_language_fusion_halves_the_keyword_weight():
@@ -150,10 +179,11 @@ def test_dictionary_cache_is_used_and_a_damaged_one_is_rebuilt(tmp_path, monkeyp
     lexicon._dictionary.cache_clear()
     parsed = lexicon._dictionary()
     assert cache.exists() and len(parsed) > 50_000
-    cache.write_bytes(marshal.dumps((("假", (("fake",),)),)))  # a cache that someone else wrote is read as it is
+    fake = (("假", ("jia",), (("fake",),)),)
+    cache.write_bytes(marshal.dumps(fake))  # a cache that someone else wrote is read as it is
     lexicon._dictionary.cache_clear()
-    assert lexicon._dictionary() == (("假", (("fake",),)),)
-    cache.write_bytes(marshal.dumps((("假", (("fake",),)),))[:-3])  # truncated
+    assert lexicon._dictionary() == fake
+    cache.write_bytes(marshal.dumps(fake)[:-3])  # truncated
     lexicon._dictionary.cache_clear()
     assert lexicon._dictionary() == parsed
     cache.write_bytes(marshal.dumps({"not": "rows"}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,10 @@ import numpy as np
 from ..text import CJK
 from .segments import Part, Postings, count_terms, segment_name, stack_counts
 from .terms import tokenize_many
+
+_LATIN_WORD = re.compile(r"^[a-z]+$")  # a pinyin spelling, as the bridge keys them
+# What the saved cross-language bridge holds (2: pinyin spellings of names); an older one is made again on load.
+BRIDGE_VERSION = 2
 
 logger = logging.getLogger(__name__)
 # A corpus is mixed (Chinese and other passages scored each against a question in its language) when the
@@ -148,8 +153,24 @@ class KeywordIndex:
         return _idf(0, self.size)
 
     def groups(self, words: list[str]) -> list[list[str]]:
-        """Each question word with its corpus-word translations (a group counts as one word)."""
-        return [[w, *self.bridge.get(w, ())] for w in dict.fromkeys(words)]
+        """Each question word with its corpus-word translations (a group counts as one word).
+
+        Two adjacent Latin words that the bridge knows written as one (a name in pinyin, ``xi jinp`` →
+        ``xijinp`` → 习近平) are one group with its translations.
+        """
+        bridge, out, seen, i = self.bridge, [], set(), 0
+        while i < len(words):
+            pair = words[i] + words[i + 1] if i + 1 < len(words) else ""
+            if pair in bridge and _LATIN_WORD.match(pair) and not {words[i], words[i + 1]} & seen:
+                members, i = [words[i], words[i + 1]], i + 2
+                out.append([*members, *bridge[pair]])
+                seen.update(members)
+                continue
+            if words[i] not in seen:
+                out.append([words[i], *bridge.get(words[i], ())])
+                seen.add(words[i])
+            i += 1
+        return out
 
     def scores(self, words: list[str]) -> np.ndarray:
         """Normalised BM25 of every passage (0..1: the share of the words' idf mass matched).
@@ -244,6 +265,7 @@ class KeywordIndex:
             "segments": [{"name": s.name, "rows": s.rows} for s in self.segments],
             "words": list(self.vocab),
             "bridge": self.bridge,
+            "bridge_version": BRIDGE_VERSION,
         }
         (folder / "keyword.json").write_text(json.dumps(meta, ensure_ascii=False))
 
@@ -266,6 +288,12 @@ class KeywordIndex:
             start += segment.rows
         if len(index.df) != len(index.vocab):
             raise ValueError("keyword document frequencies do not match the vocabulary")
+        if index.bridge and meta.get("bridge_version", 1) < BRIDGE_VERSION:
+            # saved by an older version (before pinyin names): made again from the vocabulary, in memory
+            from .lexicon import build_bridge
+
+            words = np.asarray(meta["words"], dtype=object)
+            index.bridge = build_bridge(set(words[np.flatnonzero(index.df)].tolist()))
         return index
 
 

