@@ -156,8 +156,7 @@ class KeywordIndex:
         """Each question word with its corpus-word translations (a group counts as one word).
 
         Two adjacent Latin words that the bridge knows written as one (a name in pinyin, ``xi jinp`` →
-        ``xijinp`` → 习近平) are one group with its translations. A Chinese word the corpus lacks is grouped
-        with the corpus words it may be a typing slip for (乌真 → 乌镇).
+        ``xijinp`` → 习近平) are one group with its translations.
         """
         bridge, out, seen, i = self.bridge, [], set(), 0
         while i < len(words):
@@ -168,19 +167,10 @@ class KeywordIndex:
                 seen.update(members)
                 continue
             if words[i] not in seen:
-                word = words[i]
-                out.append([word, *(bridge.get(word) or self._sound_alikes(word))])
-                seen.add(word)
+                out.append([words[i], *bridge.get(words[i], ())])
+                seen.add(words[i])
             i += 1
         return out
-
-    def _sound_alikes(self, word: str) -> list[str]:
-        """For a Chinese word the corpus lacks, the corpus words it may be a typing slip for (``sound_alikes``)."""
-        if not self.bridge or self.idf(word) is not None or not CJK.match(word):
-            return []
-        from .lexicon import sound_alikes
-
-        return sound_alikes(word, lambda w: self.idf(w) is not None)
 
     def scores(self, words: list[str]) -> np.ndarray:
         """Normalised BM25 of every passage (0..1: the share of the words' idf mass matched).

@@ -104,7 +104,6 @@ def load_dictionary() -> int:
     _by_chinese()
     _by_english()
     _readings()
-    _characters_by_sound()
     return len(_dictionary())
 
 
@@ -148,34 +147,6 @@ def _readings() -> tuple[dict[str, list[str]], frozenset[str]]:
             elif spelled not in mine:
                 mine.append(spelled)
     return table, frozenset(proper)
-
-
-@lru_cache(maxsize=1)
-def _characters_by_sound() -> dict[str, tuple[str, ...]]:
-    """A toneless pinyin syllable → the characters that can be read so (``zhen`` → 真, 镇, 震, …)."""
-    table: dict[str, list[str]] = {}
-    for zh, spelled in _readings()[0].items():
-        if len(zh) == 1 and _HAN.match(zh):
-            for syllable in spelled:
-                table.setdefault(syllable, []).append(zh)
-    return {syllable: tuple(chars) for syllable, chars in table.items()}
-
-
-def sound_alikes(word: str, known) -> list[str]:
-    """Corpus words that ``word`` (one the corpus lacks) may be a typing slip for: the same word with one
-    character replaced by another read alike, as a pinyin input method offers it (乌真 → 乌镇, 对化 → 对话,
-    互连网 → 互联网); at most ``MAX_TRANSLATIONS``. ``known(w)`` says whether the corpus holds ``w``."""
-    if not 2 <= len(word) <= MAX_NAME_CHARS or not _HAN.match(word):
-        return []
-    readings, by_sound, found = _readings()[0], _characters_by_sound(), []
-    for i, char in enumerate(word):
-        for syllable in readings.get(char, ()):
-            for other in by_sound.get(syllable, ()):
-                if other != char and known(candidate := word[:i] + other + word[i + 1 :]) and candidate not in found:
-                    found.append(candidate)
-                    if len(found) == MAX_TRANSLATIONS:
-                        return found
-    return found
 
 
 def spellings(word: str) -> list[str]:
