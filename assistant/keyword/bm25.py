@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from ..text import CJK
 from .segments import Part, Postings, count_terms, segment_name, stack_counts
 from .terms import tokenize_many
 
-_LATIN_WORD = re.compile(r"^[a-z]+$")  # a pinyin spelling, as the bridge keys them
 # What the saved cross-language bridge holds (2: pinyin spellings of names); an older one is made again on load.
 BRIDGE_VERSION = 2
 
@@ -122,10 +120,7 @@ class KeywordIndex:
         cjk = int(df[_chinese_words(vocab)].sum())
         index.language = "zh" if cjk * 2 >= int(df.sum()) else "en"
         if bridge:
-            from .lexicon import build_bridge
-
-            words = np.asarray(list(vocab), dtype=object)
-            index.bridge = build_bridge(set(words[np.flatnonzero(df)].tolist()) if width else set())
+            index.bridge = _bridge(list(vocab), df)
         return index
 
     def rows_counts(self, rows: np.ndarray, width: int):
@@ -161,7 +156,7 @@ class KeywordIndex:
         bridge, out, seen, i = self.bridge, [], set(), 0
         while i < len(words):
             pair = words[i] + words[i + 1] if i + 1 < len(words) else ""
-            if pair in bridge and _LATIN_WORD.match(pair) and not {words[i], words[i + 1]} & seen:
+            if pair in bridge and pair.isascii() and pair.isalpha() and not {words[i], words[i + 1]} & seen:
                 members, i = [words[i], words[i + 1]], i + 2
                 out.append([*members, *bridge[pair]])
                 seen.update(members)
@@ -289,12 +284,16 @@ class KeywordIndex:
         if len(index.df) != len(index.vocab):
             raise ValueError("keyword document frequencies do not match the vocabulary")
         if index.bridge and meta.get("bridge_version", 1) < BRIDGE_VERSION:
-            # saved by an older version (before pinyin names): made again from the vocabulary, in memory
-            from .lexicon import build_bridge
-
-            words = np.asarray(meta["words"], dtype=object)
-            index.bridge = build_bridge(set(words[np.flatnonzero(index.df)].tolist()))
+            index.bridge = _bridge(meta["words"], index.df)  # saved before pinyin names: made again, in memory
         return index
+
+
+def _bridge(words: list[str], df: np.ndarray) -> dict[str, list[str]]:
+    """The cross-language bridge of the vocabulary ``words`` (their document frequencies ``df``): the words some
+    passage still holds."""
+    from .lexicon import build_bridge
+
+    return build_bridge(set(np.asarray(words, dtype=object)[np.flatnonzero(df)].tolist()) if len(words) else set())
 
 
 def _chinese_words(vocab: dict[str, int]) -> np.ndarray:

