@@ -137,6 +137,11 @@ def test_a_sentence_holds_the_kind_of_fact_asked_for(kind, sentence, held):
             "Guests visited the temple.",
             "The Nishan dialogue on digital civilisation took place last June. It was held in Qufu, Shandong.",
         ),
+        (  # a photo's credit names who took it: the caption it closes holds a person
+            "第二届大会开幕式那张配图是谁拍的?",
+            "2015年12月16日,第二届世界互联网大会在浙江乌镇开幕。中国国家主席出席开幕式。盛佳鹏 摄历经十年,大会成果丰硕。",
+            "2015年12月16日,第二届世界互联网大会在浙江乌镇开幕。中国国家主席出席开幕式。盛佳鹏 摄",
+        ),
     ],
 )
 def test_the_next_sentence_joins_when_it_holds_the_fact_the_best_lacks(question, text, answer):
@@ -236,3 +241,8 @@ def test_a_labelled_field_line_states_a_fact_and_can_be_the_answer(field):
     assert not is_heading(field)
     [out] = best_sentences([hit(text, 0.5)], "这篇文章的编辑是谁? 来源是哪里? Who is the author?", None)
     assert out.sentence == field
+
+
+def test_a_short_caption_with_its_credit_is_not_a_heading():
+    assert not is_heading("任贤良。郭天奇 摄") and not is_heading("郭天奇 摄")
+    assert is_heading("未来展望")

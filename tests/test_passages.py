@@ -35,6 +35,17 @@ def test_split_sentences_keeps_closing_quotes():
     assert split_sentences("他说:“好。”然后走了!Really? Yes.") == ["他说:“好。”", "然后走了!", "Really?", "Yes."]
 
 
+def test_a_photo_credit_closes_its_caption_not_the_next_sentence():
+    text = "各国嘉宾云集大会开幕式。张茵 摄中新社 记者:国际组织成立一年多,做了哪些工作?它拍摄了纪录片。"
+    assert split_sentences(text) == [
+        "各国嘉宾云集大会开幕式。张茵 摄",
+        "中新社 记者:国际组织成立一年多,做了哪些工作?",
+        "它拍摄了纪录片。",  # 拍摄, 摄影 …: no credit
+    ]
+    assert split_sentences("任贤良。郭天奇 摄任贤良,秘书长。") == ["任贤良。郭天奇 摄", "任贤良,秘书长。"]
+    assert split_sentences("他们合影。 王刚 摄影展开幕。") == ["他们合影。", "王刚 摄影展开幕。"]
+
+
 def test_english_sentences_end_at_a_full_stop_before_a_capital_but_not_after_abbreviations():
     text = "Sourdough needs a starter. Bake it at 230 degrees! Mr. Li drinks tea, e.g. Green tea. It costs 3.5 dollars."
     assert split_sentences(text) == [

@@ -80,7 +80,11 @@ PLACE = QuestionKind(
 PERSON = QuestionKind(
     "person",
     asks=re.compile(r"谁|哪位|何人|什么人|哪个人|\bwho\b|\bwhom\b|\bwhose\b"),
-    holds=re.compile(_TITLE + r"|[\u4e00-\u9fff]·[\u4e00-\u9fff]|由\S{1,6}(?:提出|发明|创立|创办|建立|发现|担任|领导)"),
+    holds=re.compile(
+        _TITLE
+        + r"|[\u4e00-\u9fff]·[\u4e00-\u9fff]|由\S{1,6}(?:提出|发明|创立|创办|建立|发现|担任|领导)"
+        + r"|[\u4e00-\u9fff][ \u3000]摄(?![影像氏入取制])"  # a photo's credit: 张茵 摄
+    ),
     holds_cased=re.compile(r"(?<=\w\s)[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+)+"),
 )
 # Tried in this order: "哪一年在哪里…" asks for the date first; "多少人" is a count, not a person.
@@ -105,15 +109,17 @@ _HEADING_NUMBER = re.compile(r"^\s*(?:#+\s*|第\S{1,4}[章节条部篇]\s*|\d+(?
 _SENTENCE_END = re.compile(r"[。！？!?.…;；:：”」』\"')）]\s*$")
 # A labelled field (【编辑:唐炜妮】, 来源：新华社, Author: Li) states a fact, however short: not a heading.
 _FIELD = re.compile(r"^[\W_]*[^\W\d_][^\s:：]{0,7}\s*[:：]\s*[^\W_]")
+_CREDITED = re.compile(r"[\u4e00-\u9fff][ \u3000]摄$")  # a caption with its photo's credit: 任贤良。郭天奇 摄
 
 
 def is_heading(sentence: str) -> bool:
     """A line that titles what follows instead of saying something: numbered (``3.2 年假``, ``第三章 休假``,
-    ``# Notes``), short and without a sentence's end (``沙见龙 摄``), or a news article's short subheading
-    after a dash (``——不断扩大全球网络空间“朋友圈”。``). A labelled field (``【编辑:唐炜妮】``) is not one."""
+    ``# Notes``), short and without a sentence's end (``未来展望``), or a news article's short subheading
+    after a dash (``——不断扩大全球网络空间“朋友圈”。``). A labelled field (``【编辑:唐炜妮】``) or a credited caption is not
+    one."""
     text = sentence.strip()
     if text.startswith(("——", "--")) and len(text) <= 40:
         return True
-    if _SENTENCE_END.search(text) or _FIELD.match(text):
+    if _SENTENCE_END.search(text) or _FIELD.match(text) or _CREDITED.search(text):
         return False
     return bool(_HEADING_NUMBER.match(text)) or len(text) <= 20

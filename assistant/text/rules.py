@@ -14,6 +14,8 @@ _ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z]|etc|vs|appr
 _LATIN_END = re.compile(r"(?<=[a-z0-9)\"'][.!?])\s+(?=[A-Z\"'(\[])")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
 _CLOSING = "”」』\"')） "
+# A news photo's credit (张茵 摄, 记者 李贺 摄) closes its caption: it starts the text after the caption's full stop.
+_CREDIT = re.compile(r"(?:记者\s*)?[\u4e00-\u9fff·]{2,6}[ \u3000]摄(?![影像氏入取制])")
 
 
 def weight(text: str) -> int:
@@ -23,7 +25,8 @@ def weight(text: str) -> int:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences ending in 。！？!?. (closing quotes stay with their sentence); inside Latin text, a full
-    stop, ! or ? followed by a space and a capital ends one too, except after an abbreviation (Mr., e.g.)."""
+    stop, ! or ? followed by a space and a capital ends one too, except after an abbreviation (Mr., e.g.).
+    A photo credit after a caption (``…开幕式。张茵 摄中新社 记者:…``) ends the caption's sentence."""
     out: list[str] = []
     for sentence in _SENTENCE.findall(text):
         pieces: list[str] = []
@@ -32,7 +35,11 @@ def split_sentences(text: str) -> list[str]:
                 pieces[-1] += " " + piece
             elif piece.strip():
                 pieces.append(piece.strip())
-        out.extend(pieces)
+        if out and pieces and (credit := _CREDIT.match(pieces[0])):  # back to the caption it closes
+            lead = sentence[: len(sentence) - len(sentence.lstrip())]
+            out[-1] += lead + credit.group()
+            pieces[0] = pieces[0][credit.end() :].strip()
+        out.extend(p for p in pieces if p)
     return out
 
 
