@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ..keyword import fold
+from ..text import CREDIT
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ PERSON = QuestionKind(
     holds=re.compile(
         _TITLE
         + r"|[\u4e00-\u9fff]·[\u4e00-\u9fff]|由\S{1,6}(?:提出|发明|创立|创办|建立|发现|担任|领导)"
-        + r"|[\u4e00-\u9fff][ \u3000]摄(?![影像氏入取制])"  # a photo's credit: 张茵 摄
+        + "|"
+        + CREDIT  # a photo's credit: 张茵 摄
     ),
     holds_cased=re.compile(r"(?<=\w\s)[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+)+"),
 )
@@ -109,7 +111,7 @@ _HEADING_NUMBER = re.compile(r"^\s*(?:#+\s*|第\S{1,4}[章节条部篇]\s*|\d+(?
 _SENTENCE_END = re.compile(r"[。！？!?.…;；:：”」』\"')）]\s*$")
 # A labelled field (【编辑:唐炜妮】, 来源：新华社, Author: Li) states a fact, however short: not a heading.
 _FIELD = re.compile(r"^[\W_]*[^\W\d_][^\s:：]{0,7}\s*[:：]\s*[^\W_]")
-_CREDITED = re.compile(r"[\u4e00-\u9fff][ \u3000]摄$")  # a caption with its photo's credit: 任贤良。郭天奇 摄
+_CREDITED = re.compile(CREDIT + "$")  # a caption with its photo's credit: 任贤良。郭天奇 摄
 
 
 def is_heading(sentence: str) -> bool:

@@ -21,12 +21,13 @@ from .indexed_text import (
     stack_rows,
 )
 from .passages import CHUNKING, make_passages
-from .rules import CJK, CONTROL, is_question, join_parts, split_sentences, weight
+from .rules import CJK, CONTROL, CREDIT, is_question, join_parts, split_sentences, weight
 from .uploads import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, UPLOADS, check_size, store_upload, upload_path
 
 __all__ = [
     "CJK",
     "CONTROL",
+    "CREDIT",
     "is_question",
     "join_parts",
     "CHUNKING",

@@ -14,8 +14,10 @@ _ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|[a-z]\.[a-z]|etc|vs|appr
 _LATIN_END = re.compile(r"(?<=[a-z0-9)\"'][.!?])\s+(?=[A-Z\"'(\[])")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
 _CLOSING = "”」』\"')） "
-# A news photo's credit (张茵 摄, 记者 李贺 摄) closes its caption: it starts the text after the caption's full stop.
-_CREDIT = re.compile(r"(?:记者\s*)?[\u4e00-\u9fff·]{2,6}[ \u3000]摄(?![影像氏入取制])")
+# A news photo's credit: a name, a space and 摄 (张茵 摄; not 摄影, 摄像 …). It closes its caption, so it starts
+# the text after the caption's full stop (``…开幕式。张茵 摄中新社 记者:…``).
+CREDIT = r"[\u4e00-\u9fff][ \u3000]摄(?![影像氏入取制])"
+_CREDIT_START = re.compile(r"(?:记者\s*)?[\u4e00-\u9fff·]{1,5}" + CREDIT)
 
 
 def weight(text: str) -> int:
@@ -35,7 +37,7 @@ def split_sentences(text: str) -> list[str]:
                 pieces[-1] += " " + piece
             elif piece.strip():
                 pieces.append(piece.strip())
-        if out and pieces and (credit := _CREDIT.match(pieces[0])):  # back to the caption it closes
+        if out and pieces and (credit := _CREDIT_START.match(pieces[0])):  # back to the caption it closes
             lead = sentence[: len(sentence) - len(sentence.lstrip())]
             out[-1] += lead + credit.group()
             pieces[0] = pieces[0][credit.end() :].strip()
