@@ -243,6 +243,7 @@ def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_
     query = fake_encoder.encode([question])[0]
     keyword = index.keyword.scores(tokenize(question))
     expected = retriever.fuse(dense_scores(index, everything, query), keyword)
+    expected += retriever.document_prior(index, everything, query[None], (1.0,))  # wic.txt and food.md: two each
     candidates = set(keyword_top_k(keyword, 100)[0].tolist()) | set(everything.tolist())
     order = sorted(candidates, key=lambda i: (-expected[i], i))
     assert [rows[id(h.passage)] for h in deep] == order
@@ -297,3 +298,67 @@ def test_a_corpus_in_both_languages_weighs_each_passage_by_its_own_language(tmp_
     assert not single.keyword.mixed() and single.keyword.language == "zh"
     assert cross_language(single, "When was it founded?", np.arange(2)) is True
     assert cross_language(single, "国际组织是什么时候成立的?", np.arange(2)) is False
+
+
+SUMMIT = "世界互联网大会乌镇峰会每年在浙江乌镇举行，讨论数字治理与网络安全。"
+TOPICAL = {  # a file on the question's subject throughout, and a long one on everything else
+    "a-mixed.txt": "杂记\n"
+    + "".join(
+        f"第{n}条:{topic}\n\n"
+        for n, topic in enumerate(
+            [
+                "面包要在两百三十度的烤箱里烤四十分钟，出炉后放凉再切片。",
+                "绿茶要用八十度左右的热水冲泡两分钟，水太烫茶就会发苦。",
+            ]
+            * 4
+        )
+    )
+    + SUMMIT
+    + "\n",
+    "wuzhen.txt": "乌镇峰会\n乌镇峰会的主办方是世界互联网大会国际组织。\n\n"
+    "乌镇峰会讨论构建网络空间命运共同体，以及全球数字治理的规则。\n\n" + SUMMIT + "\n",
+    "note.txt": "A one-paragraph note about rye bread.\n",
+}
+
+
+def test_document_means_are_each_files_mean_passage_vector(tmp_path, fake_encoder, monkeypatch):
+    """Per file of two passages or more, its mean passage vector minus the corpus's, read block by block (a
+    block boundary inside a file included); a one-passage file has no row."""
+    from assistant.storage import document_means
+
+    monkeypatch.setattr(document_means, "BLOCK", 3)
+    index = Assistant(write_docs(tmp_path / "docs", TOPICAL), encoder=fake_encoder).index
+    means = index.document_means()
+    vectors = index.vectors_array().astype(np.float64)
+    sources = np.array([p.source for p in index.passages])
+    np.testing.assert_allclose(means.overall, vectors.mean(axis=0), atol=1e-6)
+    for source in ("a-mixed.txt", "wuzhen.txt"):
+        rows = np.flatnonzero(sources == source)
+        assert len(rows) >= 2 and len(set(means.row_of[rows])) == 1
+        expected = vectors[rows].mean(axis=0) - vectors.mean(axis=0)
+        np.testing.assert_allclose(means.centred[means.row_of[rows[0]]], expected, atol=1e-6)
+    assert means.row_of[sources == "note.txt"].tolist() == [-1]
+    assert len(means.centred) == 2
+
+
+def test_the_same_passage_ranks_first_in_the_file_about_the_question(tmp_path, fake_encoder, monkeypatch):
+    """A paragraph that is in two files is cited first from the file whose other passages are about the question
+    too: its score is raised by the document prior. In a corpus of one file the prior is zero."""
+    from assistant.search import retriever
+
+    index = Assistant(write_docs(tmp_path / "docs", TOPICAL), encoder=fake_encoder).index
+    question = "乌镇峰会在哪里举行，讨论什么?"
+    copies = [h for h in retriever.retrieve(index, fake_encoder, [question], k=10)[0].hits if h.passage.text == SUMMIT]
+    assert [h.passage.source for h in copies] == ["wuzhen.txt", "a-mixed.txt"]
+    assert copies[0].score > copies[1].score + 0.01
+
+    monkeypatch.setattr(retriever, "DOCUMENT_WEIGHT", 0.0)  # without it, equal scores go by row: the first file's
+    copies = [h for h in retriever.retrieve(index, fake_encoder, [question], k=10)[0].hits if h.passage.text == SUMMIT]
+    assert [h.passage.source for h in copies] == ["a-mixed.txt", "wuzhen.txt"]
+    assert copies[0].score == pytest.approx(copies[1].score, abs=1e-6)
+
+    monkeypatch.setattr(retriever, "DOCUMENT_WEIGHT", 0.2)
+    one = Assistant(write_docs(tmp_path / "one", {"wuzhen.txt": TOPICAL["wuzhen.txt"]}), encoder=fake_encoder).index
+    vectors = fake_encoder.encode_queries([question])
+    prior = retriever.document_prior(one, np.arange(len(one.passages)), vectors, (1.0,))
+    assert len(one.passages) >= 3 and np.abs(prior).max() < 1e-6

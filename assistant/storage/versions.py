@@ -16,7 +16,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from ..dense import DenseIndex, DenseSide
 from ..keyword import KeywordIndex, traditional_share
 from ..records import Passage
 from ..text import CHUNKING, file_digests
+from .document_means import DocumentMeans, document_means
 from .passage_files import passage_lines, source_codes
 from .sentences import SentenceVectors, sentence_files
 from .write_errors import WriteFailed, write_errno
@@ -56,6 +57,7 @@ class Index:
     sentence_vectors: SentenceVectors | None = None  # one block per segment
     encoded: int = 0  # passages encoded when this index was opened (0: loaded as saved)
     shares: Path | None = None  # a saved version whose segment files this one's segments may link to
+    _document_means: DocumentMeans | None = field(default=None, repr=False, compare=False)
 
     def recorded(self, started: float, resumed: int) -> Index:
         """This index with its build's time and counts in the manifest."""
@@ -107,6 +109,13 @@ class Index:
     def vector_slice(self, first: int, last: int) -> np.ndarray:
         """The vectors of rows ``first`` to ``last`` (exclusive), as an array."""
         return self.vector_rows(np.arange(first, last))
+
+    def document_means(self) -> DocumentMeans:
+        """Each document's mean passage vector (``document_means``), computed the first time it is asked for."""
+        if self._document_means is None:
+            dim = self.vector_blocks()[0].shape[1]
+            self._document_means = document_means(source_codes(self.passages).codes, self.vector_rows, dim)
+        return self._document_means
 
     def vector_rows(self, ids: np.ndarray) -> np.ndarray:
         """A copy of the passage vectors of ``ids``. A large memory-mapped file is then released from this
