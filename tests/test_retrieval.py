@@ -340,6 +340,12 @@ def test_document_means_are_each_files_mean_passage_vector(tmp_path, fake_encode
     assert means.row_of[sources == "note.txt"].tolist() == [-1]
     assert len(means.centred) == 2
 
+    monkeypatch.setattr(document_means, "MAX_DOCUMENTS", 1)  # a bounded table: the largest documents first
+    index = Assistant(tmp_path / "docs", encoder=fake_encoder).index
+    means = index.document_means()
+    assert len(means.centred) == 1 and set(means.row_of[sources == "a-mixed.txt"]) == {0}
+    assert set(means.row_of[sources != "a-mixed.txt"]) == {-1}
+
 
 def test_the_same_passage_ranks_first_in_the_file_about_the_question(tmp_path, fake_encoder, monkeypatch):
     """A paragraph that is in two files is cited first from the file whose other passages are about the question

@@ -113,8 +113,7 @@ class Index:
     def document_means(self) -> DocumentMeans:
         """Each document's mean passage vector (``document_means``), computed the first time it is asked for."""
         if self._document_means is None:
-            dim = self.vector_blocks()[0].shape[1]
-            self._document_means = document_means(source_codes(self.passages).codes, self.vector_rows, dim)
+            self._document_means = document_means(source_codes(self.passages).codes, self.vector_stretches)
         return self._document_means
 
     def vector_rows(self, ids: np.ndarray) -> np.ndarray:
@@ -133,10 +132,23 @@ class Index:
                 chosen = which == block
                 rows[chosen] = blocks[block].view(np.ndarray)[ids[chosen] - starts[block]]
         for vectors in blocks:
-            if isinstance(vectors, np.memmap) and vectors.nbytes >= RELEASE_BYTES:
-                with contextlib.suppress(AttributeError, OSError, ValueError):
-                    vectors._mmap.madvise(mmap.MADV_DONTNEED)
+            _release(vectors)
         return rows
+
+    def vector_stretches(self, rows: int):
+        """The passage vectors in row order, as consecutive arrays of at most ``rows`` rows (views of the saved
+        files, each released from this process's memory once read, as ``vector_rows`` does)."""
+        for vectors in self.vector_blocks():
+            for start in range(0, len(vectors), rows):
+                yield vectors[start : start + rows].view(np.ndarray)
+                _release(vectors)
+
+
+def _release(vectors) -> None:
+    """Drop a large memory-mapped file's pages from this process's memory (the kernel's cache keeps them)."""
+    if isinstance(vectors, np.memmap) and vectors.nbytes >= RELEASE_BYTES:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            vectors._mmap.madvise(mmap.MADV_DONTNEED)
 
 
 def traditional_sample(passages: Sequence[Passage]) -> float:
