@@ -8,10 +8,11 @@ The upload is made from real text (CMRC 2018 trial and SQuAD dev contexts): each
 of 2-5 consecutive sentences of one context, starting anywhere in it, so it repeats real sentences in new
 passages. Each ``--tree`` (a checkout of the assistant; default this one) is measured in the same run, each
 stage in a fresh process: ``build`` (index the corpus; build time, peak RSS, index size on disk) and
-``serve`` (load the saved index and ask the seed questions: hit@1, hit@5, query time median, peak RSS).
+``serve`` (load the saved index and ask the seed questions: hit@1 and hit@5 over the answerable ones, the share of
+them answered and of the unanswerable ones refused, query time median, peak RSS).
 ``--build-once`` builds each corpus with the first tree only and serves every tree from that index (for trees
 that differ in how they search, not in what they store); ``--reuse`` serves the indexes an earlier run in the same
-``--work`` built (with the same upload and model). ``--questions tune`` / ``heldout`` ask the answerable
+``--work`` built (with the same upload and model). ``--questions tune`` / ``heldout`` ask the
 questions of one half (``eval/splits.py``) of the user-style sets (dev, extra, more).
 """
 
@@ -101,7 +102,7 @@ def serve(corpus: Path, index: Path) -> dict:
     from assistant.api import Assistant
     from assistant.evaluate import evaluate
 
-    questions = [q for q in seed_questions(os.environ.get("CLIFF_QUESTIONS", "dev")) if q.answers]
+    questions = seed_questions(os.environ.get("CLIFF_QUESTIONS", "dev"))  # hit@k over the answerable ones
     bot = Assistant(corpus, index_root=index)
     started = time.perf_counter()
     bot.refresh()
@@ -113,6 +114,9 @@ def serve(corpus: Path, index: Path) -> dict:
         "hit@1": result.hit[1],
         "hit@5": result.hit[5],
         "query_median_ms": result.median_ms,
+        "answered": result.answerable_found,
+        "refused": result.unanswerable_correct,
+        "unanswerable": result.unanswerable,
         "serve_peak_rss_mb": rss_mb(),
         "misses": [f"{m['question']} -> {m['top']}" for m in result.misses],
     }
@@ -217,18 +221,25 @@ def run(
         name = f"cliff-{tag}" if tag else "cliff"
         (out / f"{name}.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
         lines = [
-            "| tree | corpus | passages | sentence vectors | hit@1 | hit@5 | query median ms | build s | build peak RSS MB"
-            " | serve peak RSS MB | on disk MB |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| tree | corpus | passages | sentence vectors | hit@1 | hit@5 | answered | refused | query median ms | build s"
+            " | build peak RSS MB | serve peak RSS MB | on disk MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             lines.append(
                 f"| {Path(r['tree']).name} | {r['corpus']} | {r['passages']:,} | {r['sentences']:,} | {r['hit@1']:.3f} "
-                f"| {r['hit@5']:.3f} | {r['query_median_ms']:.1f} | {r['build_s']:.1f} | {r['build_peak_rss_mb']:.0f} "
+                f"| {r['hit@5']:.3f} | {_share(r, 'answered')} | {_share(r, 'refused')} | {r['query_median_ms']:.1f} | {r['build_s']:.1f} | {r['build_peak_rss_mb']:.0f} "
                 f"| {r['serve_peak_rss_mb']:.0f} | {r['index_mb']:.1f} |"
             )
         (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     return {"rows": rows}
+
+
+def _share(row: dict, key: str) -> str:
+    """A share for the table; '-' in rows of runs before it was measured (or no unanswerable question)."""
+    if row.get(key) is None or (key == "refused" and not row.get("unanswerable")):
+        return "-"
+    return f"{row[key]:.3f}"
 
 
 if __name__ == "__main__":
