@@ -101,6 +101,15 @@ class Hit:
     row: int = -1  # the passage's row in the index it came from (-1: not from an index)
     kb: str = ""  # the knowledge base it came from, when several are searched ("": not named)
     confidence: float = 0.0  # calibrated probability that it answers the question (set by search.calibrate)
+    # What the document prior added for the order (search.retriever.document_prior), kept out of ``score``: the
+    # calibrated "not found" was fitted on corpora where it is zero, and lifting every card of the file by it
+    # moved its probabilities down (score weighs against score_margin).
+    document: float = 0.0
+
+    @property
+    def order_score(self) -> float:
+        """What the hits are ordered by: the fused score and the document prior."""
+        return self.score + self.document
 
 
 @dataclass(frozen=True)

@@ -243,11 +243,12 @@ def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_
     query = fake_encoder.encode([question])[0]
     keyword = index.keyword.scores(tokenize(question))
     expected = retriever.fuse(dense_scores(index, everything, query), keyword)
-    expected += retriever.document_prior(index, everything, query[None], (1.0,))  # wic.txt and food.md: two each
+    prior = retriever.document_prior(index, everything, query[None], (1.0,))  # wic.txt and food.md: two each
     candidates = set(keyword_top_k(keyword, 100)[0].tolist()) | set(everything.tolist())
-    order = sorted(candidates, key=lambda i: (-expected[i], i))
+    order = sorted(candidates, key=lambda i: (-(expected + prior)[i], i))
     assert [rows[id(h.passage)] for h in deep] == order
     np.testing.assert_allclose([h.score for h in deep], expected[order], rtol=1e-5)
+    np.testing.assert_allclose([h.document for h in deep], prior[order], rtol=1e-5, atol=1e-7)
 
 
 def test_fuse_takes_one_cross_language_flag_per_passage():
@@ -349,14 +350,16 @@ def test_document_means_are_each_files_mean_passage_vector(tmp_path, fake_encode
 
 def test_the_same_passage_ranks_first_in_the_file_about_the_question(tmp_path, fake_encoder, monkeypatch):
     """A paragraph that is in two files is cited first from the file whose other passages are about the question
-    too: its score is raised by the document prior. In a corpus of one file the prior is zero."""
+    too. The prior orders the hits (``Hit.order_score``) and stays out of their fused score, which the calibrated
+    "not found" reads. In a corpus of one file it is zero."""
     from assistant.search import retriever
 
     index = Assistant(write_docs(tmp_path / "docs", TOPICAL), encoder=fake_encoder).index
     question = "乌镇峰会在哪里举行，讨论什么?"
     copies = [h for h in retriever.retrieve(index, fake_encoder, [question], k=10)[0].hits if h.passage.text == SUMMIT]
     assert [h.passage.source for h in copies] == ["wuzhen.txt", "a-mixed.txt"]
-    assert copies[0].score > copies[1].score + 0.01
+    assert copies[0].score == pytest.approx(copies[1].score, abs=1e-6)
+    assert copies[0].order_score > copies[1].order_score + 0.01 and copies[0].document > 0 > copies[1].document
 
     monkeypatch.setattr(retriever, "DOCUMENT_WEIGHT", 0.0)  # without it, equal scores go by row: the first file's
     copies = [h for h in retriever.retrieve(index, fake_encoder, [question], k=10)[0].hits if h.passage.text == SUMMIT]

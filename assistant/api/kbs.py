@@ -178,7 +178,7 @@ class KnowledgeBases:
             files = bot.index.manifest.get("files", {}) if filters.needs_dates else {}
             hits += [dataclasses.replace(hit, kb=name) for hit in answer.hits if filters.keeps(hit.passage, files)]
         limit = top_k or max((bot.top_k for _, bot in targets), default=5)
-        hits = sorted(hits, key=lambda h: -h.score)[:limit]
+        hits = sorted(hits, key=lambda h: -h.order_score)[:limit]
         first = answers[0] if answers else None
         if len(answers) == 1 and not filters.active and hits:
             return dataclasses.replace(first, hits=tuple(hits))

@@ -225,13 +225,12 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
         fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign, floor=floor)
         dense_total += weight * dense
         keyword_total += weight * kw[ids]
-    prior = document_prior(index, ids, vectors, query.weights)
-    fused += prior
+    prior = document_prior(index, ids, vectors, query.weights)  # for the order (``Hit.document``)
     if vectors is not None and has_sentence_vectors(index):
         # Second stage: the best passages of the first (whole-passage cosine and BM25) are re-scored with
         # their best sentence. Same hit@1 as scoring every sentence of the corpus (0.912 on the CMRC
         # benchmark, rerank 10 to all), at a fraction of the memory read per query.
-        top = np.lexsort((ids, -fused))[: max(rerank, k)]
+        top = np.lexsort((ids, -(fused + prior)))[: max(rerank, k)]
         ids, keyword_total = ids[top], keyword_total[top]
         prior = prior[top] if np.ndim(prior) else prior
         fused, dense_total = np.zeros(len(ids), np.float32), np.zeros(len(ids), np.float32)
@@ -241,8 +240,8 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
             dense = with_best_sentence(index, ids, vector, whole[top])
             fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign, floor=floor)
             dense_total += weight * dense
-        fused += prior
-    order = np.lexsort((ids, -fused))[:k]
+    prior = np.broadcast_to(np.asarray(prior, np.float32), fused.shape)
+    order = np.lexsort((ids, -(fused + prior)))[:k]
     return [
         Hit(
             passage=index.passages[ids[j]],
@@ -250,6 +249,7 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
             dense_score=float(dense_total[j]),
             keyword_score=float(keyword_total[j]),
             row=int(ids[j]),
+            document=float(prior[j]),
         )
         for j in order
     ]
