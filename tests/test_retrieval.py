@@ -243,7 +243,7 @@ def test_second_stage_re_scores_only_the_best_first_stage_passages(corpus, fake_
     query = fake_encoder.encode([question])[0]
     keyword = index.keyword.scores(tokenize(question))
     expected = retriever.fuse(dense_scores(index, everything, query), keyword)
-    prior = retriever.document_prior(index, everything, query[None], (1.0,))  # wic.txt and food.md: two each
+    prior = np.broadcast_to(retriever.document_prior(index, everything, query[None], (1.0,)), everything.shape)
     candidates = set(keyword_top_k(keyword, 100)[0].tolist()) | set(everything.tolist())
     order = sorted(candidates, key=lambda i: (-(expected + prior)[i], i))
     assert [rows[id(h.passage)] for h in deep] == order
@@ -316,15 +316,19 @@ TOPICAL = {  # a file on the question's subject throughout, and a long one on ev
     )
     + SUMMIT
     + "\n",
-    "wuzhen.txt": "乌镇峰会\n乌镇峰会的主办方是世界互联网大会国际组织。\n\n"
-    "乌镇峰会讨论构建网络空间命运共同体，以及全球数字治理的规则。\n\n" + SUMMIT + "\n",
+    "wuzhen.txt": "乌镇峰会\n乌镇峰会的主办方是世界互联网大会国际组织，秘书处设在北京。\n\n"
+    "乌镇峰会讨论构建网络空间命运共同体，以及全球数字治理的规则。\n\n"
+    "每届乌镇峰会都有来自一百多个国家和地区的嘉宾到浙江乌镇参会。\n\n"
+    "乌镇峰会期间举办互联网之光博览会，展示数字技术的新成果和新产品。\n\n" + SUMMIT + "\n",
+    "short.txt": "短文\n乌镇峰会的分论坛讨论人工智能、数据治理和跨境电子商务。\n\n"
+    "乌镇的互联网之光博览会每年秋天开幕，展出数字技术。\n",
     "note.txt": "A one-paragraph note about rye bread.\n",
 }
 
 
 def test_document_means_are_each_files_mean_passage_vector(tmp_path, fake_encoder, monkeypatch):
-    """Per file of two passages or more, its mean passage vector minus the corpus's, read block by block (a
-    block boundary inside a file included); a one-passage file has no row."""
+    """Per file of ``MIN_PASSAGES`` passages or more, its mean passage vector minus the corpus's, read block by
+    block (a block boundary inside a file included); a shorter file has no row."""
     from assistant.storage import document_means
 
     monkeypatch.setattr(document_means, "BLOCK", 3)
@@ -338,7 +342,9 @@ def test_document_means_are_each_files_mean_passage_vector(tmp_path, fake_encode
         assert len(rows) >= 2 and len(set(means.row_of[rows])) == 1
         expected = vectors[rows].mean(axis=0) - vectors.mean(axis=0)
         np.testing.assert_allclose(means.centred[means.row_of[rows[0]]], expected, atol=1e-6)
-    assert means.row_of[sources == "note.txt"].tolist() == [-1]
+    for source in ("short.txt", "note.txt"):
+        rows = np.flatnonzero(sources == source)
+        assert 1 <= len(rows) < document_means.MIN_PASSAGES and set(means.row_of[rows]) == {-1}
     assert len(means.centred) == 2
 
     monkeypatch.setattr(document_means, "MAX_DOCUMENTS", 1)  # a bounded table: the largest documents first
