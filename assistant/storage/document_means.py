@@ -45,8 +45,10 @@ def document_means(codes: np.ndarray, stretches: Callable[[int], Iterable[np.nda
     yields the passage vectors in row order, at most ``rows`` at a time (``Index.vector_stretches``)."""
     n = len(codes)
     counts = np.bincount(codes) if n else np.zeros(0, np.int64)
-    kept = np.flatnonzero(counts >= MIN_PASSAGES)
+    kept = np.flatnonzero(counts >= MIN_PASSAGES) if np.count_nonzero(counts) > 1 else np.zeros(0, np.int64)
     kept = kept[np.argsort(-counts[kept], kind="stable")[:MAX_DOCUMENTS]]
+    if not len(kept):  # one file, or only short ones: no prior, and no pass over the vectors
+        return _none(n)
     doc_row = np.full(len(counts), -1, np.int32)
     doc_row[kept] = np.arange(len(kept), dtype=np.int32)
     row_of = doc_row[codes] if n else np.zeros(0, np.int32)
@@ -67,7 +69,11 @@ def document_means(codes: np.ndarray, stretches: Callable[[int], Iterable[np.nda
     if sums is None or start != n:  # no passages (or vectors that do not match them): no prior at all
         if n:
             logger.warning("Document means skipped: %d passages but %d vectors.", n, start)
-        return DocumentMeans(np.zeros(0, np.float32), np.full(n, -1, np.int32), np.zeros((0, 0), np.float32))
+        return _none(n)
     overall = total / max(n, 1)
     centred = sums / np.maximum(counts[kept], 1)[:, None] - overall
     return DocumentMeans(overall.astype(np.float32), row_of, centred.astype(np.float32))
+
+
+def _none(n: int) -> DocumentMeans:
+    return DocumentMeans(np.zeros(0, np.float32), np.full(n, -1, np.int32), np.zeros((0, 0), np.float32))
