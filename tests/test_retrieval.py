@@ -327,8 +327,8 @@ TOPICAL = {  # a file on the question's subject throughout, and a long one on ev
 
 
 def test_document_means_are_each_files_mean_passage_vector(tmp_path, fake_encoder, monkeypatch):
-    """Per file of ``MIN_PASSAGES`` passages or more, its mean passage vector minus the corpus's, read block by
-    block (a block boundary inside a file included); a shorter file has no row."""
+    """Per file of two passages or more, its mean passage vector and size, read block by block (a block boundary
+    inside a file included); a one-passage file has no row, and the table keeps the largest files first."""
     from assistant.storage import document_means
 
     monkeypatch.setattr(document_means, "BLOCK", 3)
@@ -337,21 +337,44 @@ def test_document_means_are_each_files_mean_passage_vector(tmp_path, fake_encode
     vectors = index.vectors_array().astype(np.float64)
     sources = np.array([p.source for p in index.passages])
     np.testing.assert_allclose(means.overall, vectors.mean(axis=0), atol=1e-6)
-    for source in ("a-mixed.txt", "wuzhen.txt"):
+    for source in ("a-mixed.txt", "wuzhen.txt", "short.txt"):
         rows = np.flatnonzero(sources == source)
         assert len(rows) >= 2 and len(set(means.row_of[rows])) == 1
-        expected = vectors[rows].mean(axis=0) - vectors.mean(axis=0)
-        np.testing.assert_allclose(means.centred[means.row_of[rows[0]]], expected, atol=1e-6)
-    for source in ("short.txt", "note.txt"):
-        rows = np.flatnonzero(sources == source)
-        assert 1 <= len(rows) < document_means.MIN_PASSAGES and set(means.row_of[rows]) == {-1}
-    assert len(means.centred) == 2
+        row = means.row_of[rows[0]]
+        np.testing.assert_allclose(means.means[row], vectors[rows].mean(axis=0), atol=1e-6)
+        assert means.sizes[row] == len(rows)
+    assert means.row_of[sources == "note.txt"].tolist() == [-1]
+    assert len(means.means) == 3
 
     monkeypatch.setattr(document_means, "MAX_DOCUMENTS", 1)  # a bounded table: the largest documents first
     index = Assistant(tmp_path / "docs", encoder=fake_encoder).index
     means = index.document_means()
-    assert len(means.centred) == 1 and set(means.row_of[sources == "a-mixed.txt"]) == {0}
+    assert len(means.means) == 1 and set(means.row_of[sources == "a-mixed.txt"]) == {0}
     assert set(means.row_of[sources != "a-mixed.txt"]) == {-1}
+
+
+def test_the_document_prior_is_the_rest_of_the_file_shrunk_by_its_size(tmp_path, fake_encoder):
+    """Each passage's prior: the mean of its file's other passages from the corpus's mean, on the question's
+    direction from that mean, × (n - 1) / (n - 1 + DOCUMENT_SHRINK), × DOCUMENT_WEIGHT; 0 for a file of one."""
+    from assistant.search import retriever
+
+    index = Assistant(write_docs(tmp_path / "docs", TOPICAL), encoder=fake_encoder).index
+    vectors = index.vectors_array().astype(np.float64)
+    sources = np.array([p.source for p in index.passages])
+    query = fake_encoder.encode_queries(["乌镇峰会在哪里举行?"])
+    everything = np.arange(len(sources))
+    prior = retriever.document_prior(index, everything, query, (1.0,))
+    overall = vectors.mean(axis=0)
+    direction = (query[0] - overall) / np.linalg.norm(query[0] - overall)
+    for i, source in enumerate(sources):
+        rest = [j for j in everything if sources[j] == source and j != i]
+        if not rest:
+            assert prior[i] == 0.0
+            continue
+        n = len(rest) + 1
+        expected = (vectors[rest].mean(axis=0) - overall) @ direction * (n - 1) / (n - 1 + retriever.DOCUMENT_SHRINK)
+        assert prior[i] == pytest.approx(retriever.DOCUMENT_WEIGHT * expected, abs=1e-5), source
+    assert prior[sources == "wuzhen.txt"].min() > prior[sources == "a-mixed.txt"].max()
 
 
 def test_the_same_passage_ranks_first_in_the_file_about_the_question(tmp_path, fake_encoder, monkeypatch):
@@ -376,4 +399,4 @@ def test_the_same_passage_ranks_first_in_the_file_about_the_question(tmp_path, f
     one = Assistant(write_docs(tmp_path / "one", {"wuzhen.txt": TOPICAL["wuzhen.txt"]}), encoder=fake_encoder).index
     vectors = fake_encoder.encode_queries([question])
     prior = retriever.document_prior(one, np.arange(len(one.passages)), vectors, (1.0,))
-    assert len(one.passages) >= 3 and np.abs(prior).max() < 1e-6
+    assert len(one.passages) >= 5 and prior == 0.0 and len(one.document_means().means) == 0

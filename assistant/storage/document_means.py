@@ -2,11 +2,9 @@
 
 Computed once per loaded index version, in blocks of ``BLOCK`` rows read from the (memory-mapped) vectors, so the
 pass's memory is one block whatever the corpus's size; a block's passages are summed by document in one sparse
-product (a million in-memory vectors of 512 dimensions: 0.5 s on this 2-core machine). Only documents of
-``MIN_PASSAGES`` passages or more get a row, the largest first, at most ``MAX_DOCUMENTS``. A short file's mean
-is mostly the passage itself, so its prior would count the passage's own cosine twice, a dense-only bonus that
-shifts the fusion's balance (files of 2-3 passages, DRCD tuning half: hit@1 0.960 -> 0.957); the bound keeps the
-table's memory fixed (20,000 rows of 512 float32: 39 MB) however many files a corpus has.
+product (a million in-memory vectors of 512 dimensions: 0.5 s on this 2-core machine). Documents of two passages or
+more get a row, the largest first, at most ``MAX_DOCUMENTS`` (the table's memory stays fixed: 20,000 rows of 512
+float32, 39 MB, however many files a corpus has); a corpus of one file gets none (nothing to tell apart).
 """
 
 from __future__ import annotations
@@ -21,23 +19,24 @@ from scipy import sparse
 logger = logging.getLogger(__name__)
 
 BLOCK = 16_384  # rows read at a time
-MIN_PASSAGES = 5  # the passage itself is at most a fifth of its file's mean
+MIN_PASSAGES = 2  # a file of one passage has no rest to speak for it
 MAX_DOCUMENTS = 20_000
 
 
 @dataclass(frozen=True)
 class DocumentMeans:
-    """The corpus's mean passage vector and, per document with a row, its own mean minus it."""
+    """The corpus's mean passage vector and, per document with a row, its mean passage vector and size."""
 
     overall: np.ndarray  # (dim,) the mean of all passage vectors
-    row_of: np.ndarray  # int32 per passage: its document's row of ``centred``, -1 for a document without one
-    centred: np.ndarray  # (documents, dim) float32
+    row_of: np.ndarray  # int32 per passage: its document's row of ``means``, -1 for a document without one
+    means: np.ndarray  # (documents, dim) float32
+    sizes: np.ndarray  # (documents,) passages per document
 
-    def of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For passages ``ids``: which have a document row, and those rows of ``centred``."""
+    def of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For passages ``ids``: which have a document row, and those rows' means and sizes."""
         rows = self.row_of[ids]
         has = rows >= 0
-        return has, self.centred[rows[has]]
+        return has, self.means[rows[has]], self.sizes[rows[has]]
 
 
 def document_means(codes: np.ndarray, stretches: Callable[[int], Iterable[np.ndarray]]) -> DocumentMeans:
@@ -70,10 +69,10 @@ def document_means(codes: np.ndarray, stretches: Callable[[int], Iterable[np.nda
         if n:
             logger.warning("Document means skipped: %d passages but %d vectors.", n, start)
         return _none(n)
-    overall = total / max(n, 1)
-    centred = sums / np.maximum(counts[kept], 1)[:, None] - overall
-    return DocumentMeans(overall.astype(np.float32), row_of, centred.astype(np.float32))
+    means = sums / np.maximum(counts[kept], 1)[:, None]
+    return DocumentMeans((total / max(n, 1)).astype(np.float32), row_of, means.astype(np.float32), counts[kept])
 
 
 def _none(n: int) -> DocumentMeans:
-    return DocumentMeans(np.zeros(0, np.float32), np.full(n, -1, np.int32), np.zeros((0, 0), np.float32))
+    empty = np.zeros((0, 0), np.float32)
+    return DocumentMeans(np.zeros(0, np.float32), np.full(n, -1, np.int32), empty, np.zeros(0, np.int64))
