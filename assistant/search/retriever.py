@@ -18,7 +18,7 @@ from .settings import DEFAULT_ALPHA, dense_floor
 
 # Passages of the first stage (whole-passage cosine + BM25) re-scored with their sentences' vectors.
 RERANK = 30
-# Weight of the document prior in the fused score (``document_prior``): the middle of the plateau (0.1-0.4, same
+# Weight of the document prior in the hits' order (``document_prior``): the middle of the plateau (0.1-0.4, same
 # hit@1) on the seed's tuning questions asked beside a 10k-passage unrelated upload (``benchmarks/cliff.py``).
 DOCUMENT_WEIGHT = 0.2
 DOCUMENT_SHRINK = 4  # other passages in its file at which a passage's prior counts half
@@ -231,14 +231,14 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
         fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign, floor=floor)
         dense_total += weight * dense
         keyword_total += weight * kw[ids]
-    prior = document_prior(index, ids, vectors, query.weights, passage_vectors)  # for the order (``Hit.document``)
+    # for the order only (``Hit.document``), one value per candidate
+    prior = np.zeros(len(ids), np.float32) + document_prior(index, ids, vectors, query.weights, passage_vectors)
     if vectors is not None and has_sentence_vectors(index):
         # Second stage: the best passages of the first (whole-passage cosine and BM25) are re-scored with
         # their best sentence. Same hit@1 as scoring every sentence of the corpus (0.912 on the CMRC
         # benchmark, rerank 10 to all), at a fraction of the memory read per query.
         top = np.lexsort((ids, -(fused + prior)))[: max(rerank, k)]
-        ids, keyword_total = ids[top], keyword_total[top]
-        prior = prior[top] if np.ndim(prior) else prior
+        ids, keyword_total, prior = ids[top], keyword_total[top], prior[top]
         fused, dense_total = np.zeros(len(ids), np.float32), np.zeros(len(ids), np.float32)
         parts = zip(query.parts, query.weights, vectors, keyword_parts, wholes, strict=True)
         for text, weight, vector, kw, whole in parts:
@@ -246,7 +246,6 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
             dense = with_best_sentence(index, ids, vector, whole[top])
             fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign, floor=floor)
             dense_total += weight * dense
-    prior = np.broadcast_to(np.asarray(prior, np.float32), fused.shape)
     order = np.lexsort((ids, -(fused + prior)))[:k]
     return [
         Hit(

@@ -50,7 +50,7 @@ def document_means(codes: np.ndarray, stretches: Callable[[int], Iterable[np.nda
         return _none(n)
     doc_row = np.full(len(counts), -1, np.int32)
     doc_row[kept] = np.arange(len(kept), dtype=np.int32)
-    row_of = doc_row[codes] if n else np.zeros(0, np.int32)
+    row_of = doc_row[codes]
     sums, total, start = None, None, 0
     for vectors in stretches(BLOCK):
         if sums is None:
@@ -65,12 +65,11 @@ def document_means(codes: np.ndarray, stretches: Callable[[int], Iterable[np.nda
                 (np.ones(len(mine), np.float32), (which, mine)), shape=(len(owners), len(vectors))
             )
             sums[owners] += members @ vectors
-    if sums is None or start != n:  # no passages (or vectors that do not match them): no prior at all
-        if n:
-            logger.warning("Document means skipped: %d passages but %d vectors.", n, start)
+    if start != n:  # vectors that do not match the passages: no prior at all
+        logger.warning("Document means skipped: %d passages but %d vectors.", n, start)
         return _none(n)
-    means = sums / np.maximum(counts[kept], 1)[:, None]
-    return DocumentMeans((total / max(n, 1)).astype(np.float32), row_of, means.astype(np.float32), counts[kept])
+    means = sums / counts[kept][:, None]
+    return DocumentMeans((total / n).astype(np.float32), row_of, means.astype(np.float32), counts[kept])
 
 
 def _none(n: int) -> DocumentMeans:
