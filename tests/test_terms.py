@@ -239,3 +239,17 @@ def test_tokens_from_the_per_word_cache_equal_the_definition_on_real_text(monkey
     for word in "一二三四五六七八":
         small[word]
     assert len(small) <= 5
+
+
+def test_a_name_jieba_cuts_after_its_surname_is_reached_by_its_whole_spelling():
+    """jieba cuts 任贤良 as 任|贤良 (贤良 is a dictionary word, "virtuous"): the name in pinyin reaches the junction
+    bigram across that cut, the only token of the corpus that stands for the name; 贤良 alone is not linked (a
+    common word)."""
+    texts = ["受访者简介:任贤良,世界互联网大会秘书长。", "乌镇峰会是交流的平台。", "这项任务很重,要选贤良之人。"]
+    assert {"任", "贤良", "~任贤"} <= set(tokenize(texts[0])) and "任贤良" not in tokenize(texts[0])
+    index = KeywordIndex.build(texts)
+    assert index.bridge["renxianliang"] == ["~任贤"] and "xianliang" not in index.bridge
+    assert index.groups(tokenize("Who is Ren Xianliang?")) == [["ren", "xianliang", "~任贤"]]
+    scores = index.scores(tokenize("Who is Ren Xianliang?"))
+    assert scores.argmax() == 0 and scores[0] > 0 and scores[1] == scores[2] == 0
+    assert "renxianliang" not in KeywordIndex.build(texts, bridge=False).bridge

@@ -19,8 +19,9 @@ from ..text import CJK
 from .segments import Part, Postings, count_terms, segment_name, stack_counts
 from .terms import tokenize_many
 
-# What the saved cross-language bridge holds (2: pinyin spellings of names); an older one is made again on load.
-BRIDGE_VERSION = 2
+# What the saved cross-language bridge holds (2: pinyin spellings of names; 3: of names cut after their surname);
+# an older one is made again on load.
+BRIDGE_VERSION = 3
 
 logger = logging.getLogger(__name__)
 # A corpus is mixed (Chinese and other passages scored each against a question in its language) when the
@@ -284,7 +285,7 @@ class KeywordIndex:
         if len(index.df) != len(index.vocab):
             raise ValueError("keyword document frequencies do not match the vocabulary")
         if index.bridge and meta.get("bridge_version", 1) < BRIDGE_VERSION:
-            index.bridge = _bridge(meta["words"], index.df)  # saved before pinyin names: made again, in memory
+            index.bridge = _bridge(meta["words"], index.df)  # saved by an older version: made again, in memory
         return index
 
 

@@ -35,6 +35,12 @@ _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _SKIP_GLOSS = ("variant of", "old variant", "see ", "surname ", "cl:", "abbr. for", "used in ", "(bound form)")
 _LATIN = re.compile(r"^[a-z][a-z'-]*$")
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
+# The commonest one-character surnames: a name jieba cuts after its surname (任|贤良: 贤良 is a dictionary word)
+# is reached through the junction bigram across that cut (~任贤), spelled as the whole name (renxianliang).
+SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜"
+    "崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
 
 
 def cedict_path() -> Path | None:
@@ -168,6 +174,27 @@ def spellings(word: str) -> list[str]:
     return spelled
 
 
+def _cut_names(vocabulary: set[str]) -> list[tuple[str, str]]:
+    """(name, the junction bigram that stands for it) for each three-character name jieba may have cut after a
+    common surname into a word of the dictionary: a junction ``~XY`` with ``X`` a surname the corpus also holds
+    alone, and a two-character corpus word beginning with ``Y`` that makes no dictionary word with it (任|贤良 →
+    ``("任贤良", "~任贤")``). The bigram, not the given name, is the target: 贤良 alone is a common word."""
+    junctions = [w for w in vocabulary if len(w) == 3 and w[0] == "~" and w[1] in SURNAMES and w[1] in vocabulary]
+    if not junctions:
+        return []
+    starting: dict[str, list[str]] = {}
+    for word in vocabulary:
+        if len(word) == 2 and _HAN.match(word):
+            starting.setdefault(word[0], []).append(word)
+    readings = _readings()[0]
+    return [
+        (junction[1] + given, junction)
+        for junction in junctions
+        for given in starting.get(junction[2], ())
+        if junction[1] + given not in readings
+    ]
+
+
 def _cache_path(source: Path) -> Path:
     """A cache file named after the dictionary's size and time, this parser's version and marshal's format."""
     stat = source.stat()
@@ -211,11 +238,12 @@ def build_bridge(vocabulary: set[str], *, names: bool = True) -> dict[str, list[
         # for a dictionary proper noun (``hangzhou`` → 杭州; a compound that happens to spell ``china`` → none).
         readings, proper = _readings()
         # only proper nouns and words the dictionary lacks have a spelling (set operations in C, as above)
-        for zh in (vocabulary & proper) | (vocabulary - readings.keys()) if names else ():
-            if len(zh) > 1 and _HAN.match(zh):
+        named = [(zh, zh) for zh in (vocabulary & proper) | (vocabulary - readings.keys()) if len(zh) > 1]
+        for zh, target in (named + _cut_names(vocabulary)) if names else ():
+            if _HAN.match(zh):
                 for spelled in {stem(s) for s in spellings(zh)}:
                     if len(spelled) > 3 and spelled not in STOPWORDS and (spelled not in english or zh in proper):
-                        ranked.setdefault(spelled, []).append((0, zh))
+                        ranked.setdefault(spelled, []).append((0, target))
     if has_latin:  # Chinese question word → English corpus word
         for word in vocabulary & english.keys():
             for length, zh in english[word]:
