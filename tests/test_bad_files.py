@@ -398,7 +398,8 @@ def test_passages_keep_every_character_in_order(text, max_chars):
         return "".join(s.split())
 
     assert squash("".join(p.text for p in passages)) == squash("".join(paragraphs))
-    assert all(p.text and len(p.text) <= max_chars for p in passages if p.part)
+    # a part is at most max_chars long, plus a light last part joined to it (a space and max_chars // 8)
+    assert all(p.text and len(p.text) <= max_chars + 1 + max_chars // 8 for p in passages if p.part)
     covered = []
     for p in passages:
         if p.part <= 1:

@@ -31,6 +31,26 @@ def test_long_paragraph_is_split_on_sentence_ends_into_parts():
     assert "".join(p.text for p in parts) == sentence * 30
 
 
+def test_a_light_last_part_is_joined_to_the_part_before_it():
+    """A paragraph split into parts whose last part would be a fragment (``</div>`` on a line of its own, as in a
+    CMRC 2018 article) keeps that fragment with the part before it: alone it says nothing, and an encoder gives a
+    short text a high cosine to any question. The earlier chunking (``join_tails=False``) left it a part of its own."""
+
+    def sentences(*lengths):
+        return "".join("测" * (n - 1) + "。" for n in lengths)
+
+    opening = "开头的段落内容足够长，不会被当作短行处理的文字。"
+    body = sentences(296, 200, 256, 76)  # the CMRC article's: parts close at 296, 200 and 332 characters
+    for join, last in ((True, sentences(256, 76) + "</div>"), (False, "</div>")):
+        parts = [p for p in make_passages(doc(opening, body, "</div>"), join_tails=join) if p.part]
+        assert [p.text for p in parts][-1] == last and len(parts) == (3 if join else 4)
+        assert "".join(p.text for p in parts) == body + "</div>"
+    # a heavy last part stays a part of its own
+    heavy = sentences(296, 200, 256, 76, 60)
+    parts = [p for p in make_passages(doc(opening, heavy)) if p.part]
+    assert parts[-1].text == sentences(60) and len(parts) == 4
+
+
 def test_split_sentences_keeps_closing_quotes():
     assert split_sentences("他说:“好。”然后走了!Really? Yes.") == ["他说:“好。”", "然后走了!", "Really?", "Yes."]
 
