@@ -125,17 +125,21 @@ def _windows(text: str, max_chars: int, tail_weight: int = 0) -> list[str]:
     windows: list[str] = []
     current = ""
     for sentence in sentences:
-        joiner = " " if current and current[-1].isascii() else ""  # Latin sentences keep a space between them
-        if current and (len(current) + len(joiner) + len(sentence) > max_chars or len(current) >= target):
+        if current and (len(_joined(current, sentence)) > max_chars or len(current) >= target):
             windows.append(current)
-            current, joiner = "", ""
-        current += joiner + sentence
+            current = ""
+        current = _joined(current, sentence)
     if current:
         if windows and weight(current) < tail_weight and len(current) <= max_chars // 8:
-            windows[-1] += (" " if windows[-1][-1].isascii() else "") + current
+            windows[-1] = _joined(windows[-1], current)
         else:
             windows.append(current)
     return windows
+
+
+def _joined(text: str, sentence: str) -> str:
+    """``sentence`` after ``text``: Latin sentences keep a space between them."""
+    return text + " " + sentence if text and text[-1].isascii() else text + sentence
 
 
 def _cut_at(sentence: str, max_chars: int) -> int:
