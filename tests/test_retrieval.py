@@ -400,3 +400,41 @@ def test_the_same_passage_ranks_first_in_the_file_about_the_question(tmp_path, f
     vectors = fake_encoder.encode_queries([question])
     prior = retriever.document_prior(one, np.arange(len(one.passages)), vectors, (1.0,))
     assert len(one.passages) >= 5 and prior == 0.0 and len(one.document_means().means) == 0
+
+
+def test_a_cross_language_question_meets_the_passages_also_through_its_translation(tmp_path, fake_encoder, monkeypatch):
+    """An English question shares no character bigram with Chinese passages, so the fake encoder scores them all
+    alike; its word-by-word translation (会员 加入 …) meets the passage that holds them, weighed at
+    the encoder's ``TRANSLATION_WEIGHTS`` in the dense score of the passages in the other language only (in a corpus
+    in both, an English question's scores for the English passages are its own)."""
+    from assistant.search import retriever, settings
+
+    default = settings.TRANSLATION_WEIGHTS["multilingual-e5-small"]
+    assert 0 < default < 1 and settings.translation_weight("use-multilingual-v3") == 0.0
+    docs = {
+        "wic.txt": "世界互联网大会\n目前国际组织已有来自二十五个国家和地区的近一百三十家会员单位加入，覆盖六大洲。\n\n"
+        "乌镇峰会不仅是交流的平台，也是展示新技术、新产品和新成果的窗口，每年秋天在浙江举行。\n\n"
+        "国际组织的总部和秘书处都设在北京，秘书长负责日常工作，并向理事会报告。\n"
+    }
+    bot = Assistant(write_docs(tmp_path / "zh", docs), encoder=fake_encoder)
+    question = "How many members have joined?"
+    assert "会员" in bot.index.keyword.translation(list(retriever.tokenize(question)))
+
+    def dense_scores_at(assistant, weight, text, **options):
+        monkeypatch.setitem(settings.TRANSLATION_WEIGHTS, fake_encoder.name, weight)
+        hits = assistant.ask(text, top_k=len(assistant.index.passages), threshold=0.0, **options).hits
+        return {h.passage.text: h.dense_score for h in hits}
+
+    before, after = (dense_scores_at(bot, w, question, alpha=1.0) for w in (0.0, default))
+    assert len(before) == 3 and max(before.values()) < 0.1  # the question alone meets none (hash collisions aside)
+    gain = {t: after[t] - before[t] for t in before}
+    best = max(after, key=after.get)
+    assert "会员" in best and gain[best] > 0.01 and all(gain[t] < gain[best] / 2 for t in gain if t != best)
+
+    mixed = Assistant(write_docs(tmp_path / "mixed", MIXED), encoder=fake_encoder)
+    english = "Where is the rye bread of the conference sold?"
+    assert mixed.index.keyword.translation(list(retriever.tokenize(english)))
+    before, after = (dense_scores_at(mixed, w, english) for w in (0.0, default))
+    chinese = [t for t in before if retriever.CJK.search(t)]
+    assert chinese and all(after[t] == pytest.approx(before[t]) for t in before if t not in chinese)
+    assert all(after[t] > before[t] for t in chinese)  # they share the translation's bigrams, not the question's

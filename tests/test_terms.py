@@ -253,3 +253,17 @@ def test_a_name_jieba_cuts_after_its_surname_is_reached_by_its_whole_spelling():
     scores = index.scores(tokenize("Who is Ren Xianliang?"))
     assert scores.argmax() == 0 and scores[0] > 0 and scores[1] == scores[2] == 0
     assert "renxianliang" not in KeywordIndex.build(texts, bridge=False).bridge
+
+
+def test_a_question_is_translated_word_by_word_into_the_corpus_words_of_the_other_language():
+    """``translation``: each question word's first corpus translations, a number as it is, a name cut after its
+    surname as the characters of the bigram across the cut; joined as the target language writes (no spaces in
+    Chinese); empty when no word has one."""
+    index = KeywordIndex.build(["目前已有近130家会员加入。", "受访者简介:任贤良,世界互联网大会秘书长。"])
+    text = index.translation(tokenize("How many members joined in 2015?"))
+    assert "会员" in text and "加入" in text and text.endswith("2015") and " " not in text
+    assert index.translation(tokenize("Who is Ren Xianliang?")) == "任贤"
+    assert index.translation(tokenize("sourdough starter")) == ""
+    assert len(index.translation(tokenize("members"), per_word=1)) == 2
+    english = KeywordIndex.build(["Members of the organization joined in 2022.", "Bread needs flour and water."])
+    assert set(english.translation(tokenize("会员加入")).split(" ")) >= {"member", "join"}

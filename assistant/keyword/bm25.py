@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 # smaller language holds at least this share of its passages, and this many.
 MIXED_SHARE = 0.02
 MIXED_LEAST = 5
+# Corpus translations of each question word its word-by-word translation keeps (``KeywordIndex.translation``).
+TRANSLATION_WORDS = 2
 
 
 class KeywordIndex:
@@ -167,6 +169,22 @@ class KeywordIndex:
                 seen.add(words[i])
             i += 1
         return out
+
+    def translation(self, words: list[str], *, per_word: int = TRANSLATION_WORDS) -> str:
+        """The question's words in the corpus's other language, word by word through the bridge (its first
+        ``per_word`` corpus translations of each): an English question about Chinese passages becomes a bag of
+        their words (*Who founded the Wuzhen summit?* → 乌镇峰会…) for the encoder to meet them in their own language.
+        Empty when no word has a translation."""
+        pieces = []
+        for group in self.groups(words):
+            if group[0].isdigit():  # a year or a count reads the same in both
+                pieces.append(group[0])
+                continue
+            # a name jieba cuts after its surname is bridged to the bigram across the cut (~任贤): its characters
+            chosen = [w.lstrip("~") for w in group[1:] if w.isascii() != group[0].isascii()]
+            pieces += chosen[:per_word]
+        joiner = "" if pieces and not pieces[0].isascii() else " "
+        return joiner.join(pieces)
 
     def scores(self, words: list[str]) -> np.ndarray:
         """Normalised BM25 of every passage (0..1: the share of the words' idf mass matched).

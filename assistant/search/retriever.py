@@ -14,7 +14,7 @@ from ..records import Hit
 from ..storage import Index
 from ..text import CJK
 from .conversation import Query
-from .settings import DEFAULT_ALPHA, dense_floor
+from .settings import DEFAULT_ALPHA, dense_floor, translation_weight
 
 # Passages of the first stage (whole-passage cosine + BM25) re-scored with their sentences' vectors.
 RERANK = 30
@@ -133,8 +133,21 @@ def retrieve(
         return [Retrieval(q, (), None, ()) for q in queries]
     texts = [t for q in queries for t in q.parts]
     words = [tuple(tokenize(t)) for t in texts]
-    vectors = encoder.encode_queries([dense_text(index, t) for t in texts]) if alpha > 0 and texts else None
+    mix = translation_weight(encoder.name) if alpha > 0 else 0.0
+    translations = [translation(index, t, w) if mix else "" for t, w in zip(texts, words, strict=True)]
+    extra = [dense_text(index, t) for t in translations if t]
+    vectors = encoder.encode_queries([dense_text(index, t) for t in texts] + extra) if alpha > 0 and texts else None
+    translated: list = [None] * len(texts)
+    if vectors is not None and extra:
+        rows = iter(vectors[len(texts) :])
+        translated = [next(rows) if t else None for t in translations]
+        vectors = vectors[: len(texts)]
     dense_ids = index.dense.search(vectors, k=candidates)[0] if vectors is not None else None
+    if dense_ids is not None and extra:  # the passages nearest the translations are candidates too
+        more = iter(index.dense.search(np.stack([v for v in translated if v is not None]), k=candidates)[0])
+        dense_ids = [
+            np.concatenate([ids, next(more)]) if t else ids for ids, t in zip(dense_ids, translations, strict=True)
+        ]
     results, row = [], 0
     for query in queries:
         parts = range(row, row + len(query.parts))
@@ -148,14 +161,36 @@ def retrieve(
             part_words,
             part_vectors,
             part_ids,
+            [translated[r] for r in parts],
             k=k,
             alpha=alpha,
             candidates=candidates,
             rerank=rerank,
             floor=dense_floor(encoder.name),
+            mix=mix,
         )
         results.append(Retrieval(query, tuple(hits), part_vectors, part_words))
     return results
+
+
+def translation(index: Index, text: str, words: Sequence[str]) -> str:
+    """``text``'s word-by-word translation (``KeywordIndex.translation``) when some passages are in another
+    language than it (every passage of a corpus in one other language; the other language's in a corpus in both);
+    else empty."""
+    if not words or not (index.keyword.is_foreign(text) or index.keyword.mixed()):
+        return ""
+    return index.keyword.translation(list(words))
+
+
+def _with_translation(index: Index, text: str, ids: np.ndarray, own: np.ndarray, translated, mix: float):
+    """A part's dense scores with its translation's (``translated``, None for none) mixed in at ``mix`` for the
+    passages in the other language than ``text``."""
+    if translated is None:
+        return own
+    other = index.keyword.is_foreign(text)
+    if index.keyword.mixed():
+        other = index.keyword.chinese_passages()[ids] != bool(CJK.search(text))
+    return np.where(other, (1.0 - mix) * own + mix * translated, own)
 
 
 def cross_language(index: Index, text: str, ids: np.ndarray):
@@ -202,9 +237,12 @@ def document_prior(index: Index, ids: np.ndarray, vectors, weights, passage_vect
     return DOCUMENT_WEIGHT * prior
 
 
-def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidates, rerank, floor) -> list[Hit]:
+def _rank(
+    index, query: Query, words, vectors, dense_ids, translated, *, k, alpha, candidates, rerank, floor, mix
+) -> list[Hit]:
     """One query's ``k`` best passages: candidates of both sides fused with each passage's own cosine, then
-    the ``rerank`` best re-scored with their best sentence."""
+    the ``rerank`` best re-scored with their best sentence. ``translated``: per part, its translation's vector
+    or None, mixed in at ``mix`` (``settings.translation_weight``)."""
     keyword_parts, pools = [], []
     for part_words in words:
         kw = (
@@ -220,14 +258,16 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
     if len(ids) == 0:
         return []
     fused, dense_total, keyword_total = (np.zeros(len(ids), np.float32) for _ in range(3))
-    wholes = []
+    wholes, translated_wholes = [], []
     passage_vectors = index.vector_rows(ids) if vectors is not None else None  # gathered once for all parts
-    for text, weight, vector, kw in zip(
-        query.parts, query.weights, _or_none(vectors, len(query.parts)), keyword_parts, strict=True
+    for text, weight, vector, kw, other in zip(
+        query.parts, query.weights, _or_none(vectors, len(query.parts)), keyword_parts, translated, strict=True
     ):
         foreign = cross_language(index, text, ids)
         dense = passage_vectors @ vector if vector is not None else np.zeros(len(ids), np.float32)
         wholes.append(dense)
+        translated_wholes.append(passage_vectors @ other if other is not None else None)
+        dense = _with_translation(index, text, ids, dense, translated_wholes[-1], mix)
         fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign, floor=floor)
         dense_total += weight * dense
         keyword_total += weight * kw[ids]
@@ -240,10 +280,16 @@ def _rank(index, query: Query, words, vectors, dense_ids, *, k, alpha, candidate
         top = np.lexsort((ids, -(fused + prior)))[: max(rerank, k)]
         ids, keyword_total, prior = ids[top], keyword_total[top], prior[top]
         fused, dense_total = np.zeros(len(ids), np.float32), np.zeros(len(ids), np.float32)
-        parts = zip(query.parts, query.weights, vectors, keyword_parts, wholes, strict=True)
-        for text, weight, vector, kw, whole in parts:
+        parts = zip(
+            query.parts, query.weights, vectors, keyword_parts, wholes, translated, translated_wholes, strict=True
+        )
+        for text, weight, vector, kw, whole, other, other_whole in parts:
             foreign = cross_language(index, text, ids)
             dense = with_best_sentence(index, ids, vector, whole[top])
+            if other is not None:
+                dense = _with_translation(
+                    index, text, ids, dense, with_best_sentence(index, ids, other, other_whole[top]), mix
+                )
             fused += weight * fuse(dense, kw[ids], alpha=alpha, cross_language=foreign, floor=floor)
             dense_total += weight * dense
     order = np.lexsort((ids, -(fused + prior)))[:k]
