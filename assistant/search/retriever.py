@@ -174,13 +174,10 @@ def retrieve(
 
 
 def translation(index: Index, text: str, words: Sequence[str]) -> str:
-    """``text``'s word-by-word translation into Chinese (``KeywordIndex.translation``) when it is not written in
-    Chinese and some passages are (a corpus in Chinese, or in both); else empty.
-
-    Not the other way: a Chinese question's English translation is made of BM25's stems (*member*, *organ*); in
-    the seed beside mostly English files it ranked no Chinese question better and had the calibrated "not found"
-    answer most unanswerable ones (refused 0.423 -> 0.154, tuning half)."""
-    if not words or CJK.search(text) or not (index.keyword.is_foreign(text) or index.keyword.mixed()):
+    """``text``'s word-by-word translation (``KeywordIndex.translation``) when some passages are in another
+    language than it (every passage of a corpus in one other language; the other language's in a corpus in both);
+    else empty."""
+    if not words or not (index.keyword.is_foreign(text) or index.keyword.mixed()):
         return ""
     return index.keyword.translation(list(words))
 
