@@ -187,10 +187,13 @@ def _with_translation(index: Index, text: str, ids: np.ndarray, own: np.ndarray,
     passages in the other language than ``text``."""
     if translated is None:
         return own
-    other = index.keyword.is_foreign(text)
-    if index.keyword.mixed():
-        other = index.keyword.chinese_passages()[ids] != bool(CJK.search(text))
+    other = _in_other_language(index, text, ids) if index.keyword.mixed() else index.keyword.is_foreign(text)
     return np.where(other, (1.0 - mix) * own + mix * translated, own)
+
+
+def _in_other_language(index: Index, text: str, ids: np.ndarray) -> np.ndarray:
+    """Per passage of ``ids`` (a corpus in both languages), whether it is written in another language than ``text``."""
+    return index.keyword.chinese_passages()[ids] != bool(CJK.search(text))
 
 
 def cross_language(index: Index, text: str, ids: np.ndarray):
@@ -207,7 +210,7 @@ def cross_language(index: Index, text: str, ids: np.ndarray):
     foreign = index.keyword.is_foreign(text)
     if foreign or not index.keyword.mixed():
         return foreign
-    return index.keyword.chinese_passages()[ids] != bool(CJK.search(text))
+    return _in_other_language(index, text, ids)
 
 
 def document_prior(index: Index, ids: np.ndarray, vectors, weights, passage_vectors=None) -> np.ndarray | float:
