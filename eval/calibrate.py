@@ -12,7 +12,11 @@ questions (answerable; and once more with the gold passage taken out of the rank
 of another set (DRCD of CMRC and back, SQuAD and the Wikipedia sets of the seed interview, the seed of SQuAD)
 and ``eval/unanswerable.jsonl``, each split into halves by ``eval/splits.py`` (run it first, ``--out
 build/splits``). One line per question: its set, half, kind, whether it is answerable, the gold's rank and
-the features (``assistant.search.calibration.FEATURES``) of its ``POOL`` best hits.
+the features (``assistant.search.calibration.FEATURES``) of its ``POOL`` best hits. ``--sets mixed mixed-zh``
+collects, instead, two folders of the seed beside Chinese and English Wikipedia files (``MIXED``: mostly English,
+mostly Chinese), asked the seed's questions and those of a set with no passage there; they are not in the
+default sets, so the fit in ``calibration.json`` is reproduced without them
+(``benchmarks/results/calibration_e5_mixed.md``).
 
 ``fit`` fits a logistic regression on the ``tune`` lines only (every group weighted alike, so 1,700 DRCD
 questions do not drown 12 seed ones) and stores its coefficients under the encoder's name; ``--fallback``
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from collections import defaultdict
@@ -52,13 +57,27 @@ SETS = {  # corpus: (SQuAD split stem or None for the seed folder, articles kept
     "cmrc": ("cmrc2018_trial", None),
     "drcd": ("drcd_test", 120),
     "squad": ("squad_v1.1_dev.dev1000", 12),
+    "mixed": (None, None),  # the seed beside Wikipedia files in both languages, mostly English: see ``MIXED``
+    "mixed-zh": (None, None),  # the same, mostly Chinese
 }
+DEFAULT_SETS = ("seed", "cmrc", "drcd", "squad")  # what the fit in calibration.json was collected on
+# The mixed folders: the seed interview beside files of 15 Wikipedia passages each, from the tuning halves only
+# (so ``eval/languages.py``'s folders, drawn from whole sets, are other files): a user's folder in two languages,
+# where a question in the minority language is fused as cross-language against every passage.
+MIXED = {  # folder: {split stem: files}
+    "mixed": {"cmrc2018_trial": 10, "squad_v1.1_dev.dev1000": 50},
+    "mixed-zh": {"drcd_test": 40, "squad_v1.1_dev.dev1000": 8},
+}
+MIXED_PER_FILE = 15
+MIXED_IDS: set[str] = set()  # the Wikipedia passages of the last mixed folder written: their questions are not asked
 # Questions of other sets asked of each corpus (unanswerable there), at most this many per half.
 FOREIGN_SETS = {
     "seed": {"squad": 150, "cmrc": 100, "drcd": 100},
     "cmrc": {"drcd": 300, "squad": 60},
     "drcd": {"cmrc": 300, "squad": 60},
     "squad": {"seed": None, "cmrc": 100},
+    "mixed": {"drcd": 100},  # DRCD has no passage in the folder
+    "mixed-zh": {"cmrc": 100, "squad": 60},  # CMRC has none; SQuAD's questions of passages not in it
 }
 # The seed interview is the product's case (one folder on one subject, English and follow-up questions, which
 # no Wikipedia set has): weighted 3x, its 11 tuning questions are all answered at the default threshold and
@@ -68,8 +87,9 @@ DROP_FEATURES = ("score", "dense")  # left out of the fallback: their level depe
 
 
 def set_questions(name: str, half: str) -> list[EvalQuestion]:
-    """A set's own questions of one half (the seed's dev and extra ones together)."""
-    if name == "seed":
+    """A set's own questions of one half (the seed's dev and extra ones together; the mixed folder's are the
+    seed's)."""
+    if name in ("seed", *MIXED):
         mine = [
             q
             for stem in ("seed_dev_questions", "seed_extra", "seed_more")
@@ -83,6 +103,8 @@ def corpus(name: str, tmp: Path):
     """The corpus folder, the map of file → gold passage id (None for the seed) and the kept passage ids."""
     if name == "seed":
         return ROOT / "seeds", None, None
+    if name in MIXED:
+        return mixed_folder(tmp / name, MIXED[name]), None, None
     stem, articles = SETS[name]
     passages = load_dataset(SPLITS / f"{stem}-tune.questions.jsonl")[0]
     if articles:
@@ -90,6 +112,22 @@ def corpus(name: str, tmp: Path):
         passages = [p for p in passages if p.id.rsplit("-", 1)[0] in keep]
     folder = tmp / name
     return folder, write_corpus(passages, folder), {p.id for p in passages}
+
+
+def mixed_folder(folder: Path, files_of: dict[str, int]) -> Path:
+    """The seed's files and Wikipedia files beside them (``files_of``: split stem → files), each file's passages
+    taken evenly through its set's tuning half; their ids are in ``MIXED_IDS``."""
+    shutil.copytree(ROOT / "seeds", folder)
+    MIXED_IDS.clear()
+    for stem, files in files_of.items():
+        passages = load_dataset(SPLITS / f"{stem}-tune.questions.jsonl")[0]
+        step = len(passages) // files
+        for i in range(files):
+            chunk = passages[i * step : i * step + MIXED_PER_FILE]
+            MIXED_IDS.update(p.id for p in chunk)
+            text = "\n\n".join(p.text.strip() for p in chunk) + "\n"
+            (folder / f"{stem}-{i:03d}.txt").write_text(text, encoding="utf-8")
+    return folder
 
 
 def is_gold(hit, q: EvalQuestion, gold) -> bool:
@@ -141,7 +179,7 @@ def collect(args) -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="assistant-calib-") as tmp, args.out.open("w") as out:
-        for name in args.sets or SETS:
+        for name in args.sets or DEFAULT_SETS:
             folder, gold, kept = corpus(name, Path(tmp))
             bot = Assistant(folder, model=args.model, index_root=Path(tmp) / f"index-{name}", progress=False)
             bot.refresh()
@@ -156,7 +194,8 @@ def collect(args) -> None:
                     ("unanswerable.jsonl", load_questions_jsonl(SPLITS / f"unanswerable-{half}.jsonl"), False, False)
                 )
                 for other, limit in FOREIGN_SETS[name].items():
-                    theirs = set_questions(other, half)[:limit]
+                    written = MIXED_IDS if name in MIXED else set()
+                    theirs = [q for q in set_questions(other, half) if q.passage_id not in written][:limit]
                     groups.append((f"{other} questions", theirs, False, False))
                 for kind, questions, answerable, own in groups:
                     for row in rows_for(bot, name, questions, kind, half, gold, answerable=answerable, own=own):
