@@ -45,6 +45,7 @@ from assistant.search import DEFAULT_THRESHOLD  # noqa: E402
 from assistant.search.calibration import CALIBRATION, FALLBACK, FEATURES, POOL, features  # noqa: E402
 from assistant.search.conversation import make_query  # noqa: E402
 from assistant.search.retriever import retrieve  # noqa: E402
+from eval.languages import spread  # noqa: E402
 from eval.splits import HALVES  # noqa: E402
 
 SPLITS = ROOT / "build" / "splits"
@@ -57,19 +58,15 @@ SETS = {  # corpus: (SQuAD split stem or None for the seed folder, articles kept
     "cmrc": ("cmrc2018_trial", None),
     "drcd": ("drcd_test", 120),
     "squad": ("squad_v1.1_dev.dev1000", 12),
-    "mixed": (None, None),  # the seed beside Wikipedia files in both languages, mostly English: see ``MIXED``
-    "mixed-zh": (None, None),  # the same, mostly Chinese
 }
-DEFAULT_SETS = ("seed", "cmrc", "drcd", "squad")  # what the fit in calibration.json was collected on
 # The mixed folders: the seed interview beside files of 15 Wikipedia passages each, from the tuning halves only
 # (so ``eval/languages.py``'s folders, drawn from whole sets, are other files): a user's folder in two languages,
 # where a question in the minority language is fused as cross-language against every passage.
+# Not in ``SETS``: the fit in calibration.json was collected without them (``--sets`` names them).
 MIXED = {  # folder: {split stem: files}
-    "mixed": {"cmrc2018_trial": 10, "squad_v1.1_dev.dev1000": 50},
-    "mixed-zh": {"drcd_test": 40, "squad_v1.1_dev.dev1000": 8},
+    "mixed": {"cmrc2018_trial": 10, "squad_v1.1_dev.dev1000": 50},  # mostly English
+    "mixed-zh": {"drcd_test": 40, "squad_v1.1_dev.dev1000": 8},  # mostly Chinese
 }
-MIXED_PER_FILE = 15
-MIXED_IDS: set[str] = set()  # the Wikipedia passages of the last mixed folder written: their questions are not asked
 # Questions of other sets asked of each corpus (unanswerable there), at most this many per half.
 FOREIGN_SETS = {
     "seed": {"squad": 150, "cmrc": 100, "drcd": 100},
@@ -100,11 +97,13 @@ def set_questions(name: str, half: str) -> list[EvalQuestion]:
 
 
 def corpus(name: str, tmp: Path):
-    """The corpus folder, the map of file → gold passage id (None for the seed) and the kept passage ids."""
+    """The corpus folder, the map of file → gold passage id (None for the seed folders) and the ids of the
+    Wikipedia passages it holds (None for the seed alone)."""
     if name == "seed":
         return ROOT / "seeds", None, None
     if name in MIXED:
-        return mixed_folder(tmp / name, MIXED[name]), None, None
+        folder = tmp / name
+        return folder, None, mixed_folder(folder, MIXED[name])
     stem, articles = SETS[name]
     passages = load_dataset(SPLITS / f"{stem}-tune.questions.jsonl")[0]
     if articles:
@@ -114,20 +113,18 @@ def corpus(name: str, tmp: Path):
     return folder, write_corpus(passages, folder), {p.id for p in passages}
 
 
-def mixed_folder(folder: Path, files_of: dict[str, int]) -> Path:
-    """The seed's files and Wikipedia files beside them (``files_of``: split stem → files), each file's passages
-    taken evenly through its set's tuning half; their ids are in ``MIXED_IDS``."""
+def mixed_folder(folder: Path, files_of: dict[str, int]) -> set[str]:
+    """Write the seed's files and Wikipedia files beside them (``files_of``: split stem → files), each file's
+    passages taken evenly through its set's tuning half (``languages.spread``); the ids of those passages."""
     shutil.copytree(ROOT / "seeds", folder)
-    MIXED_IDS.clear()
+    written = set()
     for stem, files in files_of.items():
         passages = load_dataset(SPLITS / f"{stem}-tune.questions.jsonl")[0]
-        step = len(passages) // files
-        for i in range(files):
-            chunk = passages[i * step : i * step + MIXED_PER_FILE]
-            MIXED_IDS.update(p.id for p in chunk)
+        for i, chunk in enumerate(spread(passages, files)):
+            written.update(p.id for p in chunk)
             text = "\n\n".join(p.text.strip() for p in chunk) + "\n"
             (folder / f"{stem}-{i:03d}.txt").write_text(text, encoding="utf-8")
-    return folder
+    return written
 
 
 def is_gold(hit, q: EvalQuestion, gold) -> bool:
@@ -179,13 +176,16 @@ def collect(args) -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="assistant-calib-") as tmp, args.out.open("w") as out:
-        for name in args.sets or DEFAULT_SETS:
+        for name in args.sets or SETS:
             folder, gold, kept = corpus(name, Path(tmp))
             bot = Assistant(folder, model=args.model, index_root=Path(tmp) / f"index-{name}", progress=False)
             bot.refresh()
             print(name, len(bot.index.passages), "passages", flush=True)
             for half in HALVES:
-                mine = [q for q in set_questions(name, half) if kept is None or q.passage_id in kept]
+                # a seed question has no passage id: asked of any folder holding the seed
+                mine = [
+                    q for q in set_questions(name, half) if kept is None or not q.passage_id or q.passage_id in kept
+                ]
                 if args.limit:
                     mine = mine[: args.limit]
                 groups = [(name, [q for q in mine if q.answers], True, True)]
@@ -194,8 +194,7 @@ def collect(args) -> None:
                     ("unanswerable.jsonl", load_questions_jsonl(SPLITS / f"unanswerable-{half}.jsonl"), False, False)
                 )
                 for other, limit in FOREIGN_SETS[name].items():
-                    written = MIXED_IDS if name in MIXED else set()
-                    theirs = [q for q in set_questions(other, half) if q.passage_id not in written][:limit]
+                    theirs = [q for q in set_questions(other, half) if kept is None or q.passage_id not in kept][:limit]
                     groups.append((f"{other} questions", theirs, False, False))
                 for kind, questions, answerable, own in groups:
                     for row in rows_for(bot, name, questions, kind, half, gold, answerable=answerable, own=own):
@@ -322,7 +321,7 @@ def main() -> None:
     p = sub.add_parser("collect")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--model")
-    p.add_argument("--sets", nargs="*", choices=list(SETS))
+    p.add_argument("--sets", nargs="*", choices=[*SETS, *MIXED])
     p.add_argument("--limit", type=int, help="at most N of each set's own questions per half")
     p = sub.add_parser("fit")
     p.add_argument("data", type=Path)

@@ -36,6 +36,12 @@ CONTEXTS_PER_FILE = 15
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def spread(items: list, files: int, per_file: int = CONTEXTS_PER_FILE) -> list[list]:
+    """``files`` runs of ``per_file`` consecutive items, their starts taken evenly through ``items``."""
+    step = len(items) // files
+    return [items[i * step : i * step + per_file] for i in range(files)]
+
+
 def write_folder(folder: Path, chinese: int, english: int, data: Path) -> Path:
     """The seed's files and the Wikipedia files beside them, written once (a complete folder is reused)."""
     from squad import read_squad
@@ -51,9 +57,7 @@ def write_folder(folder: Path, chinese: int, english: int, data: Path) -> Path:
         zh += [*read_squad(data / "drcd_test.json")[0].values()]
         en = [*read_squad(data / "squad_v1.1_dev.dev1000.json")[0].values()]
         for lang, contexts, files in (("zh", zh, chinese), ("en", en, english)):
-            step = len(contexts) // files
-            for i in range(files):
-                chunk = contexts[i * step : i * step + CONTEXTS_PER_FILE]
+            for i, chunk in enumerate(spread(contexts, files)):
                 text = "\n\n".join(c.strip() for c in chunk) + "\n"
                 (corpus / f"wiki-{lang}-{i:03d}.txt").write_text(text, encoding="utf-8")
     done.write_text("ok")
